@@ -1,0 +1,85 @@
+# Top-level build. Each directory contributes one fragment (*/build.mk);
+# this file holds the shared flags and the user-facing targets.
+#
+#   make            build the loader and the kernel
+#   make run        boot the tour under QEMU (exits 0)
+#   make test       host tests, then the in-kernel suite and the failure paths
+#   make debug      boot with QEMU waiting for gdb, and attach gdb with symbols
+#   make clean      remove $(BUILD)
+#
+# BUILD can be moved (make BUILD=/tmp/b test) so several trees can build at once.
+
+BUILD ?= build
+V ?= 0
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+CC      := gcc
+LD      := ld
+OBJCOPY := objcopy
+NM      := nm
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
+
+# The kernel: freestanding, higher half (-mcmodel=kernel), no red zone (interrupts
+# push onto the current stack), no SSE (the kernel never saves FPU state), frame
+# pointers kept for backtraces.
+KERNEL_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
+	-fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
+	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-builtin-memcpy \
+	-fno-strict-aliasing -fno-common -MMD -MP -I.
+KERNEL_ASFLAGS := -g -MMD -MP -I. -D__ASSEMBLY__
+KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-relax
+
+# Host builds of the same pure-logic sources, under sanitizers.
+HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1
+HOST_LDFLAGS := -fsanitize=address,undefined
+
+# Fragments append to these.
+KERNEL_OBJS :=
+HOST_TESTS  :=
+ALL_DEPS    :=
+
+.PHONY: all run test test-host test-kernel test-boot debug clean deps
+all:
+
+include boot/build.mk
+include kernel/build.mk
+include mm/build.mk
+include rt/build.mk
+include tests/build.mk
+
+LOADER := $(BUILD)/boot/BOOTX64.EFI
+KERNEL := $(BUILD)/kernel/kernel.elf
+
+all: $(LOADER) $(KERNEL)
+
+deps:
+	$(Q)scripts/deps
+
+run: deps all
+	$(Q)scripts/qemu --loader $(LOADER) --kernel $(KERNEL) $(RUN_ARGS)
+
+test: deps all $(HOST_TESTS)
+	$(Q)BUILD=$(BUILD) tests/run-all $(HOST_TESTS)
+
+test-host: $(HOST_TESTS)
+	$(Q)BUILD=$(BUILD) tests/run-all --only host $(HOST_TESTS)
+
+test-kernel: all
+	$(Q)BUILD=$(BUILD) tests/run-all --only kernel
+
+test-boot: all
+	$(Q)BUILD=$(BUILD) tests/run-all --only boot
+
+debug: deps all
+	$(Q)scripts/debug --loader $(LOADER) --kernel $(KERNEL) $(RUN_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(ALL_DEPS)
