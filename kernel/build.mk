@@ -1,0 +1,73 @@
+# kernel/ build fragment: the kernel core's objects, and the link of kernel.elf
+# from every fragment's KERNEL_OBJS (see the top Makefile).
+#
+# The link runs twice to embed a symbol table for backtraces:
+#   pass 1  all objects + an empty .ksyms table     -> kernel.pass1.elf
+#           nm of pass 1 -> scripts/gen-ksyms       -> ksymtab.S (the real table)
+#   pass 2  all objects + the real table            -> kernel.elf
+# .ksyms is the last section of the image (linker/kernel.ld), so the table's
+# size cannot move any other symbol; the recipe still compares the two nm
+# listings and fails the build if anything but the table's bounds moved.
+
+KCORE_SRCS := $(addprefix kernel/, \
+	entry.S kjmp.S trap_entry.S \
+	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c fmt.c gdt.c \
+	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c pgwalk.c serial.c string.c tour.c trap.c)
+KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))
+
+KERNEL_OBJS += $(KCORE_OBJS)
+ALL_DEPS    += $(KCORE_OBJS:.o=.d)
+
+KERNEL_ELF := $(BUILD)/kernel/kernel.elf
+KERNEL_LDS := linker/kernel.ld
+# Any section the script does not place is an error, not a silent orphan.
+KCORE_LDFLAGS := $(KERNEL_LDFLAGS) --orphan-handling=error -T $(KERNEL_LDS)
+
+$(BUILD)/kernel/%.o: kernel/%.c
+	@mkdir -p $(@D)
+	@echo "  CC [kernel] $<"
+	$(Q)$(CC) $(KERNEL_CFLAGS) $(KCORE_EXTRA_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel/%.o: kernel/%.S
+	@mkdir -p $(@D)
+	@echo "  AS [kernel] $<"
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# gcc must not turn string.c's loops back into calls to themselves.
+$(BUILD)/kernel/string.o: KCORE_EXTRA_CFLAGS := -fno-tree-loop-distribute-patterns
+
+# Build identification for the banner, rewritten only when it changes so
+# main.o is not rebuilt every time. (git rev-parse only reads the repo.)
+KCORE_BUILDINFO := $(BUILD)/kernel/buildinfo.h
+$(KCORE_BUILDINFO): kcore-buildinfo-force
+	@mkdir -p $(@D)
+	$(Q)rev=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
+	{ echo "#define BUILD_GIT_REV \"$$rev\""; echo "#define BUILD_DATE \"$$(date -u +%Y-%m-%d)\""; } > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: kcore-buildinfo-force
+kcore-buildinfo-force:
+
+$(BUILD)/kernel/main.o: $(KCORE_BUILDINFO)
+$(BUILD)/kernel/main.o: KCORE_EXTRA_CFLAGS := -I$(BUILD)/kernel
+
+# KERNEL_OBJS is complete only after every fragment is read: expand it late.
+.SECONDEXPANSION:
+$(KERNEL_ELF): $$(KERNEL_OBJS) $(KERNEL_LDS) scripts/gen-ksyms kernel/build.mk
+	@echo "  LD [kernel] $@ (pass 1: empty symbol table)"
+	$(Q)scripts/gen-ksyms >$(@D)/ksymtab-empty.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $(@D)/ksymtab-empty.S -o $(@D)/ksymtab-empty.o
+	$(Q)$(LD) $(KCORE_LDFLAGS) -o $(@D)/kernel.pass1.elf $(KERNEL_OBJS) $(@D)/ksymtab-empty.o
+	$(Q)$(NM) -n -S --defined-only $(@D)/kernel.pass1.elf >$(@D)/kernel.pass1.nm
+	@echo "  LD [kernel] $@ (pass 2: with the symbol table)"
+	$(Q)scripts/gen-ksyms $(@D)/kernel.pass1.nm >$(@D)/ksymtab.S
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $(@D)/ksymtab.S -o $(@D)/ksymtab.o
+	$(Q)$(LD) $(KCORE_LDFLAGS) -o $@.tmp $(KERNEL_OBJS) $(@D)/ksymtab.o
+	$(Q)$(NM) -n -S --defined-only $@.tmp >$(@D)/kernel.pass2.nm
+	$(Q)grep -v -E ' (__ksyms_start|__ksyms_end|__kernel_end)$$' $(@D)/kernel.pass1.nm >$(@D)/kernel.pass1.cmp
+	$(Q)grep -v -E ' (__ksyms_start|__ksyms_end|__kernel_end)$$' $(@D)/kernel.pass2.nm >$(@D)/kernel.pass2.cmp
+	$(Q)if ! cmp -s $(@D)/kernel.pass1.cmp $(@D)/kernel.pass2.cmp; then \
+		echo "kernel/build.mk: symbols moved between link passes; the embedded table would lie:" >&2; \
+		diff $(@D)/kernel.pass1.cmp $(@D)/kernel.pass2.cmp | head -20 >&2; \
+		rm -f $@.tmp; exit 1; \
+	fi
+	$(Q)mv $@.tmp $@

@@ -1,0 +1,120 @@
+/*
+ * trap_entry.S - the 32 exception entry stubs and their common path.
+ *
+ * Each stub makes the stack look the same whatever the vector: the CPU
+ * pushed ss, rsp, rflags, cs, rip and, for some vectors, an error code; the
+ * stub pushes a 0 in place of a missing error code, then the vector number.
+ * The common path pushes all 15 general registers (struct trap_frame in
+ * kernel/trap.h, lowest address first), then a two-word fake call frame
+ * {saved rbp, faulting rip} so that a frame-pointer backtrace taken inside
+ * the handler walks from trap_dispatch straight into the interrupted code,
+ * faulting function included. It calls trap_dispatch(frame) and, if that
+ * returns, restores the (possibly edited) frame and iretq's: a fault catcher
+ * edits rip, rsp and the callee-saved registers to resume elsewhere.
+ *
+ * Stack alignment: in 64-bit mode the CPU aligns %rsp to 16 before pushing
+ * its frame (SDM 6.14.2); 5 + 2 + 15 + 2 pushes = 24 words keep it 16-aligned
+ * at the call, as the ABI requires.
+ */
+
+    .text
+
+.macro STUB vec, has_err
+    .type trap_stub_\vec, @function
+trap_stub_\vec:
+    .if \has_err == 0
+    pushq $0
+    .endif
+    pushq $\vec
+    jmp trap_common
+    .size trap_stub_\vec, . - trap_stub_\vec
+.endm
+
+    /* Vectors with an error code: 8, 10-14, 17, 21, 29, 30 (SDM table 6-1). */
+    STUB 0, 0
+    STUB 1, 0
+    STUB 2, 0
+    STUB 3, 0
+    STUB 4, 0
+    STUB 5, 0
+    STUB 6, 0
+    STUB 7, 0
+    STUB 8, 1
+    STUB 9, 0
+    STUB 10, 1
+    STUB 11, 1
+    STUB 12, 1
+    STUB 13, 1
+    STUB 14, 1
+    STUB 15, 0
+    STUB 16, 0
+    STUB 17, 1
+    STUB 18, 0
+    STUB 19, 0
+    STUB 20, 0
+    STUB 21, 1
+    STUB 22, 0
+    STUB 23, 0
+    STUB 24, 0
+    STUB 25, 0
+    STUB 26, 0
+    STUB 27, 0
+    STUB 28, 0
+    STUB 29, 1
+    STUB 30, 1
+    STUB 31, 0
+
+    .type trap_common, @function
+trap_common:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rdi             /* struct trap_frame * */
+    pushq 17*8(%rdi)            /* fake frame: return address = faulting rip */
+    pushq %rbp                  /*             saved rbp = interrupted rbp */
+    movq %rsp, %rbp
+    call trap_dispatch
+    addq $16, %rsp              /* drop the fake frame */
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp              /* vector and error code */
+    iretq
+    .size trap_common, . - trap_common
+
+    /* The stub addresses, indexed by vector, for kernel/idt.c. */
+    .section .rodata
+    .balign 8
+    .globl trap_stubs
+trap_stubs:
+    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad trap_stub_\vec
+    .endr
+    .size trap_stubs, . - trap_stubs
+
+    .section .note.GNU-stack, "", @progbits
