@@ -1,0 +1,47 @@
+/*
+ * lockrank.c - checks the runtime's lock order (port.h, enum rt_lockrank).
+ *
+ * Each thread (hosted) or CPU (kernel) keeps a short stack of the locks it
+ * holds (struct rt_lockrank_state, found through the port). Acquiring a lock
+ * whose rank is not greater than the top of that stack is a potential
+ * deadlock and panics naming both locks, as Go's lockrank.go does under
+ * GOEXPERIMENT=staticlockranking. Checked at RT_DEBUG >= 1.
+ */
+#include "rt/port.h"
+
+void rt_lockrank_acquire(const struct rt_lock *l)
+{
+	if (RT_DEBUG < 1)
+		return;
+	struct rt_lockrank_state *st = rt_port_lockrank_state();
+	if (st->depth > 0) {
+		const struct rt_lock *top = st->held[st->depth - 1];
+		RT_ASSERT_MSG(top != l, "lock %s acquired twice by one thread", l->name);
+		RT_ASSERT_MSG(top->rank < l->rank,
+			      "lock order violated: acquiring %s (rank %u) while holding %s (rank %u)",
+			      l->name, l->rank, top->name, top->rank);
+	}
+	RT_ASSERT_MSG(st->depth < RT_LOCKRANK_DEPTH, "too many locks held acquiring %s", l->name);
+	st->held[st->depth++] = l;
+}
+
+void rt_lockrank_release(const struct rt_lock *l)
+{
+	if (RT_DEBUG < 1)
+		return;
+	struct rt_lockrank_state *st = rt_port_lockrank_state();
+	RT_ASSERT_MSG(st->depth > 0 && st->held[st->depth - 1] == l,
+		      "lock %s released out of order or not held", l->name);
+	st->depth--;
+}
+
+void rt_assert_held(const struct rt_lock *l)
+{
+	if (RT_DEBUG < 1)
+		return;
+	struct rt_lockrank_state *st = rt_port_lockrank_state();
+	for (int i = 0; i < st->depth; i++)
+		if (st->held[i] == l)
+			return;
+	rt_throw("lock %s must be held here", l->name);
+}

@@ -1,0 +1,281 @@
+/*
+ * malloc.c - the allocator's front door: rt_alloc, rt_new, rt_alloc_array.
+ *
+ * Design (after Go's malloc.go, itself after TCMalloc, Ghemawat & Menage):
+ *
+ *   mcache (per P, no lock) --refill--> mcentral (per span class, locked)
+ *          --grow--> mheap (pages, locked) --sys_reserve/map/used--> the OS
+ *
+ * Objects of at most 32 KiB are rounded to one of 67 size classes
+ * (sizeclasses.c). Each P's mcache holds a span per span class (size class x
+ * noscan), so pointer-free and pointer-holding objects never share a span:
+ * the collector can skip noscan spans wholesale. Larger objects get their own
+ * span straight from the heap. Pointer-free objects under 16 bytes are packed
+ * into 16-byte blocks by the tiny allocator.
+ *
+ * Steps of rt_alloc(size, type):
+ *   1. size 0: a shared address (rt_zerobase).
+ *   2. size <= 32 KiB, no pointers, < 16 bytes, alignment allows: tiny
+ *      allocator. Bump tinyoffset in the current 16-byte block (aligned to the
+ *      size's natural alignment); if it does not fit, take a fresh zeroed block
+ *      from the 16-byte noscan class and keep whichever block has more room.
+ *   3. Other small objects (the fast path, rt_alloc, a few lines): class =
+ *      size_to_class (a table lookup), span = mcache->alloc[class<<1|noscan],
+ *      slot = mspan_next_free_fast (ctz of alloc_cache). On a miss the named
+ *      slow path rt_alloc_slow -> malloc_refill -> mcache_next_free refills
+ *      (mcache.c). If the span's needzero is set, clear the object: pages
+ *      fresh from the OS or the scavenger are known zero and are not cleared
+ *      again (Go's needzero). Pointer-free requests take this path without
+ *      a stack frame (about 30 instructions, measured with callgrind).
+ *   4. Objects with pointers: also record the layout in the heap bitmap
+ *      (mbitmap.c), one bit per word, so the collector can scan precisely.
+ *   5. Large objects: mheap_alloc(ceil(size / 8 KiB) pages) as one span; the
+ *      type is kept on the span (largetype) instead of in the bitmap.
+ *   6. If the heap cannot grow, panic: "runtime: out of memory: cannot
+ *      allocate N-byte object ...: <why, from mheap_error()>".
+ *
+ * Alignment: slots are at multiples of the class size from an 8 KiB boundary;
+ * every class from 16 bytes on is a multiple of 16, so types aligned to 16 or
+ * less are aligned. A stricter alignment picks the first class whose size is a
+ * multiple of it, or a page-aligned large span.
+ *
+ * Statistics: per-P counters in the mcache (mcache.c, mstats.c); no atomics
+ * on the fast path.
+ */
+#include "rt/rt.h"
+#include "rt/mbitmap.h"
+#include "rt/mcache.h"
+#include "rt/mheap.h"
+#include "rt/mstats.h"
+
+/* The address of every zero-sized allocation (Go's zerobase). */
+static uint64_t rt_zerobase;
+static bool rt_initialized;
+
+void rt_init(void)
+{
+	if (rt_initialized)
+		return;
+	rt_sizeclasses_init();
+	mheap_init();
+	mcache_create(0);
+	rt_initialized = true;
+}
+
+void rt_start_procs(int nprocs)
+{
+	RT_ASSERT_MSG(nprocs > 0 && nprocs <= RT_MAX_PROCS, "rt_start_procs(%d): 1..%d Ps", nprocs,
+		      RT_MAX_PROCS);
+	rt_init();
+	for (int p = 0; p < nprocs; p++)
+		mcache_for_p(p);
+}
+
+__attribute__((noreturn, noinline, cold))
+static void throw_oom(size_t size, const char *what)
+{
+	rt_throw("runtime: out of memory: cannot allocate %zu-byte %s: %s", size, what, mheap_error());
+}
+
+/*
+ * Slow path of step 3: refill through mcentral and the heap; panics on OOM.
+ * Afterwards c->alloc[spc] is the span the slot came from.
+ */
+__attribute__((noinline))
+static uintptr_t malloc_refill(struct mcache *c, spanclass_t spc, size_t size)
+{
+	struct mspan *s;
+	uintptr_t v = mcache_next_free(c, spc, &s);
+	if (unlikely(v == 0)) {
+		char what[96];
+		unsigned sc = spanclass_sizeclass(spc);
+		rt_snprintf(what, sizeof(what), "object (size class %u: %u-byte slots, %u-page spans)",
+			    sc, rt_class[sc].size, rt_class[sc].npages);
+		throw_oom(size, what);
+	}
+	return v;
+}
+
+/* Step 3: the fast path. */
+static inline void *malloc_small(struct mcache *c, size_t size, unsigned sc, int noscan)
+{
+	spanclass_t spc = make_spanclass(sc, noscan);
+	struct mspan *s = c->alloc[spc];
+	uintptr_t v;
+	if (unlikely(!mspan_next_free_fast(s, &v))) {
+		v = malloc_refill(c, spc, size);
+		s = c->alloc[spc];
+	}
+	if (s->needzero)
+		rt_memclr((void *)v, size);
+	return (void *)v;
+}
+
+/* Step 2. */
+static void *malloc_tiny(struct mcache *c, size_t size)
+{
+	uintptr_t off = c->tinyoffset;
+	if ((size & 7) == 0)
+		off = (off + 7) & ~(uintptr_t)7;
+	else if ((size & 3) == 0)
+		off = (off + 3) & ~(uintptr_t)3;
+	else if ((size & 1) == 0)
+		off = (off + 1) & ~(uintptr_t)1;
+	if (c->tiny != 0 && off + size <= RT_TINY_SIZE) {
+		c->tinyoffset = off + size;
+		c->stats.tiny_allocs++;
+		return (void *)(c->tiny + off);
+	}
+	uint64_t *block = malloc_small(c, RT_TINY_SIZE, rt_size_to_class(RT_TINY_SIZE), 1);
+	block[0] = 0;   /* the whole block is handed out piecewise: clear it all */
+	block[1] = 0;
+	if (c->tiny == 0 || size < c->tinyoffset) {
+		c->tiny = (uintptr_t)block;
+		c->tinyoffset = size;
+	}
+	return block;
+}
+
+/* Step 5. */
+static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *type)
+{
+	if (size > RT_HEAP_REGION_SIZE)
+		throw_oom(size, "object (larger than the heap region)");
+	uintptr_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
+	bool noscan = type == NULL || type->ptrdata == 0;
+	struct mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));
+	if (unlikely(s == NULL)) {
+		char what[64];
+		rt_snprintf(what, sizeof(what), "large object (%lu pages)", (unsigned long)npages);
+		throw_oom(size, what);
+	}
+	s->largetype = noscan ? NULL : type;
+	s->freeindex = 1;   /* its one slot is taken */
+	s->alloc_count = 1;
+	s->alloc_cache = 0;
+	c->stats.large_alloc++;
+	c->stats.large_bytes += npages * RT_PAGE_SIZE;
+	if (s->needzero)
+		rt_memclr((void *)s->startaddr, size);
+	return (void *)s->startaddr;
+}
+
+static void check_type(size_t size, const struct rt_type *t)
+{
+	size_t align = t->align ? t->align : 8;
+	RT_ASSERT_MSG(t->size > 0 && (align & (align - 1)) == 0 && align <= RT_PAGE_SIZE &&
+		      t->ptrdata <= t->size && t->ptrdata % 8 == 0 &&
+		      (t->ptrdata == 0) == (t->ptrmask == NULL),
+		      "bad type descriptor %s: size %zu align %zu ptrdata %zu ptrmask %p",
+		      t->name ? t->name : "?", t->size, align, t->ptrdata, (const void *)t->ptrmask);
+	RT_ASSERT_MSG(size % t->size == 0,
+		      "rt_alloc: %zu bytes is not a whole number of %s (%zu bytes each)", size,
+		      t->name ? t->name : "?", t->size);
+	RT_ASSERT_MSG(t->ptrdata == 0 || t->size % 8 == 0,
+		      "type %s holds pointers but its size %zu is not a multiple of 8",
+		      t->name ? t->name : "?", t->size);
+}
+
+/* Steps 3-5 for a typed request (alignment above 16, pointers). */
+__attribute__((noinline))
+static void *malloc_typed(struct mcache *c, size_t size, const struct rt_type *t)
+{
+	if (RT_DEBUG >= 1)
+		check_type(size, t);
+	int noscan = t->ptrdata == 0;
+	size_t align = t->align ? t->align : 8;
+	size_t want = size;
+	unsigned sc = 0;
+	while (want <= RT_MAX_SMALL_SIZE) {
+		sc = rt_size_to_class(want);
+		if (rt_class[sc].size % align == 0)
+			break;
+		want = rt_class[sc].size + 1;   /* a stricter alignment: try the next class */
+		sc = 0;
+	}
+	if (sc == 0)
+		return malloc_large(c, size, t);
+	if (noscan && size < RT_TINY_SIZE && align <= 8)
+		return malloc_tiny(c, size);
+	void *v = malloc_small(c, size, sc, noscan);
+	if (!noscan)
+		heapbits_set_type((uintptr_t)v, size, rt_class[sc].size, t);
+	return v;
+}
+
+/* The slow path of rt_alloc: every case the fast path does not finish. */
+__attribute__((noinline))
+static void *rt_alloc_slow(size_t size, const struct rt_type *type)
+{
+	if (unlikely(size == 0))
+		return &rt_zerobase;
+	struct mcache *c = mcache_current();
+	RT_ASSERT_MSG(c != NULL, "rt_alloc: P %d has no mcache (rt_init / rt_start_procs?)",
+		      rt_port_current_p());
+	if (likely(size <= RT_MAX_SMALL_SIZE)) {
+		if (type == NULL) {
+			if (size < RT_TINY_SIZE)
+				return malloc_tiny(c, size);
+			return malloc_small(c, size, rt_size_to_class(size), 1);
+		}
+		return malloc_typed(c, size, type);
+	}
+	if (type != NULL && RT_DEBUG >= 1)
+		check_type(size, type);
+	return malloc_large(c, size, type);
+}
+
+__attribute__((noinline))
+static void *malloc_clear(uintptr_t v, size_t size)
+{
+	rt_memclr((void *)v, size);
+	return (void *)v;
+}
+
+/*
+ * The fast path: a pointer-free object of 16 B .. 32 KiB whose span has a free
+ * slot in its alloc_cache. Every other case, including a slot needing a
+ * refill, goes to rt_alloc_slow; clearing a dirty slot goes to malloc_clear.
+ * Both are tail calls, so this function needs no stack frame.
+ */
+void *rt_alloc(size_t size, const struct rt_type *type)
+{
+	if (likely(type == NULL && size - RT_TINY_SIZE <= RT_MAX_SMALL_SIZE - RT_TINY_SIZE)) {
+		struct mcache *c = mcache_current();
+		if (RT_DEBUG >= 1 && unlikely(c == NULL))
+			return rt_alloc_slow(size, type);   /* it names the missing P */
+		struct mspan *s = c->alloc[make_spanclass(rt_size_to_class(size), 1)];
+		uintptr_t v;
+		if (likely(mspan_next_free_fast(s, &v))) {
+			if (likely(!s->needzero))
+				return (void *)v;
+			return malloc_clear(v, size);
+		}
+	}
+	return rt_alloc_slow(size, type);
+}
+
+void *rt_new(const struct rt_type *type)
+{
+	RT_ASSERT_MSG(type != NULL, "rt_new: NULL type");
+	return rt_alloc(type->size, type);
+}
+
+void *rt_alloc_array(const struct rt_type *elem, size_t n)
+{
+	RT_ASSERT_MSG(elem != NULL, "rt_alloc_array: NULL element type");
+	if (n != 0 && elem->size > SIZE_MAX / n)
+		rt_throw("rt_alloc_array: %zu elements of %s (%zu bytes each) overflow the address space",
+			 n, elem->name ? elem->name : "?", elem->size);
+	return rt_alloc(n * elem->size, elem);
+}
+
+void *rt_object_base(const void *p)
+{
+	return (void *)mheap_object_base(p);
+}
+
+bool rt_is_heap_pointer(const void *p)
+{
+	return mheap_contains(p);
+}

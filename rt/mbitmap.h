@@ -1,0 +1,22 @@
+/*
+ * mbitmap.h - the heap bitmap: which words of heap objects hold pointers.
+ */
+#ifndef RT_MBITMAP_H
+#define RT_MBITMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rt_type;
+
+/*
+ * Records the layout of a new object at v occupying a slot of `slotsize`
+ * bytes: size / t->size elements of t, then non-pointer words to the slot's end.
+ * Caller owns the object's span.
+ */
+void heapbits_set_type(uintptr_t v, uintptr_t size, uintptr_t slotsize, const struct rt_type *t);
+
+/* The word at addr (8-aligned, in a small-object scan span) holds a pointer. */
+bool heapbits_is_pointer(uintptr_t addr);
+
+#endif

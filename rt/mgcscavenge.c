@@ -1,0 +1,96 @@
+/*
+ * mgcscavenge.c - the scavenger: gives free heap pages back to the OS.
+ *
+ * What. Free page runs keep their frames (Ready) so that the next allocation
+ * is cheap. The scavenger returns frames of free pages to the OS with
+ * sys_unused (Ready -> Prepared; the OS's free-frame count rises at once),
+ * sets their scav bit and clears their dirty bit: when the allocator reuses
+ * them it calls sys_used and knows they read as zero (sys.h rule 5), so no
+ * clearing is needed. After Go's mgcscavenge.go.
+ *
+ * Goal. Keep retained memory (HeapSys - HeapReleased) at most HeapInuse plus a
+ * 10% margin (rt_scavenge_to_goal). Go retains 10% over its heap goal; without
+ * a collector there is no heap goal yet, so the margin is taken over HeapInuse.
+ * The margin avoids returning pages that the next burst of allocation would
+ * fault straight back in. rt_free_os_memory releases everything free, as Go's
+ * debug.FreeOSMemory does. A background scavenger (paced to ~1% of a CPU, as
+ * Go's) comes once coroutines exist and will call rt_scavenge_to_goal.
+ *
+ * Steps of mheap_scavenge(bytes):
+ *   1. Walk the free-run buckets from the largest runs down: big runs are the
+ *      least likely to be reused soon and give the most per sys call.
+ *   2. In each run, walk from its high end down (allocation takes runs from
+ *      their low end, so the two meet last), find maximal sub-runs of pages
+ *      not yet released, sys_unused each, set scav, clear dirty.
+ *   3. Stop once `bytes` (rounded up to pages) are released.
+ *
+ * Cost: O(free runs + pages examined), one sys_unused per contiguous sub-run.
+ * Locking: runs entirely under the heap lock, sys calls included (simple; Go
+ * instead takes the pages out of the free index and drops the lock around
+ * the madvise, which is the next refinement once allocation contends).
+ */
+#include "rt/mheap.h"
+#include "rt/mstats.h"
+#include "rt/rt.h"
+#include "rt/sys.h"
+
+static bool scav_bit(uintptr_t p)
+{
+	struct heaparena *a = arena_of(p);
+	uintptr_t i = arena_page(p);
+	return (a->scav[i / 64] >> (i % 64)) & 1;
+}
+
+/* Step 2 for one free run: releases up to `want` bytes; returns bytes released. */
+static uintptr_t scavenge_run(struct mspan *s, uintptr_t want)
+{
+	uintptr_t start = s->startaddr, hi = mspan_end(s), done = 0;
+	while (hi > start && done < want) {
+		if (scav_bit(hi - RT_PAGE_SIZE)) {
+			hi -= RT_PAGE_SIZE;
+			continue;
+		}
+		uintptr_t lo = hi - RT_PAGE_SIZE;
+		while (lo > start && !scav_bit(lo - RT_PAGE_SIZE) && done + (hi - lo) < want)
+			lo -= RT_PAGE_SIZE;
+		uintptr_t n = hi - lo;
+		sys_unused((void *)lo, n);
+		pagebits_set(lo, n / RT_PAGE_SIZE, 0, true);
+		pagebits_set(lo, n / RT_PAGE_SIZE, 1, false);
+		rt_mstats.heap_released += n;
+		done += n;
+		hi = lo;
+	}
+	return done;
+}
+
+uintptr_t mheap_scavenge(uintptr_t bytes)
+{
+	struct mheap *h = &mheap_;
+	uintptr_t released = 0;
+	rt_lock(&h->lock);
+	for (int b = PAGEFREE_NBUCKETS - 1; b >= 0 && released < bytes; b--)
+		for (struct mspan *s = h->free[b].first; s != NULL && released < bytes; s = s->next)
+			released += scavenge_run(s, bytes - released);
+	rt_unlock(&h->lock);
+	return released;
+}
+
+size_t rt_scavenge(size_t bytes)
+{
+	return mheap_scavenge(bytes);
+}
+
+size_t rt_scavenge_to_goal(void)
+{
+	rt_lock(&mheap_.lock);
+	uint64_t retained = rt_mstats.heap_sys - rt_mstats.heap_released;
+	uint64_t goal = rt_mstats.heap_inuse + rt_mstats.heap_inuse / 10;
+	rt_unlock(&mheap_.lock);
+	return retained > goal ? mheap_scavenge(retained - goal) : 0;
+}
+
+void rt_free_os_memory(void)
+{
+	mheap_scavenge(UINTPTR_MAX);
+}

@@ -1,0 +1,44 @@
+/*
+ * mstats.h - the runtime's internal statistics (public view: struct rt_memstats
+ * in rt.h, assembled by rt_read_memstats in mstats.c).
+ *
+ * Two kinds of counters (consistency rules in mstats.c):
+ *   - global *_sys / *_inuse byte counts, changed under the lock named on
+ *     each field (or atomically by sys.c for the *_sys fields it is handed);
+ *   - per-P allocation counters in each mcache (struct mcache_stats), changed
+ *     only by the P that owns the mcache, with no lock.
+ */
+#ifndef RT_MSTATS_H
+#define RT_MSTATS_H
+
+#include <stdint.h>
+
+struct mstats_global {
+	/* Sys counters: bytes mapped through sys_map for each use. */
+	uint64_t heap_sys;      /* heap arenas mapped, minus pages lent to stacks (mheap lock) */
+	uint64_t stack_sys;     /* stack spans taken from the heap (mheap lock) */
+	uint64_t mspan_sys;     /* memory carved for struct mspan (persistent lock) */
+	uint64_t mcache_sys;    /* memory carved for struct mcache (persistent lock) */
+	uint64_t gc_sys;        /* GC metadata: heap bitmaps, alloc/mark bits (persistent lock) */
+	uint64_t other_sys;     /* other metadata, and persistent chunks not yet carved */
+	uint64_t buckhash_sys;  /* profiling buckets: none yet, always 0 */
+
+	/* In-use counters. */
+	uint64_t heap_inuse;    /* bytes in spans in state MSPAN_INUSE (mheap lock) */
+	uint64_t heap_free;     /* bytes in free page runs (mheap lock); == HeapIdle */
+	uint64_t heap_released; /* free bytes returned with sys_unused (mheap lock) */
+	uint64_t stack_inuse;   /* bytes in MSPAN_MANUAL spans (mheap lock) */
+	uint64_t mspan_inuse;   /* bytes of live struct mspan (mheap lock) */
+	uint64_t mcache_inuse;  /* bytes of live struct mcache (mheap lock) */
+
+	/* Objects freed (mheap_free_large: the sweeper's entry for dead large objects). */
+	uint64_t large_frees;       /* (mheap lock) */
+	uint64_t large_free_bytes;  /* (mheap lock) */
+
+	/* Collector (none yet: all zero, kept so the printout has Go's shape). */
+	uint64_t num_gc, num_forced_gc, pause_total_ns, next_gc, last_gc;
+};
+
+extern struct mstats_global rt_mstats;
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * port.h - everything the portable runtime needs from its host, besides sys.h.
+ *
+ * The files of rt/ include only this header, sys.h and freestanding C headers (stddef,
+ * stdint, stdbool, stdarg). One port file implements it for each host:
+ *   rt/port/hosted.c   Linux user space (pthreads, stdio, mmap); tests, benchmarks
+ *   rt/port/kernel.c   our kernel (kprintf, panic, spinlocks) - comes with mm/sys.c
+ *
+ * What a port provides:
+ *   - address-space constants: where the heap region is and how big;
+ *   - locks (rt_lock_*): mutual exclusion between CPUs/threads; ranks are
+ *     checked by the portable rt/lockrank.c through rt_port_lockrank_state();
+ *   - output and failure: rt_printf, rt_throw (never returns);
+ *   - memory helpers: rt_memclr, rt_memcpy (byte semantics of memset/memcpy);
+ *   - identity of the running context: which P it runs on, and its stack bounds.
+ *
+ * The kernel port's obligations, for whoever writes rt/port/kernel.c with mm/sys.c:
+ * rt_lock/rt_unlock as interrupt-saving spinlocks (port_state holds the saved
+ * flags) that call rt_lockrank_acquire/release; rt_port_lockrank_state and
+ * rt_port_current_p per CPU (through the per-CPU block); rt_printf/rt_snprintf
+ * over kprintf/ksnprintf; rt_throw over panic; rt_memclr/rt_memcpy over the
+ * kernel's memset/memcpy; rt_port_stack_bounds from the running stack (CPU
+ * or coroutine); and the sys_port_* half of sys.h. The portable objects need
+ * nothing else (checked: the rt-kcheck build's undefined symbols are exactly
+ * these plus the runtime's own).
+ */
+#ifndef RT_PORT_H
+#define RT_PORT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Debug level (a named constant, as Go's debug switches):
+ *   0  benchmarks: no checks beyond the always-on ones (invariants that would
+ *      corrupt memory if broken are checked at every level)
+ *   1  cheap asserts, lock-rank checks, barrier stack check, strict sys states
+ *   2  expensive verification (whole-heap walks in mheap_verify after changes)
+ */
+#ifndef RT_DEBUG
+#define RT_DEBUG 1
+#endif
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The heap's region of address space (DESIGN.md section 2). */
+#if defined(HOSTED)
+/* Above ASan's shadow (HighMem starts at 0x10007fff8000) and below the mmap area. */
+#define RT_HEAP_REGION_BASE ((uintptr_t)0x200000000000ull)
+#define RT_HEAP_REGION_SIZE ((uintptr_t)1 << 40)   /* 1 TiB */
+#else
+#define RT_HEAP_REGION_BASE ((uintptr_t)0xffffc00000000000ull)
+#define RT_HEAP_REGION_SIZE ((uintptr_t)1 << 44)   /* 16 TiB, up to the stack region */
+#endif
+
+/* Maximum number of Ps (logical processors, one mcache each). */
+#define RT_MAX_PROCS 64
+
+/* ---- locks ---------------------------------------------------------------- */
+
+/*
+ * Lock ranks: a thread may acquire a lock only if its rank is greater than the
+ * rank of every lock it already holds (checked at RT_DEBUG >= 1). This is the
+ * runtime's lock order, written once:
+ *     mcentral (10)  <  mheap (20)  <  fixalloc/persistent (30)  <  sys (40)
+ * e.g. the heap lock may be taken while holding an mcentral lock, never the
+ * other way round (mcentral_grow releases its lock before calling the heap anyway).
+ */
+enum rt_lockrank {
+	LOCKRANK_LEAF0 = 0,
+	LOCKRANK_MCENTRAL = 10,
+	LOCKRANK_MHEAP = 20,
+	LOCKRANK_PERSISTENT = 30,
+	LOCKRANK_SYS = 40,
+};
+
+struct rt_lock {
+	uint32_t word;          /* 0 free, 1 held */
+	uint32_t rank;          /* enum rt_lockrank */
+	const char *name;       /* for reports */
+	uint64_t port_state;    /* the port's (e.g. saved interrupt flag) */
+};
+
+void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name);
+void rt_lock(struct rt_lock *l);
+void rt_unlock(struct rt_lock *l);
+/* Panics unless the calling thread holds l (RT_DEBUG >= 1; no-op otherwise). */
+void rt_assert_held(const struct rt_lock *l);
+
+/* Per-thread (hosted) / per-CPU (kernel) record of held locks, for rank checks. */
+#define RT_LOCKRANK_DEPTH 8
+struct rt_lockrank_state {
+	int depth;
+	const struct rt_lock *held[RT_LOCKRANK_DEPTH];
+};
+struct rt_lockrank_state *rt_port_lockrank_state(void);
+/* rt/lockrank.c: called by the port's rt_lock/rt_unlock around the hardware lock. */
+void rt_lockrank_acquire(const struct rt_lock *l);
+void rt_lockrank_release(const struct rt_lock *l);
+
+/* ---- output and failure --------------------------------------------------- */
+
+__attribute__((format(printf, 1, 2)))
+void rt_printf(const char *fmt, ...);
+
+/* Formats into buf (always NUL-terminated when n > 0); returns the length it wanted. */
+__attribute__((format(printf, 3, 4)))
+int rt_snprintf(char *buf, size_t n, const char *fmt, ...);
+
+/* Prints "fatal error: <message>" and stops (hosted: abort(); kernel: panic). */
+__attribute__((format(printf, 1, 2), noreturn))
+void rt_throw(const char *fmt, ...);
+
+/* Always-on invariant check: names the file, line and the expression. */
+#define RT_ASSERT(cond)                                                          \
+	do {                                                                         \
+		if (unlikely(!(cond)))                                                   \
+			rt_throw("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__,      \
+				 __func__, #cond);                                               \
+	} while (0)
+#define RT_ASSERT_MSG(cond, fmt, ...)                                            \
+	do {                                                                         \
+		if (unlikely(!(cond)))                                                   \
+			rt_throw("%s:%d: %s: " fmt, __FILE__, __LINE__, __func__,            \
+				 ##__VA_ARGS__);                                                 \
+	} while (0)
+/* Checked only at RT_DEBUG >= 1. */
+#define RT_DASSERT(cond)                                                         \
+	do {                                                                         \
+		if (RT_DEBUG >= 1)                                                       \
+			RT_ASSERT(cond);                                                     \
+	} while (0)
+
+/* ---- memory helpers ------------------------------------------------------- */
+
+void rt_memclr(void *p, size_t n);
+void rt_memcpy(void *dst, const void *src, size_t n);
+
+/* ---- the running context -------------------------------------------------- */
+
+/* Index of the P the caller runs on, in [0, RT_MAX_PROCS). Inline: the fast path uses it. */
+#if defined(HOSTED)
+extern __thread int rt_hosted_current_p;   /* set by rt_hosted_set_p (rt/port/hosted.h) */
+static inline int rt_port_current_p(void) { return rt_hosted_current_p; }
+#else
+int rt_port_current_p(void);
+#endif
+
+/* Bounds [lo, hi) of the stack the caller runs on (the barrier's debug check). */
+void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi);
+
+#endif

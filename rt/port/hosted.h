@@ -1,0 +1,10 @@
+/*
+ * hosted.h - extras of the hosted (Linux user-space) port, for tests and benchmarks.
+ */
+#ifndef RT_PORT_HOSTED_H
+#define RT_PORT_HOSTED_H
+
+/* Bind the calling thread to P number p (0 <= p < RT_MAX_PROCS). Default: P 0. */
+void rt_hosted_set_p(int p);
+
+#endif

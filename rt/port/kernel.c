@@ -1,0 +1,98 @@
+/*
+ * kernel.c - the runtime's port to our kernel: rt/port.h on kernel services.
+ * (The sys_port_* half of rt/sys.h is the OS's: mm/sysmem.c.)
+ *
+ *   locks       test-and-test-and-set spinlocks that save and clear the
+ *               interrupt flag while held (an interrupt handler that allocates
+ *               must not spin on a lock its own CPU holds)
+ *   output      kprintf; rt_throw prints "fatal error: ..." and panics, so the
+ *               report carries the backtrace and QEMU ends with the panic status
+ *   P identity  P 0: one CPU until SMP (issue 5) gives each CPU its P
+ *   stack       the bounds of the boot stack %rsp lies in (kernel/bootstacks.h);
+ *               per-CPU and coroutine stacks join with SMP and the scheduler
+ */
+#include "rt/port.h"
+
+#include "kernel/bootstacks.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
+#include "kernel/string.h"
+#include "kernel/x86.h"
+
+static struct rt_lockrank_state g_lockrank; /* per CPU once there are several */
+
+void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
+{
+    l->word = 0;
+    l->rank = (uint32_t)rank;
+    l->name = name;
+    l->port_state = 0;
+}
+
+void rt_lock(struct rt_lock *l)
+{
+    uint64_t flags = read_rflags();
+    cli();
+    rt_lockrank_acquire(l);
+    while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0 ||
+           __atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE) != 0)
+        cpu_relax();
+    l->port_state = flags & RFLAGS_IF;
+}
+
+void rt_unlock(struct rt_lock *l)
+{
+    uint64_t restore_if = l->port_state;
+    rt_lockrank_release(l);
+    __atomic_store_n(&l->word, 0, __ATOMIC_RELEASE);
+    if (restore_if)
+        __asm__ volatile("sti" ::: "memory");
+}
+
+struct rt_lockrank_state *rt_port_lockrank_state(void) { return &g_lockrank; }
+
+void rt_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+}
+
+int rt_snprintf(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = kvsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+void rt_throw(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    panic("fatal error: %s", msg);
+}
+
+void rt_memclr(void *p, size_t n) { memset(p, 0, n); }
+void rt_memcpy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+
+int rt_port_current_p(void) { return 0; }
+
+void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
+{
+    uint64_t rsp;
+    struct bootstack s;
+    bool in_guard;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    if (!bootstack_find(rsp, &s, &in_guard) || in_guard) {
+        *lo = *hi = 0;
+        return;
+    }
+    *lo = s.base;
+    *hi = s.top;
+}

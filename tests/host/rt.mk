@@ -1,0 +1,17 @@
+# Host tests of the runtime (rt/). Each links the sanitized hosted library.
+RT_TEST_NAMES := test_rt_sizeclasses test_rt_heap test_rt_alloc
+RT_TEST_BINS  := $(addprefix $(BUILD)/tests/host/,$(RT_TEST_NAMES))
+
+RT_TEST_COMMON_OBJ := $(BUILD)/tests/host/test_rt_common.o
+
+$(RT_TEST_COMMON_OBJ): tests/host/test_rt_common.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(RT_TEST_BINS): $(BUILD)/tests/host/%: tests/host/%.c $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $< $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB) $(HOST_LDFLAGS) \
+		-lpthread -o $@
+
+HOST_TESTS += $(RT_TEST_BINS)
+ALL_DEPS += $(RT_TEST_BINS:=.d) $(RT_TEST_COMMON_OBJ:.o=.d)

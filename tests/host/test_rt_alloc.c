@@ -1,0 +1,473 @@
+/*
+ * test_rt_alloc.c - the allocator through its public API (rt/rt.h): every size
+ * class to exhaustion of several spans, alignment, zeroing, tiny objects,
+ * typed objects and the heap bitmap, large and huge objects, interior-pointer
+ * lookup, random sequences against a model, memstats, threads, and the
+ * failure paths (out of memory, overflow, the barrier's stack check).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt/barrier.h"
+#include "rt/mbitmap.h"
+#include "rt/mcache.h"
+#include "rt/mheap.h"
+#include "rt/port/hosted.h"
+#include "rt/rt.h"
+#include "rt/sys.h"
+#include "tests/host/tap.h"
+
+/* TEST_RT_COMMON (tests/host/test_rt_common.c) */
+bool rt_identities_ok(const char *phase);
+int run_child(void (*fn)(void), char *out, size_t outsize);
+bool died_with(int status, const char *out, const char *needle);
+size_t resident_pages(const void *p, size_t n);
+long rss_kib(void);
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+static void fill(void *p, size_t n, uint64_t seed)
+{
+	unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)((seed * 0x9e3779b97f4a7c15ull + i * 131) >> 29);
+}
+
+static bool check_fill(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != (unsigned char)((seed * 0x9e3779b97f4a7c15ull + i * 131) >> 29))
+			return false;
+	return true;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A struct with two pointers among four words, and its descriptor. */
+struct node {
+	int64_t key;
+	struct node *next;
+	int64_t val;
+	struct node *prev;
+};
+static const uint8_t node_mask[] = { (1u << RT_PTRWORD(struct node, next)) |
+				     (1u << RT_PTRWORD(struct node, prev)) };
+static const struct rt_type node_type = { sizeof(struct node), _Alignof(struct node),
+					  sizeof(struct node), node_mask, "struct node" };
+/* A one-word pointer type, for arrays of any length. */
+static const uint8_t ptr_mask[] = { 1 };
+static const struct rt_type ptr_type = { 8, 8, 8, ptr_mask, "void *" };
+/* A 64-byte-aligned type without pointers. */
+struct line { char b[64]; } __attribute__((aligned(64)));
+static const struct rt_type line_type = RT_TYPE_NOPTRS(struct line);
+
+/* Every class, noscan and scan, to exhaustion of several spans. */
+static void test_classes(void)
+{
+	bool ok_zero = true, ok_distinct = true, ok_fill = true, ok_align = true, ok_span = true;
+	bool ok_interior = true, ok_bits = true;
+	for (unsigned sc = 1; sc < RT_NUM_SIZE_CLASSES; sc++) {
+		for (int scan = 0; scan <= 1; scan++) {
+			size_t size = rt_class[sc].size;
+			if (sc == 1 && !scan)
+				continue;   /* 8-byte pointer-free requests go to the tiny allocator */
+			size_t req = scan ? size : (size_t)rt_class[sc - 1].size + 1;   /* smallest request of the class */
+			if (!scan && req < RT_TINY_SIZE)
+				req = RT_TINY_SIZE;   /* smaller ones go to the tiny allocator */
+			const struct rt_type *t = scan ? &ptr_type : NULL;
+			size_t n = (size_t)rt_class[sc].nelems * 3 + 1;   /* exhaust 3 spans, start a 4th */
+			uintptr_t *objs = malloc(n * sizeof(*objs));
+			for (size_t i = 0; i < n; i++) {
+				void *p = rt_alloc(req, t);
+				objs[i] = (uintptr_t)p;
+				if (!all_zero(p, req))
+					ok_zero = false;
+				unsigned lowbit = (unsigned)(size & -size);
+				if ((uintptr_t)p % (lowbit < 4096 ? lowbit : 4096) != 0 || (uintptr_t)p % 8 != 0)
+					ok_align = false;
+				struct mspan *s = spanof(p);
+				if (s == NULL || spanclass_sizeclass(s->spanclass) != sc ||
+				    spanclass_noscan(s->spanclass) != !scan || s->elemsize != size)
+					ok_span = false;
+				if (scan && (!heapbits_is_pointer((uintptr_t)p) ||
+					     (size > 8 && !heapbits_is_pointer((uintptr_t)p + size - 8))))
+					ok_bits = false;
+				fill(p, req, i + sc * 7919);
+			}
+			for (size_t i = 0; i < n; i++)
+				if (!check_fill((void *)objs[i], req, i + sc * 7919))
+					ok_fill = false;
+			/* interior pointers: every byte offset of one object per span */
+			for (size_t i = 0; i < n; i += rt_class[sc].nelems)
+				for (size_t off = 0; off < size; off++)
+					if (rt_object_base((char *)objs[i] + off) != (void *)objs[i]) {
+						if (ok_interior)
+							tap_diag("class %u: base of %#lx + %zu is %p", sc,
+								 (unsigned long)objs[i], off,
+								 rt_object_base((char *)objs[i] + off));
+						ok_interior = false;
+						break;
+					}
+			qsort(objs, n, sizeof(*objs), cmp_ptr);
+			for (size_t i = 1; i < n; i++)
+				if (objs[i] - objs[i - 1] < size)
+					ok_distinct = false;
+			free(objs);
+		}
+	}
+	tap_check(ok_zero, "classes: every object is zero when returned");
+	tap_check(ok_align, "classes: objects aligned to the class size's low bit (>= 8)");
+	tap_check(ok_distinct, "classes: 3+ spans per class, no two objects closer than the class size");
+	tap_check(ok_fill, "classes: pattern in every object intact after all were filled (no overlap)");
+	tap_check(ok_span, "classes: spanof finds a span of the right class and noscan bit");
+	tap_check(ok_interior, "classes: every byte offset of an object leads back to its base");
+	tap_check(ok_bits, "classes: scan objects have their pointer words in the heap bitmap");
+	tap_check(rt_identities_ok("after the class sweep"), "identities after the class sweep");
+}
+
+static void test_tiny(void)
+{
+	struct rt_memstats m0, m1;
+	rt_read_memstats(&m0);
+	enum { N = 4000 };
+	static uintptr_t p[N];
+	static size_t sz[N];
+	bool ok_align = true, ok_zero = true;
+	for (int i = 0; i < N; i++) {
+		sz[i] = 1 + next_rand() % 15;
+		p[i] = (uintptr_t)rt_alloc(sz[i], NULL);
+		size_t a = sz[i] % 8 == 0 ? 8 : sz[i] % 4 == 0 ? 4 : sz[i] % 2 == 0 ? 2 : 1;
+		if (p[i] % a != 0)
+			ok_align = false;
+		if (!all_zero((void *)p[i], sz[i]))
+			ok_zero = false;
+		fill((void *)p[i], sz[i], (uint64_t)i);
+	}
+	bool ok_fill = true;
+	for (int i = 0; i < N; i++)
+		if (!check_fill((void *)p[i], sz[i], (uint64_t)i))
+			ok_fill = false;
+	rt_read_memstats(&m1);
+	uint64_t blocks = m1.by_size[rt_size_to_class(16)].mallocs - m0.by_size[rt_size_to_class(16)].mallocs;
+	uint64_t packed = m1.frees - m0.frees;   /* tiny allocations are counted as frees too */
+	tap_check(ok_align && ok_zero, "tiny: objects < 16 B aligned to their size's alignment, zeroed");
+	tap_check(ok_fill, "tiny: no two tiny objects overlap (patterns intact)");
+	tap_check(blocks + packed == N && blocks < N * 3 / 4 && m1.mallocs - m0.mallocs == N,
+		  "tiny: %d objects in %llu 16-byte blocks (%llu packed)", N,
+		  (unsigned long long)blocks, (unsigned long long)packed);
+}
+
+static void test_typed(void)
+{
+	struct node *n = rt_new(&node_type);
+	bool ok = n != NULL && all_zero(n, sizeof(*n));
+	for (unsigned w = 0; w < 4; w++)
+		if (heapbits_is_pointer((uintptr_t)n + 8 * w) != (w == 1 || w == 3))
+			ok = false;
+	tap_check(ok, "rt_new(struct node): zeroed; heap bitmap marks words 1 and 3 only");
+
+	struct node *arr = rt_alloc_array(&node_type, 5);   /* 160 B: class 160 */
+	ok = spanof(arr)->elemsize == 160;
+	for (unsigned w = 0; w < 20; w++)
+		if (heapbits_is_pointer((uintptr_t)arr + 8 * w) != (w % 4 == 1 || w % 4 == 3))
+			ok = false;
+	tap_check(ok, "rt_alloc_array(node, 5): the mask repeats for every element");
+
+	struct node *arr7 = rt_alloc_array(&node_type, 7);  /* 224 B */
+	ok = true;
+	for (unsigned w = 0; w < 28; w++)
+		if (heapbits_is_pointer((uintptr_t)arr7 + 8 * w) != (w % 4 == 1 || w % 4 == 3))
+			ok = false;
+	tap_check(ok, "rt_alloc_array(node, 7): bits exact, stale bits of earlier objects overwritten");
+
+	ok = true;
+	for (int i = 0; i < 50; i++) {
+		struct line *l = rt_new(&line_type);
+		if ((uintptr_t)l % 64 != 0)
+			ok = false;
+		struct line *ls = rt_alloc_array(&line_type, 1 + (size_t)i);
+		if ((uintptr_t)ls % 64 != 0)
+			ok = false;
+	}
+	tap_check(ok, "a 64-byte-aligned type is 64-byte aligned singly and in arrays of 1..50");
+
+	void **big = rt_alloc_array(&ptr_type, 100000);   /* 800 KB of pointers: large */
+	struct mspan *s = spanof(big);
+	tap_check(s != NULL && spanclass_sizeclass(s->spanclass) == 0 && !spanclass_noscan(s->spanclass) &&
+		  s->largetype == &ptr_type && all_zero(big, 800000),
+		  "a large pointer array is one scan span that records its element type");
+
+	/* The barrier: heap-to-heap stores pass. */
+	RT_STORE_PTR(n->next, arr);
+	RT_STORE_PTR(big[99999], n);
+	tap_check(n->next == arr && big[99999] == n, "RT_STORE_PTR stores heap pointers");
+	tap_check(rt_alloc(0, NULL) == rt_alloc(0, &node_type) && rt_alloc(0, NULL) != NULL,
+		  "zero-size allocations share one non-NULL address");
+}
+
+static void test_large(void)
+{
+	size_t sizes[] = { RT_MAX_SMALL_SIZE + 1, 100000, 1u << 20, 10u << 20, 100u << 20, 200u << 20 };
+	bool ok = true;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+		char *p = rt_alloc(n, NULL);
+		struct mspan *s = spanof(p);
+		if (s == NULL || s->startaddr != (uintptr_t)p || s->npages != (n + RT_PAGE_SIZE - 1) / RT_PAGE_SIZE ||
+		    (uintptr_t)p % RT_PAGE_SIZE != 0) {
+			tap_diag("large %zu: span %p", n, (void *)s);
+			ok = false;
+			continue;
+		}
+		for (size_t off = 0; off < n; off += 4096)
+			if (p[off] != 0 || rt_object_base(p + off) != p)
+				ok = false;
+		if (p[n - 1] != 0 || rt_object_base(p + n - 1) != p)
+			ok = false;
+		p[0] = 1;
+		p[n - 1] = 2;
+		if (n > RT_ARENA_SIZE)
+			tap_diag("huge object of %zu MiB at %p spans arenas %lu..%lu", n >> 20, (void *)p,
+				 (unsigned long)(((uintptr_t)p - RT_HEAP_REGION_BASE) >> RT_ARENA_SHIFT),
+				 (unsigned long)(((uintptr_t)p + n - 1 - RT_HEAP_REGION_BASE) >> RT_ARENA_SHIFT));
+	}
+	tap_check(ok, "large and huge (> 64 MiB arena) objects: page aligned, zero, one span, "
+		      "interior pointers resolve");
+	tap_check(rt_identities_ok("after large objects"), "identities after large objects");
+}
+
+/* Zeroing across reuse: dirty pages are cleared, scavenged pages come back zero. */
+static void test_reuse_zeroing(void)
+{
+	size_t n = 8u << 20;
+	char *p = rt_alloc(n, NULL);
+	memset(p, 0x5a, n);
+	mheap_free_large(spanof(p));   /* what the sweeper will do */
+	char *q = rt_alloc(n, NULL);
+	tap_check(q == p && all_zero(q, n), "a large object on reused dirty pages is zeroed");
+	memset(q, 0x5a, n);
+	mheap_free_large(spanof(q));
+	rt_free_os_memory();
+	struct sys_stats os0, os1;
+	sys_read_stats(&os0);
+	char *r = rt_alloc(n, NULL);
+	sys_read_stats(&os1);
+	tap_check(r == p && !spanof(r)->needzero && all_zero(r, n) && os1.nused > os0.nused,
+		  "after rt_free_os_memory the same pages come back via sys_used, zero, unzeroed by us");
+	memset(r, 0x5a, 1u << 20);
+	mheap_free_large(spanof(r));
+
+	/* Small spans carved from dirty pages are zeroed object by object. */
+	bool ok = true;
+	for (int i = 0; i < 2000; i++) {
+		char *o = rt_alloc(1000, NULL);
+		if (!all_zero(o, 1000))
+			ok = false;
+		memset(o, 0x77, 1000);
+	}
+	tap_check(ok, "small objects carved from reused dirty pages are zero");
+	tap_check(rt_identities_ok("after reuse"), "identities after reuse");
+}
+
+struct rec {
+	void *p;
+	size_t size;
+	uint64_t seed;
+};
+
+static void test_random_model(void)
+{
+	enum { N = 20000 };
+	struct rec *recs = malloc(N * sizeof(*recs));
+	struct rt_memstats m0, m1;
+	rt_read_memstats(&m0);
+	uint64_t model_bytes = 0;
+	bool ok_zero = true;
+	for (int i = 0; i < N; i++) {
+		uint64_t r = next_rand() % 1000;
+		size_t size = r < 700 ? 16 + next_rand() % 240
+			      : r < 950 ? 16 + next_rand() % 4000
+			      : r < 998 ? 16 + next_rand() % RT_MAX_SMALL_SIZE
+					: RT_MAX_SMALL_SIZE + next_rand() % (1u << 20);
+		const struct rt_type *t = (next_rand() & 1) ? &ptr_type : NULL;
+		size &= ~(size_t)7;   /* whole pointers for typed requests */
+		recs[i].p = rt_alloc(size, t);
+		recs[i].size = size;
+		recs[i].seed = next_rand();
+		if (!all_zero(recs[i].p, size))
+			ok_zero = false;
+		fill(recs[i].p, size, recs[i].seed);
+		model_bytes += rt_roundupsize(size);
+	}
+	bool ok_fill = true;
+	for (int i = 0; i < N; i++)
+		if (!check_fill(recs[i].p, recs[i].size, recs[i].seed))
+			ok_fill = false;
+	rt_read_memstats(&m1);
+	tap_check(ok_zero && ok_fill, "random sequence of %d allocations: zeroed, contents intact", N);
+	tap_check(m1.mallocs - m0.mallocs == N && m1.heap_alloc - m0.heap_alloc == model_bytes &&
+		  m1.heap_objects - m0.heap_objects == N,
+		  "memstats agree with the model: +%d objects, +%llu bytes (memstats +%llu)", N,
+		  (unsigned long long)model_bytes, (unsigned long long)(m1.heap_alloc - m0.heap_alloc));
+	tap_check(rt_identities_ok("after the random sequence"), "identities after the random sequence");
+	free(recs);
+}
+
+static void test_flush(void)
+{
+	struct rt_memstats m0, m1;
+	rt_read_memstats(&m0);
+	mcache_release_all(mcache_current());
+	rt_read_memstats(&m1);
+	tap_check(m0.mallocs == m1.mallocs && m0.heap_alloc == m1.heap_alloc,
+		  "flushing the mcache changes no allocation count");
+	void *p = rt_alloc(48, NULL);
+	tap_check(p != NULL && spanof(p) != NULL && all_zero(p, 48), "allocation resumes after a flush");
+	tap_check(rt_identities_ok("after a flush"), "identities after a flush");
+}
+
+static void *thread_body(void *arg)
+{
+	int p = (int)(intptr_t)arg;
+	rt_hosted_set_p(p);
+	enum { N = 20000 };
+	void **v = malloc(N * sizeof(*v));
+	bool ok = true;
+	for (int i = 0; i < N; i++) {
+		size_t size = 16 + (size_t)((i * 37 + p * 11) % 2000);
+		v[i] = rt_alloc(size, NULL);
+		if (!all_zero(v[i], size))
+			ok = false;
+		fill(v[i], size, (uint64_t)(i + p * N));
+	}
+	for (int i = 0; i < N; i++)
+		if (!check_fill(v[i], 16 + (size_t)((i * 37 + p * 11) % 2000), (uint64_t)(i + p * N)))
+			ok = false;
+	free(v);
+	return ok ? arg : NULL;
+}
+
+static void test_threads(void)
+{
+	rt_start_procs(3);
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, thread_body, (void *)(intptr_t)(i + 1));
+	bool ok = true;
+	for (int i = 0; i < 2; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		if (r != (void *)(intptr_t)(i + 1))
+			ok = false;
+	}
+	tap_check(ok, "two threads on Ps 1 and 2 allocate concurrently, objects distinct and intact");
+	mheap_verify();
+	tap_check(rt_identities_ok("after threads"), "identities after threads");
+}
+
+static void oom_child(void)
+{
+	struct sys_stats os;
+	sys_read_stats(&os);
+	sys_set_limits(0, os.prepared + os.ready + (64u << 20));
+	rt_alloc((size_t)1 << 30, NULL);
+	printf("survived\n");
+}
+
+static void oom_small_child(void)
+{
+	struct sys_stats os;
+	sys_read_stats(&os);
+	/* 16 MiB more mapping: metadata chunks fit, no new 64 MiB arena does. */
+	sys_set_limits(0, os.prepared + os.ready + (16u << 20));
+	for (;;)
+		rt_alloc(20000, NULL);
+}
+
+static void overflow_child(void)
+{
+	rt_alloc_array(&node_type, SIZE_MAX / 16);
+}
+
+static void barrier_child(void)
+{
+	struct node *n = rt_new(&node_type);
+	struct node local;
+	RT_STORE_PTR(n->next, &local);
+}
+
+static void bad_size_child(void)
+{
+	rt_alloc(40, &node_type);
+}
+
+static void print_child(void)
+{
+	rt_print_memstats();
+}
+
+static void test_failures(void)
+{
+	char out[8192];
+	int st = run_child(oom_child, out, sizeof(out));
+	tap_check(died_with(st, out, "runtime: out of memory: cannot allocate 1073741824-byte large object (131072 pages)") &&
+		  strstr(out, "sys_map") && !strstr(out, "survived"),
+		  "out of memory (large): panics naming the request and the failed sys call");
+	st = run_child(oom_small_child, out, sizeof(out));
+	tap_check(died_with(st, out, "cannot allocate 20000-byte object (size class 62: 20480-byte slots, 5-page spans)") &&
+		  strstr(out, "sys_map"),
+		  "out of memory (small): panics naming the size class and the failed sys call");
+	st = run_child(overflow_child, out, sizeof(out));
+	tap_check(died_with(st, out, "elements of struct node (32 bytes each) overflow"),
+		  "rt_alloc_array overflow panics");
+	st = run_child(barrier_child, out, sizeof(out));
+	tap_check(died_with(st, out, "write barrier: storing stack address"),
+		  "debug barrier: storing a stack address into the heap panics");
+	st = run_child(bad_size_child, out, sizeof(out));
+	tap_check(died_with(st, out, "40 bytes is not a whole number of struct node"),
+		  "a size that is not a multiple of the type's size panics");
+	st = run_child(print_child, out, sizeof(out));
+	tap_check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "HeapInuse") &&
+		  strstr(out, "MSpanSys") && strstr(out, "by size class"),
+		  "rt_print_memstats prints Go's fields and the per-class counts");
+}
+
+int main(void)
+{
+	rt_init();
+	tap_check(rt_identities_ok("fresh"), "identities on a fresh runtime");
+	test_classes();
+	test_tiny();
+	test_typed();
+	test_large();
+	test_reuse_zeroing();
+	test_random_model();
+	test_flush();
+	test_threads();
+	test_failures();
+	mheap_verify();   /* panics (failing the run) if any heap invariant broke */
+	return tap_done();
+}
