@@ -5,11 +5,16 @@
 #   make run        boot the tour under QEMU (exits 0)
 #   make test       host tests, then the in-kernel suite and the failure paths
 #   make debug      boot with QEMU waiting for gdb, and attach gdb with symbols
+#   make bench      side-by-side allocation benchmarks (not part of test)
 #   make clean      remove $(BUILD)
 #
 # BUILD can be moved (make BUILD=/tmp/b test) so several trees can build at once.
 
 BUILD ?= build
+# Only our own rules: the builtin ones (e.g. `%: %.o`) would try to "remake"
+# included .d files from objects that happen to match a pattern rule.
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
 V ?= 0
 ifeq ($(V),0)
 Q := @
@@ -29,7 +34,8 @@ WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow 
 # pointers kept for backtraces.
 KERNEL_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
-	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-builtin-memcpy \
+	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
+	-fno-builtin-memcpy \
 	-fno-strict-aliasing -fno-common -MMD -MP -I.
 KERNEL_ASFLAGS := -g -MMD -MP -I. -D__ASSEMBLY__
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-relax
@@ -51,6 +57,7 @@ include boot/build.mk
 include kernel/build.mk
 include mm/build.mk
 include rt/build.mk
+include bench/build.mk
 include tests/build.mk
 
 LOADER := $(BUILD)/boot/BOOTX64.EFI

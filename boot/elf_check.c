@@ -12,7 +12,10 @@
  *     ET_EXEC, EM_X86_64, header and program-header entry sizes as the spec
  *     gives them (we read fields at fixed offsets, so other sizes are refused).
  *  2. The program header table: 1..ELF_MAX_PHDRS entries, entirely in the file
- *     (checked without overflow).
+ *     (checked without overflow). The section header table, if any, must lie
+ *     in the file too: the loader never reads it, but a kernel cut short after
+ *     its segments (debug sections are most of the file) is still a damaged
+ *     file, and booting it would hide the damage.
  *  3. Each program header: PT_INTERP, PT_DYNAMIC and PT_TLS are refused (a
  *     kernel is static and has no thread-local storage); PT_LOAD segments with
  *     memory are collected, each checked for filesz <= memsz, file bytes in
@@ -89,6 +92,9 @@ static enum elf_error check_header(const uint8_t *f, uint64_t size, uint64_t *ph
     *phoff = read_le(f + 32, 8);
     if (!in_file(*phoff, (uint64_t)*phnum * PHDR_SIZE, size))
         return ELF_ERR_PHDRS_BOUNDS;
+    uint64_t shoff = read_le(f + 40, 8), shentsize = read_le(f + 58, 2), shnum = read_le(f + 60, 2);
+    if (shnum != 0 && !in_file(shoff, shnum * shentsize, size))
+        return ELF_ERR_SHDRS_BOUNDS;
     return ELF_OK;
 }
 
@@ -205,6 +211,7 @@ const char *elf_strerror(enum elf_error err)
         [ELF_ERR_PHENTSIZE] = "program header size is not 56 bytes",
         [ELF_ERR_PHNUM] = "no program headers, or too many",
         [ELF_ERR_PHDRS_BOUNDS] = "program header table lies outside the file (truncated?)",
+        [ELF_ERR_SHDRS_BOUNDS] = "section header table lies outside the file (truncated?)",
         [ELF_ERR_DYNAMIC] = "dynamic or TLS program header: the kernel must be a static executable",
         [ELF_ERR_TOO_MANY_LOADS] = "too many PT_LOAD segments",
         [ELF_ERR_SEG_FILESZ] = "segment has more file bytes than memory bytes",

@@ -28,6 +28,7 @@ enum elf_error {
     ELF_ERR_PHENTSIZE,        /* e_phentsize not 56 */
     ELF_ERR_PHNUM,            /* no program headers, or more than ELF_MAX_PHDRS */
     ELF_ERR_PHDRS_BOUNDS,     /* program header table outside the file */
+    ELF_ERR_SHDRS_BOUNDS,     /* section header table outside the file (truncated?) */
     ELF_ERR_DYNAMIC,          /* PT_INTERP / PT_DYNAMIC / PT_TLS: the kernel must be static */
     ELF_ERR_TOO_MANY_LOADS,   /* more than ELF_MAX_LOADS PT_LOAD segments */
     ELF_ERR_SEG_FILESZ,       /* p_filesz > p_memsz */

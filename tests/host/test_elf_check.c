@@ -121,6 +121,18 @@ static void test_header_rules(void)
     expect("program headers past the end", ELF_ERR_PHDRS_BOUNDS);
     put(32, UINT64_MAX - 10, 8);
     expect("program header offset overflows", ELF_ERR_PHDRS_BOUNDS);
+    put(40, IMG_SIZE - 64, 8); /* e_shoff */
+    put(58, 64, 2);            /* e_shentsize */
+    put(60, 2, 2);             /* e_shnum */
+    expect("section headers past the end", ELF_ERR_SHDRS_BOUNDS);
+    put(40, IMG_SIZE - 128, 8);
+    put(58, 64, 2);
+    put(60, 2, 2);
+    {
+        struct elf_plan plan;
+        tap_check(check(IMG_SIZE, &plan) == ELF_OK, "section headers inside the file are accepted");
+        make_valid();
+    }
 }
 
 static void test_segment_rules(void)

@@ -1,0 +1,27 @@
+/*
+ * krun.c - find and run a `run=NAME` program (see krun.h).
+ */
+#include "kernel/krun.h"
+
+#include "boot/boot_info.h"
+#include "kernel/kprintf.h"
+#include "kernel/panic.h"
+#include "kernel/string.h"
+
+extern const struct krun __krun_start[], __krun_end[];
+
+_Noreturn void krun(const char *name)
+{
+    for (const struct krun *p = __krun_start; p < __krun_end; p++) {
+        if (strcmp(p->name, name) == 0) {
+            kprintf("run=%s: %s\n", p->name, p->what);
+            p->fn();
+            kprintf("run=%s: done\n", p->name);
+            kernel_exit(DEBUG_EXIT_SUCCESS);
+        }
+    }
+    kprintf("run=%s: no program by that name; the programs are:\n", name);
+    for (const struct krun *p = __krun_start; p < __krun_end; p++)
+        kprintf("  run=%-20s %s\n", p->name, p->what);
+    panic_quiet("run=%s: unknown program", name);
+}
