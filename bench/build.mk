@@ -1,0 +1,81 @@
+# bench/ build fragment: side-by-side allocation benchmarks (hosted, optimized,
+# no sanitizers). Not part of `make all` or `make test`; the top Makefile only
+# includes this file, after rt/build.mk (it reads RT_BENCH_LIB from there).
+#
+#   make bench            scripts/bench-deps, build the peers, run the matrix,
+#                         print the tables, write $(BUILD)/bench/alloc.tsv
+#   make bench-callgrind  instructions per small allocation (valgrind)
+#
+# Knobs: BENCH_PASSES=N (default 3), BENCH_SIZES="16 64" (default: all sizes).
+#
+# "ours" is built only when rt/ offers its benchmark library: rt/rt.h exists
+# and rt/build.mk sets RT_BENCH_LIB to an archive it knows how to build
+# (-O2, no sanitizers, HOSTED), plus RT_BENCH_LDLIBS if it needs any
+# (-lpthread is always given). Otherwise the table says why "ours" is missing.
+
+BENCH_OUT := $(BUILD)/bench
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1
+
+# Go 1.19 from Debian, offline: no modules, caches inside the build dir.
+BENCH_GOENV := GOCACHE=$(abspath $(BENCH_OUT))/go/cache GOPATH=$(abspath $(BENCH_OUT))/go/path \
+	GO111MODULE=off GOFLAGS= GOPROXY=off GOENV=off GOTOOLCHAIN=local CGO_ENABLED=0
+
+# malloc peers: one source, one executable each; the library that must end up
+# providing malloc (checked at start-up), and how to link it.
+BENCH_MALLOCS := glibc mimalloc jemalloc
+BENCH_MALLOC_LIB_glibc     := libc.so
+BENCH_MALLOC_LIB_mimalloc  := libmimalloc
+BENCH_MALLOC_LIB_jemalloc  := libjemalloc
+BENCH_LDLIBS_glibc    :=
+BENCH_LDLIBS_mimalloc := -Wl,--no-as-needed -lmimalloc -Wl,--as-needed
+BENCH_LDLIBS_jemalloc := -Wl,--no-as-needed -ljemalloc -Wl,--as-needed
+
+BENCH_HARNESS := $(BENCH_OUT)/alloc_bench.o
+BENCH_BINS := $(BENCH_MALLOCS:%=$(BENCH_OUT)/alloc-%) $(BENCH_OUT)/alloc-boehm $(BENCH_OUT)/alloc-go
+BENCH_OBJS := $(BENCH_HARNESS) $(BENCH_MALLOCS:%=$(BENCH_OUT)/peer_malloc-%.o) $(BENCH_OUT)/peer_boehm.o
+
+ifeq ($(wildcard rt/rt.h),)
+BENCH_OURS_MISSING := not built: rt/ has no bench library yet (no rt/rt.h)
+else ifeq ($(strip $(RT_BENCH_LIB)),)
+BENCH_OURS_MISSING := not built: rt/ has no bench library yet (rt/build.mk sets no RT_BENCH_LIB)
+else
+BENCH_OURS_MISSING :=
+BENCH_BINS += $(BENCH_OUT)/alloc-ours
+BENCH_OBJS += $(BENCH_OUT)/peer_rt.o
+$(BENCH_OUT)/alloc-ours: $(BENCH_OUT)/peer_rt.o $(BENCH_HARNESS) $(RT_BENCH_LIB)
+	$(Q)$(CC) -o $@ $^ $(RT_BENCH_LDLIBS) -lpthread
+endif
+
+ALL_DEPS += $(BENCH_OBJS:.o=.d)
+
+.PHONY: bench bench-callgrind bench-deps
+
+bench-deps:
+	$(Q)scripts/bench-deps
+
+# Every compile waits for the packages (order-only: installing is not a change).
+$(BENCH_OUT)/%.o: bench/%.c | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_OUT)/peer_malloc-%.o: bench/peer_malloc.c | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_PEER='"$*"' -DBENCH_PEER_LIB='"$(BENCH_MALLOC_LIB_$*)"' -c $< -o $@
+
+$(BENCH_MALLOCS:%=$(BENCH_OUT)/alloc-%): $(BENCH_OUT)/alloc-%: $(BENCH_OUT)/peer_malloc-%.o $(BENCH_HARNESS)
+	$(Q)$(CC) -o $@ $^ $(BENCH_LDLIBS_$*)
+
+$(BENCH_OUT)/alloc-boehm: $(BENCH_OUT)/peer_boehm.o $(BENCH_HARNESS)
+	$(Q)$(CC) -o $@ $^ -lgc
+
+$(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BENCH_GOENV) go build -trimpath -o $@ $<
+
+bench: $(BENCH_BINS) | bench-deps
+	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv \
+		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
+
+bench-callgrind: $(BENCH_BINS) | bench-deps
+	$(Q)bench/callgrind --out $(BENCH_OUT)/callgrind.tsv \
+		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
