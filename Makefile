@@ -45,6 +45,9 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1
 HOST_LDFLAGS := -fsanitize=address,undefined
 
+LOADER := $(BUILD)/boot/BOOTX64.EFI
+KERNEL := $(BUILD)/kernel/kernel.elf
+
 # Fragments append to these.
 KERNEL_OBJS :=
 HOST_TESTS  :=
@@ -59,9 +62,6 @@ include mm/build.mk
 include rt/build.mk
 include bench/build.mk
 include tests/build.mk
-
-LOADER := $(BUILD)/boot/BOOTX64.EFI
-KERNEL := $(BUILD)/kernel/kernel.elf
 
 all: $(LOADER) $(KERNEL)
 

@@ -72,7 +72,22 @@ $(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BENCH_GOENV) go build -trimpath -o $@ $<
 
-bench: $(BENCH_BINS) | bench-deps
+# The frame allocator's cost: run=bench.frames in the kernel (linked into every
+# kernel.elf, built without the peers' packages) and the same code hosted.
+BENCH_FRAMES_KOBJ := $(BUILD)/kernel-bench/frames_kernel.o
+KERNEL_OBJS += $(BENCH_FRAMES_KOBJ)
+ALL_DEPS += $(BENCH_FRAMES_KOBJ:.o=.d)
+$(BENCH_FRAMES_KOBJ): bench/frames_kernel.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BENCH_OUT)/frames-hosted: bench/frames_hosted.c mm/buddy.c mm/memmap.c bench/frames_bench.h
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -MF $@.d -o $@ bench/frames_hosted.c mm/buddy.c mm/memmap.c
+ALL_DEPS += $(BENCH_OUT)/frames-hosted.d
+
+bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL) | bench-deps
+	$(Q)bench/run-frames $(BENCH_OUT)/frames.tsv $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL)
 	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv \
 		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
 
