@@ -49,8 +49,10 @@ static _Noreturn void panic_finish(void)
     kernel_exit(DEBUG_EXIT_PANIC);
 }
 
-static _Noreturn void panic_v(uint64_t caller, uint64_t rbp, const char *file, int line, const char *func,
-                              const char *fmt, va_list ap)
+/* The one panic body. quiet: the message alone (bad input, not a kernel bug:
+ * no location, no backtrace). */
+static _Noreturn void panic_v(bool quiet, uint64_t caller, uint64_t rbp, const char *file, int line,
+                              const char *func, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
@@ -61,6 +63,8 @@ static _Noreturn void panic_v(uint64_t caller, uint64_t rbp, const char *file, i
     kprintf("PANIC: ");
     kvprintf(fmt, ap);
     kprintf("\n");
+    if (quiet)
+        panic_finish();
     if (file != NULL) {
         kprintf("  at %s:%d in %s()\n", file, line, func);
     } else {
@@ -75,27 +79,19 @@ _Noreturn void panic(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    panic_v((uint64_t)__builtin_return_address(0), BACKTRACE_HERE(), NULL, 0, NULL, fmt, ap);
+    panic_v(false, (uint64_t)__builtin_return_address(0), BACKTRACE_HERE(), NULL, 0, NULL, fmt, ap);
 }
 
 _Noreturn void panic_at(const char *file, int line, const char *func, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    panic_v(0, BACKTRACE_HERE(), file, line, func, fmt, ap);
+    panic_v(false, 0, BACKTRACE_HERE(), file, line, func, fmt, ap);
 }
 
 _Noreturn void panic_quiet(const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    if (!panic_claim(fmt, ap2))
-        kernel_exit(DEBUG_EXIT_PANIC);
-    va_end(ap2);
-    kprintf("PANIC: ");
-    kvprintf(fmt, ap);
-    kprintf("\n");
-    va_end(ap);
-    panic_finish();
+    panic_v(true, 0, 0, NULL, 0, NULL, fmt, ap);
 }

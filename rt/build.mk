@@ -8,7 +8,7 @@
 
 RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/mspan.c \
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
-	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c
+	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c rt/print.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 
 RT_HOSTED_OBJS := $(patsubst %.c,$(BUILD)/rt/hosted/%.o,$(RT_HOSTED_SRCS))

@@ -114,6 +114,11 @@ int rt_snprintf(char *buf, size_t n, const char *fmt, ...);
 __attribute__((format(printf, 1, 2), noreturn))
 void rt_throw(const char *fmt, ...);
 
+/* The port's half of the three above (rt/print.c holds the varargs wrappers). */
+void rt_port_vprintf(const char *fmt, va_list ap);
+int rt_port_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+__attribute__((noreturn)) void rt_port_vthrow(const char *fmt, va_list ap);
+
 /* Always-on invariant check: names the file, line and the expression. */
 #define RT_ASSERT(cond)                                                          \
 	do {                                                                         \

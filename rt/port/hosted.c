@@ -75,31 +75,15 @@ struct rt_lockrank_state *rt_port_lockrank_state(void)
 
 /* ---- output and failure ---- */
 
-void rt_printf(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-}
+void rt_port_vprintf(const char *fmt, va_list ap) { vprintf(fmt, ap); }
 
-int rt_snprintf(char *buf, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(buf, n, fmt, ap);
-	va_end(ap);
-	return r;
-}
+int rt_port_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap) { return vsnprintf(buf, n, fmt, ap); }
 
-void rt_throw(const char *fmt, ...)
+void rt_port_vthrow(const char *fmt, va_list ap)
 {
-	va_list ap;
 	fflush(stdout);
 	fprintf(stderr, "fatal error: ");
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fprintf(stderr, "\n");
 	fflush(stderr);
 	abort();

@@ -51,30 +51,14 @@ void rt_unlock(struct rt_lock *l)
 
 struct rt_lockrank_state *rt_port_lockrank_state(void) { return &g_lockrank; }
 
-void rt_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kvprintf(fmt, ap);
-    va_end(ap);
-}
+void rt_port_vprintf(const char *fmt, va_list ap) { kvprintf(fmt, ap); }
 
-int rt_snprintf(char *buf, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = kvsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return r;
-}
+int rt_port_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap) { return kvsnprintf(buf, n, fmt, ap); }
 
-void rt_throw(const char *fmt, ...)
+void rt_port_vthrow(const char *fmt, va_list ap)
 {
     char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
     kvsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     panic("fatal error: %s", msg);
 }
 
