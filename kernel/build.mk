@@ -12,7 +12,7 @@
 KCORE_SRCS := $(addprefix kernel/, \
 	entry.S kjmp.S trap_entry.S \
 	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c fmt.c gdt.c \
-	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c pgwalk.c serial.c string.c tour.c trap.c)
+	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c percpu.c pgwalk.c serial.c string.c tour.c trap.c)
 KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))
 
 KERNEL_OBJS += $(KCORE_OBJS)

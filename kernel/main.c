@@ -32,6 +32,7 @@
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 #include "kernel/pgwalk.h"
 #include "kernel/sections.h"
 #include "kernel/serial.h"
@@ -113,6 +114,7 @@ static void print_layout(void)
 _Noreturn void kmain(struct boot_info *bi)
 {
     /* 1 */
+    percpu_init(0, 0); /* GS base first: locks and per-CPU state key on cpu_id(); APIC id fixed up by smp */
     serial_init();
     banner();
 
