@@ -1,5 +1,5 @@
 /*
- * gdt.c - GDT and TSS for the boot CPU (contract in gdt.h; formats from
+ * gdt.c - a GDT and TSS per CPU (contract in gdt.h; formats from
  * Intel SDM vol. 3A 3.4.5 "Segment Descriptors", 7.2.3 "TSS Descriptor in
  * 64-bit Mode", 7.7 "Task Management in 64-bit Mode").
  */
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "kernel/bootstacks.h"
+#include "kernel/percpu.h"
 
 struct tss {
     uint32_t reserved0;
@@ -25,8 +26,9 @@ _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 #define DESC_KCODE 0x00af9a000000ffffull
 #define DESC_KDATA 0x00cf92000000ffffull
 
-static struct tss tss __attribute__((aligned(16)));
-static uint64_t gdt[5] __attribute__((aligned(16)));
+/* One of each per CPU: a TSS is busy while loaded, so CPUs cannot share one. */
+static struct tss tss_of[MAX_CPUS] __attribute__((aligned(16)));
+static uint64_t gdt_of[MAX_CPUS][5] __attribute__((aligned(16)));
 
 struct __attribute__((packed)) dtr {
     uint16_t limit;
@@ -45,17 +47,25 @@ static void tss_descriptor(uint64_t *slot, const struct tss *t)
 
 void gdt_init(void)
 {
-    tss.ist[IST_DF - 1] = bootstack(STACK_DF).top;
-    tss.ist[IST_NMI - 1] = bootstack(STACK_NMI).top;
-    tss.ist[IST_MC - 1] = bootstack(STACK_MC).top;
-    tss.iomap_base = sizeof(tss);
+    const uint64_t ist[3] = {bootstack(STACK_DF).top, bootstack(STACK_NMI).top, bootstack(STACK_MC).top};
+    gdt_init_cpu(0, ist);
+}
+
+void gdt_init_cpu(unsigned id, const uint64_t ist_tops[3])
+{
+    struct tss *tss = &tss_of[id];
+    uint64_t *gdt = gdt_of[id];
+    tss->ist[IST_DF - 1] = ist_tops[0];
+    tss->ist[IST_NMI - 1] = ist_tops[1];
+    tss->ist[IST_MC - 1] = ist_tops[2];
+    tss->iomap_base = sizeof(*tss);
 
     gdt[0] = 0;
     gdt[GDT_KCODE / 8] = DESC_KCODE;
     gdt[GDT_KDATA / 8] = DESC_KDATA;
-    tss_descriptor(&gdt[GDT_TSS / 8], &tss);
+    tss_descriptor(&gdt[GDT_TSS / 8], tss);
 
-    struct dtr d = { sizeof(gdt) - 1, (uint64_t)gdt };
+    struct dtr d = { sizeof(gdt_of[id]) - 1, (uint64_t)gdt };
     __asm__ volatile("lgdt %0" : : "m"(d) : "memory");
     /* CS can only be reloaded by a far transfer: return to the next
      * instruction through lretq with the new selector. */

@@ -41,6 +41,11 @@ void idt_init(void)
         unsigned ist = v == VEC_DF ? IST_DF : v == VEC_NMI ? IST_NMI : v == VEC_MC ? IST_MC : 0;
         idt_set_gate(v, trap_stubs[v], ist);
     }
+    idt_load();
+}
+
+void idt_load(void)
+{
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;

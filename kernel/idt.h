@@ -11,6 +11,9 @@
  * IST stacks) and loads IDTR. Call after gdt_init. */
 void idt_init(void);
 
+/* Loads IDTR with the one IDT all CPUs share (each AP calls it). */
+void idt_load(void);
+
 /* Points vector at handler: an interrupt gate (IF cleared on entry), DPL 0,
  * on IST stack ist (0 = the current stack). */
 void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist);

@@ -2,10 +2,12 @@
  * main.c - kmain: from _start (entry.S) to the tour, the tests or a crash.
  *
  * Steps, in an order where each needs only what came before:
- *   1. Serial console and banner: from here on everything can be said.
- *   2. GDT, TSS and IDT: from here on a fault is reported instead of
+ *   1. GDT and TSS, the per-CPU block (GS base: locks and per-CPU state key
+ *      on cpu_id(), and reloading %gs in gdt_init may clear it, so it comes
+ *      second), the IDT: from here on a fault is reported instead of
  *      triple-faulting (and the firmware's GDT/IDT, in low memory, are no
  *      longer referenced).
+ *   2. Serial console and banner: from here on everything can be said.
  *   3. Validate boot_info (kernel/boot_check.c): first that the pointer lies
  *      in the direct map, then every field. A bad one ends the boot with a
  *      clear message and the panic status.
@@ -14,9 +16,10 @@
  *      stack guard pages.
  *   5. Parse the command line (kernel/cmdline.c); an error ends the boot.
  *   6. Report: boot_info, kernel layout, CPU features, memory map (mm/);
- *      hand the usable memory to mm's frame allocator (frame_init).
- *   7. Do what the command line says: tests, a crash, or nothing more (the
- *      tour), and end QEMU with the verdict.
+ *      hand the usable memory to mm's frame allocator (frame_init); replace
+ *      the loader's page tables with the kernel's own (paging_init).
+ *   7. Start the runtime (rt_init); do what the command line says: a crash,
+ *      a run=NAME program, the tests, or the tour; end QEMU with the verdict.
  */
 #include "boot/boot_info.h"
 #include "buildinfo.h"
@@ -114,13 +117,13 @@ static void print_layout(void)
 _Noreturn void kmain(struct boot_info *bi)
 {
     /* 1 */
-    percpu_init(0, 0); /* GS base first: locks and per-CPU state key on cpu_id(); APIC id fixed up by smp */
-    serial_init();
-    banner();
+    gdt_init();        /* before percpu_init: reloading %gs may clear its base */
+    percpu_init(0, 0); /* before anything prints or locks: both key on cpu_id(); smp fills in the APIC id */
+    idt_init();
 
     /* 2 */
-    gdt_init();
-    idt_init();
+    serial_init();
+    banner();
 
     /* 3 */
     check_boot_info(bi);

@@ -37,8 +37,9 @@
  *     kernel's stack) is in a state no test can continue from.
  *   - A catcher catches at most once: it is popped before the resume.
  *
- * Locking: none yet. The catcher stack and trap_depth are the boot CPU's;
- * with SMP they move into the per-CPU block.
+ * Locking: none needed. The catcher stack, the last fault and trap_depth are
+ * per CPU (arrays indexed by cpu_id()): a CPU only ever catches its own
+ * faults, and only it touches its entries.
  *
  * Cites: Intel SDM vol. 3A ch. 6 (exception classes, error codes, table
  * 6-1) and 4.7 (page-fault error code).
@@ -51,14 +52,19 @@
 #include "kernel/kprintf.h"
 #include "kernel/ksyms.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 #include "kernel/pgwalk.h"
 #include "mm/layout.h"
 #include "kernel/sections.h"
 #include "kernel/x86.h"
 
-static struct trap_catch *catch_top; /* innermost armed catcher, NULL if none */
-static struct trap_fault last_fault = { .vector = ~0ull };
-static volatile int trap_depth;      /* handlers currently running */
+/* Per CPU (indexed by cpu_id()): each CPU catches its own faults. */
+static struct trap_catch *catch_top_of[MAX_CPUS]; /* innermost armed catcher, NULL if none */
+static struct trap_fault last_fault_of[MAX_CPUS] = {[0 ... MAX_CPUS - 1] = {.vector = ~0ull}};
+static volatile int trap_depth_of[MAX_CPUS];     /* handlers currently running */
+#define catch_top (catch_top_of[cpu_id()])
+#define last_fault (last_fault_of[cpu_id()])
+#define trap_depth (trap_depth_of[cpu_id()])
 
 static const struct {
     const char *mnemonic;

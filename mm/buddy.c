@@ -784,11 +784,43 @@ uint64_t buddy_verify(void)
 #ifndef HOSTED
 /* ---- Kernel only. ---- */
 
+static phys_addr_t g_lowmem; /* FRAME_LOWMEM_PAGES below 1 MiB, kept out of the buddy */
+
 void frame_init(const struct boot_info *bi)
 {
+    static struct memmap_range ranges[MEMMAP_MAX_RANGES];
     const struct memmap *m = memmap_boot(bi);
-    buddy_init(m->usable, m->nusable, bi->direct_map_size, (uintptr_t)BOOT_DIRECT_MAP_BASE);
+    unsigned n = m->nusable;
+    for (unsigned i = 0; i < n; i++)
+        ranges[i] = m->usable[i];
+    /* Low memory for real-mode code (the SMP trampoline): the top pages of the
+     * highest usable range below 1 MiB. No such memory just means no APs. */
+    const phys_addr_t need = FRAME_LOWMEM_PAGES * FRAME_SIZE, limit = 0x100000;
+    for (unsigned i = n; i-- > 0;) {
+        phys_addr_t top = ranges[i].end < limit ? ranges[i].end : limit;
+        if (ranges[i].base < top && top - ranges[i].base >= need) {
+            g_lowmem = top - need;
+            if (top < ranges[i].end) { /* the range crosses 1 MiB: keep the part above */
+                if (n == MEMMAP_MAX_RANGES)
+                    panic("frame_init: no room to split range %u around low memory", i);
+                for (unsigned j = n; j > i + 1; j--)
+                    ranges[j] = ranges[j - 1];
+                ranges[i + 1] = (struct memmap_range){top, ranges[i].end};
+                n++;
+            }
+            ranges[i].end = g_lowmem;
+            if (ranges[i].base == ranges[i].end) { /* nothing left of it */
+                for (unsigned j = i; j + 1 < n; j++)
+                    ranges[j] = ranges[j + 1];
+                n--;
+            }
+            break;
+        }
+    }
+    buddy_init(ranges, n, bi->direct_map_size, (uintptr_t)BOOT_DIRECT_MAP_BASE);
 }
+
+phys_addr_t frame_lowmem(void) { return g_lowmem; }
 
 void frame_report(void)
 {

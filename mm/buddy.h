@@ -125,6 +125,11 @@ extern void (*buddy_panic_hook)(const char *msg);
 void frame_init(const struct boot_info *bi);
 /* Print the counters through kprintf (the boot report's frame section). */
 void frame_report(void);
+
+/* FRAME_LOWMEM_PAGES contiguous frames below 1 MiB that frame_init kept out of
+ * the allocator for real-mode code (the SMP trampoline); 0 if the map had none. */
+#define FRAME_LOWMEM_PAGES 4
+phys_addr_t frame_lowmem(void);
 #endif
 
 #endif

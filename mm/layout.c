@@ -4,6 +4,7 @@
 #include "mm/layout.h"
 
 #include "kernel/kprintf.h"
+#include "mm/kstack.h"
 #include "mm/paging.h"
 #include "mm/sysmem.h"
 
@@ -42,8 +43,11 @@ bool layout_describe(uint64_t va, char *buf, size_t len)
     case REGION_RT_STACK:
     case REGION_RT_META:
         return sysmem_describe(va, buf, len);
-    case REGION_KVMAP:
     case REGION_KSTACK:
+        if (kstack_describe(va, buf, len))
+            return true;
+        /* fall through */
+    case REGION_KVMAP:
         ksnprintf(buf, len, "%s: %s", layout_regions[r].name,
                   vm_page_state(va) == VM_PAGE_MAPPED ? "mapped" : "unmapped page");
         return true;

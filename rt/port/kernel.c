@@ -8,8 +8,9 @@
  *   output      kprintf; rt_throw prints "fatal error: ..." and panics, so the
  *               report carries the backtrace and QEMU ends with the panic status
  *   P identity  P 0: one CPU until SMP (issue 5) gives each CPU its P
- *   stack       the bounds of the boot stack %rsp lies in (kernel/bootstacks.h);
- *               per-CPU and coroutine stacks join with SMP and the scheduler
+ *   stack       the bounds of the kernel stack %rsp lies in: an AP's
+ *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h);
+ *               coroutine stacks join with the scheduler
  */
 #include "rt/port.h"
 
@@ -18,6 +19,7 @@
 #include "kernel/panic.h"
 #include "kernel/string.h"
 #include "kernel/x86.h"
+#include "mm/kstack.h"
 
 static struct rt_lockrank_state g_lockrank; /* per CPU once there are several */
 
@@ -73,6 +75,8 @@ void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
     struct bootstack s;
     bool in_guard;
     __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    if (kstack_bounds(rsp, lo, hi))
+        return;
     if (!bootstack_find(rsp, &s, &in_guard) || in_guard) {
         *lo = *hi = 0;
         return;

@@ -1,0 +1,39 @@
+/*
+ * kstack.h - kernel stacks for the application processors, in the
+ * kernel-stacks region of mm/layout.h (the boot CPU's are in .bss:
+ * kernel/bootstacks.h).
+ *
+ * CPU c's slot, KSTACK_SLOT_SIZE bytes at LAYOUT_KSTACK_BASE + c * slot:
+ *   [guard][kernel stack][guard][#DF IST][guard][NMI IST][guard][#MC IST]
+ * Each guard page stays unmapped, so running off the bottom of any stack
+ * faults (reported as "guard page below CPU c's <name> stack") instead of
+ * overwriting the stack below it.
+ */
+#ifndef MM_KSTACK_H
+#define MM_KSTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KSTACK_SIZE       (64u << 10)
+#define KSTACK_IST_SIZE   (16u << 10)
+#define KSTACK_GUARD_SIZE 4096u
+#define KSTACK_SLOT_SIZE  (1u << 20)
+
+struct kstack_set {
+    uint64_t top;        /* initial %rsp of the kernel stack */
+    uint64_t ist_top[3]; /* #DF, NMI, #MC (kernel/gdt.h IST_*) */
+};
+
+/* Maps CPU cpu's stacks (zeroed frames of FRAME_OWNER_KSTACK). Returns 0, or
+ * -1 if frames ran out (then nothing of the slot stays mapped). */
+int kstack_alloc(unsigned cpu, struct kstack_set *out);
+
+/* If va lies in a stack slot, say which CPU's which stack or guard page it is. */
+bool kstack_describe(uint64_t va, char *buf, size_t len);
+
+/* The bounds [lo, hi) of the kernel stack (not IST) that holds va, if any. */
+bool kstack_bounds(uint64_t va, uint64_t *lo, uint64_t *hi);
+
+#endif
