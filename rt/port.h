@@ -151,7 +151,13 @@ void rt_memcpy(void *dst, const void *src, size_t n);
 extern __thread int rt_hosted_current_p;   /* set by rt_hosted_set_p (rt/port/hosted.h) */
 static inline int rt_port_current_p(void) { return rt_hosted_current_p; }
 #else
-int rt_port_current_p(void);
+/* The kernel: P n runs on CPU n, whose id is at %gs:8 (kernel/percpu.h). */
+static inline int rt_port_current_p(void)
+{
+	uint32_t id;
+	__asm__ volatile("movl %%gs:8, %0" : "=r"(id));
+	return (int)id;
+}
 #endif
 
 /* Bounds [lo, hi) of the stack the caller runs on (the barrier's debug check). */

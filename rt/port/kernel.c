@@ -7,7 +7,8 @@
  *               must not spin on a lock its own CPU holds)
  *   output      kprintf; rt_throw prints "fatal error: ..." and panics, so the
  *               report carries the backtrace and QEMU ends with the panic status
- *   P identity  P 0: one CPU until SMP (issue 5) gives each CPU its P
+ *   P identity  one P per CPU: P n runs on CPU n (cpu_id(); kmain creates the
+ *               Ps with rt_start_procs once the APs are up)
  *   stack       the bounds of the kernel stack %rsp lies in: an AP's
  *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h);
  *               coroutine stacks join with the scheduler
@@ -16,12 +17,13 @@
 
 #include "kernel/bootstacks.h"
 #include "kernel/kprintf.h"
+#include "kernel/percpu.h"
 #include "kernel/panic.h"
 #include "kernel/string.h"
 #include "kernel/x86.h"
 #include "mm/kstack.h"
 
-static struct rt_lockrank_state g_lockrank; /* per CPU once there are several */
+static struct rt_lockrank_state g_lockrank[MAX_CPUS]; /* the locks each CPU holds */
 
 void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
 {
@@ -51,7 +53,7 @@ void rt_unlock(struct rt_lock *l)
         __asm__ volatile("sti" ::: "memory");
 }
 
-struct rt_lockrank_state *rt_port_lockrank_state(void) { return &g_lockrank; }
+struct rt_lockrank_state *rt_port_lockrank_state(void) { return &g_lockrank[cpu_id()]; }
 
 void rt_port_vprintf(const char *fmt, va_list ap) { kvprintf(fmt, ap); }
 
@@ -66,8 +68,6 @@ void rt_port_vthrow(const char *fmt, va_list ap)
 
 void rt_memclr(void *p, size_t n) { memset(p, 0, n); }
 void rt_memcpy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
-
-int rt_port_current_p(void) { return 0; }
 
 void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
 {
