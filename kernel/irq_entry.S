@@ -1,0 +1,41 @@
+/*
+ * irq_entry.S - entry stubs for the interrupt vectors 32..255 (exceptions
+ * 0..31 have their own in trap_entry.S).
+ *
+ * Each stub is IRQ_STUB_SIZE bytes (kernel/lapic.c computes a vector's stub
+ * as irq_stubs + (vector - 32) * 16): it pushes a zero error code and the
+ * vector, so the frame has the same shape as an exception's (struct
+ * trap_frame in kernel/trap.h), and jumps to irq_common. irq_common saves
+ * all 15 general registers, builds a fake call frame {interrupted rbp,
+ * interrupted rip} so a backtrace from inside a handler continues into the
+ * interrupted code, calls irq_dispatch(frame) (kernel/lapic.c: EOI, then the
+ * handler), restores everything and returns with iretq.
+ *
+ * Stack: the interrupted kernel stack (no IST; kernel-only, so no swapgs).
+ * 5 CPU words + 2 + 15 + 2 = 24 words keep %rsp 16-aligned at the call.
+ */
+#include "kernel/trap_frame.inc"
+
+#define IRQ_STUB_SIZE 16
+
+    .text
+    .balign IRQ_STUB_SIZE
+    .globl irq_stubs
+    .type irq_stubs, @function
+irq_stubs:
+    .set vec, 32
+    .rept 224
+    .balign IRQ_STUB_SIZE
+    pushq $0
+    pushq $vec
+    jmp irq_common
+    .set vec, vec + 1
+    .endr
+    .balign IRQ_STUB_SIZE
+    .globl irq_stubs_end            /* lapic.c checks end - start == 224 * 16: no stub outgrew its slot */
+irq_stubs_end:
+    .size irq_stubs, . - irq_stubs
+
+    TRAP_COMMON irq_common, irq_dispatch
+
+    .section .note.GNU-stack, "", @progbits
