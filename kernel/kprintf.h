@@ -32,4 +32,20 @@ const char *kprintf_set_line_prefix(const char *prefix);
 /* Ends the current console line if it is not at a line start. */
 void kprintf_end_line(void);
 
+/*
+ * SMP: lines from different CPUs never mix (kernel/kprintf.c has the rules).
+ * kprintf_lock/kprintf_unlock hold the console across several calls so a
+ * multi-line report prints as one block; they nest. Between them only print:
+ * the console lock ranks above every other lock (kernel/spinlock.h), so no
+ * lock may be taken inside a block. Interrupts are off inside a block.
+ */
+void kprintf_lock(void);
+void kprintf_unlock(void);
+
+/* For panic() only, on the first panicking CPU, interrupts off: from now on
+ * this CPU alone writes, without the lock (waiting at most a bounded time
+ * for a CPU in the middle of a call); any other CPU that tries to print
+ * parks. Ends the current line. */
+void kprintf_panic_enter(void);
+
 #endif
