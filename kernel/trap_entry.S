@@ -16,6 +16,7 @@
  * its frame (SDM 6.14.2); 5 + 2 + 15 + 2 pushes = 24 words keep it 16-aligned
  * at the call, as the ABI requires.
  */
+#include "kernel/trap_frame.inc"
 
     .text
 
@@ -64,48 +65,7 @@ trap_stub_\vec:
     STUB 30, 1
     STUB 31, 0
 
-    .type trap_common, @function
-trap_common:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
-    cld
-    movq %rsp, %rdi             /* struct trap_frame * */
-    pushq 17*8(%rdi)            /* fake frame: return address = faulting rip */
-    pushq %rbp                  /*             saved rbp = interrupted rbp */
-    movq %rsp, %rbp
-    call trap_dispatch
-    addq $16, %rsp              /* drop the fake frame */
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    addq $16, %rsp              /* vector and error code */
-    iretq
-    .size trap_common, . - trap_common
+    TRAP_COMMON trap_common, trap_dispatch
 
     /* The stub addresses, indexed by vector, for kernel/idt.c. */
     .section .rodata
