@@ -10,7 +10,7 @@
 # listings and fails the build if anything but the table's bounds moved.
 
 KCORE_SRCS := $(addprefix kernel/, \
-	entry.S kjmp.S trap_entry.S \
+	entry.S kjmp.S trap_entry.S trampoline.S smp.c \
 	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c fmt.c gdt.c \
 	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c percpu.c pgwalk.c serial.c string.c tour.c trap.c)
 KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))

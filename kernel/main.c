@@ -16,13 +16,17 @@
  *      stack guard pages.
  *   5. Parse the command line (kernel/cmdline.c); an error ends the boot.
  *   6. Report: boot_info, kernel layout, CPU features, memory map (mm/);
- *      hand the usable memory to mm's frame allocator (frame_init); replace
- *      the loader's page tables with the kernel's own (paging_init).
- *   7. Start the runtime (rt_init); do what the command line says: a crash,
+ *      read the ACPI tables (before firmware memory can be reused); hand the
+ *      usable memory to mm's frame allocator (frame_init); replace the
+ *      loader's page tables with the kernel's own (paging_init); the boot
+ *      CPU's LAPIC, the calibrated clocks (time_init), then every other CPU
+ *      (smp_start, procs=N limits them).
+ *   7. Start the runtime with a P per CPU; do what the command line says: a crash,
  *      a run=NAME program, the tests, or the tour; end QEMU with the verdict.
  */
 #include "boot/boot_info.h"
 #include "buildinfo.h"
+#include "kernel/acpi.h"
 #include "kernel/boot_check.h"
 #include "kernel/bootstacks.h"
 #include "kernel/cmdline.h"
@@ -31,6 +35,7 @@
 #include "kernel/gdt.h"
 #include "kernel/idt.h"
 #include "kernel/kprintf.h"
+#include "kernel/lapic.h"
 #include "kernel/krun.h"
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
@@ -39,6 +44,8 @@
 #include "kernel/pgwalk.h"
 #include "kernel/sections.h"
 #include "kernel/serial.h"
+#include "kernel/smp.h"
+#include "kernel/time.h"
 #include "kernel/tour.h"
 #include "kernel/x86.h"
 #include "mm/buddy.h"
@@ -148,15 +155,24 @@ _Noreturn void kmain(struct boot_info *bi)
     print_layout();
     cpu_report();
     memmap_report(bi);
+    char acpi_err[ACPI_ERR_MAX];
+    if (acpi_init(bi, acpi_err, sizeof(acpi_err)) != 0) /* before frame_init may reuse firmware memory */
+        kprintf("acpi: %s\nacpi: going on with what validated (possibly the boot CPU only)\n", acpi_err);
+    acpi_report();
     frame_init(bi); /* mm: the frame allocator over the usable map */
     paging_init(bi); /* mm: the kernel's own page tables replace the loader's */
     frame_report();
     layout_report();
+    lapic_init_this_cpu();
+    time_init();
+    time_report();
+    smp_start(cmdline.procs);
+    smp_report();
 
     /* 7 */
     if (cmdline.crash != CRASH_NONE)
         crash(cmdline.crash);
-    rt_init(); /* the runtime's heap, on sys_* (mm/sysmem.c) */
+    rt_start_procs((int)cpu_count()); /* the runtime's heap on sys_* (mm/sysmem.c), a P per CPU */
     if (cmdline.run[0] != '\0')
         krun(cmdline.run);
     if (cmdline.test)

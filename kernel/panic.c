@@ -15,9 +15,12 @@
 #include "kernel/backtrace.h"
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
+#include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/x86.h"
 
-static volatile bool panicking;
+#define NO_CPU (-1)
+static volatile int panicking_cpu = NO_CPU; /* the CPU that owns the panic report */
 
 _Noreturn void kernel_exit(uint8_t code)
 {
@@ -27,19 +30,35 @@ _Noreturn void kernel_exit(uint8_t code)
         hlt();
 }
 
-/* Returns false if a panic is already in progress (after printing a short line). */
+/*
+ * Makes this CPU the one that reports. Returns false for a nested panic on
+ * the reporting CPU (after one short line). A panic on a second CPU while
+ * another reports parks that CPU quietly: one report, never interleaved. The
+ * winner first claims the console (kprintf_panic_enter: it writes without
+ * the console lock from now on, after a bounded wait for a CPU in the middle
+ * of a kprintf, so a lock held by a stopped or stuck CPU, or by this CPU
+ * itself when the panic comes from inside kprintf, cannot block the report;
+ * any other CPU that prints parks), then stops the other CPUs (an IPI; they
+ * halt with interrupts off), so nothing else is printed over the report.
+ */
 static bool panic_claim(const char *fmt, va_list ap)
 {
     cli();
-    if (panicking) {
+    int me = (int)cpu_id(), none = NO_CPU;
+    if (!__atomic_compare_exchange_n(&panicking_cpu, &none, me, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        if (panicking_cpu != me)
+            for (;;)
+                __asm__ volatile("cli; hlt");
         kprintf_set_line_prefix(NULL);
         kprintf("\nPANIC (nested, while panicking): ");
         kvprintf(fmt, ap);
         kprintf("\n");
         return false;
     }
-    panicking = true;
-    kprintf_end_line();
+    kprintf_panic_enter(); /* the console is this CPU's alone (kernel/kprintf.c); ends the line */
+    smp_stop_others();
+    if (cpu_count() > 1)
+        kprintf("PANIC on CPU %d (the other CPUs are stopped)\n", me);
     return true;
 }
 

@@ -247,6 +247,7 @@ void trap_report(const struct trap_frame *f)
     char buf[160];
     uint64_t cr2 = read_cr2();
 
+    kprintf_lock(); /* one block: no other CPU's line lands inside the report */
     kprintf_end_line();
     kprintf("EXCEPTION %s (%s), vector %llu, in kernel mode\n", trap_mnemonic(f->vector), trap_name(f->vector),
             (ull)f->vector);
@@ -297,6 +298,7 @@ void trap_report(const struct trap_frame *f)
 
     /* 6. how we got there */
     backtrace_print_trap(f->rip, f->rsp, f->rbp);
+    kprintf_unlock();
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

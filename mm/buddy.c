@@ -41,12 +41,13 @@
  * head, a merge makes one head a tail), so a tail frame passed to frame_free
  * is recognized without ever marking 2^k frames at allocation time.
  *
- * Locking. One lock (buddy_lock/buddy_unlock, state in buddy.locked)
- * protects everything in struct buddy, the frame arrays and the free lists;
- * it is a leaf (nothing else is taken while it is held). The kernel has no
- * lock primitive yet, so buddy_lock() only asserts that the allocator is not
- * re-entered (an interrupt handler calling it would be caught); it becomes an
- * interrupt-disabling spinlock when kernel/spinlock.h exists. With SMP, per-CPU caches of order-0 frames sit in
+ * Locking. One lock (buddy_lock/buddy_unlock) protects everything in
+ * struct buddy, the frame arrays and the free lists; nothing else is taken
+ * while it is held but the console's (a panic). In the kernel it is an
+ * interrupt-disabling ticket spinlock of rank SPIN_RANK_BUDDY
+ * (kernel/spinlock.h), so every CPU may allocate and free and an interrupt
+ * handler cannot deadlock against its own CPU. Host builds are single-threaded
+ * and keep a re-entry check in its place. Per-CPU caches of order-0 frames sit in
  * front (refilled and drained in batches under this lock), as Linux's per-CPU
  * page lists do. Zeroing (FRAME_ZERO) happens outside the lock.
  *
@@ -102,6 +103,7 @@
 #else
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "kernel/spinlock.h"
 #include "kernel/string.h"
 #define mm_vsnprintf kvsnprintf
 #define mm_snprintf  ksnprintf
@@ -221,11 +223,11 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void buddy_panic(const ch
 
 /* ---- The lock hook. ---- */
 
+#ifdef HOSTED
 static void buddy_lock(void)
 {
-    /* Future: spin_lock_irqsave(&buddy.lock). Today: catch re-entry. */
     if (unlikely(buddy.locked))
-        buddy_panic("frame allocator re-entered (from an interrupt handler?)");
+        buddy_panic("frame allocator re-entered");
     buddy.locked = 1;
 }
 
@@ -233,6 +235,23 @@ static void buddy_unlock(void)
 {
     buddy.locked = 0;
 }
+#else
+static struct spinlock g_buddy_lock = SPINLOCK_INIT("buddy", SPIN_RANK_BUDDY);
+static uint64_t g_buddy_lock_flags; /* RFLAGS of the holder; only the holder touches it */
+
+static void buddy_lock(void)
+{
+    uint64_t flags = spin_lock_irqsave(&g_buddy_lock);
+    g_buddy_lock_flags = flags;
+    buddy.locked = 1;
+}
+
+static void buddy_unlock(void)
+{
+    buddy.locked = 0;
+    spin_unlock_irqrestore(&g_buddy_lock, g_buddy_lock_flags);
+}
+#endif
 
 int buddy_set_debug(int level)
 {

@@ -32,11 +32,13 @@
  * TLB rules: adding a mapping where none was needs no invalidation (x86 does
  * not cache non-present entries); removing or restricting one needs invlpg per
  * page before the call returns; freeing a table page reloads CR3 so no
- * paging-structure cache keeps a pointer to it. Other CPUs: a shootdown hook
- * comes with SMP (issue 5); until then the kernel runs on one CPU.
+ * paging-structure cache keeps a pointer to it. Other CPUs: vm_unmap and
+ * vm_protect end with smp_tlb_shootdown, which returns only when every other
+ * online CPU has invalidated the range too (kernel/smp.c).
  *
- * Locking: the tables change only under paging_lock once SMP exists; today the
- * single CPU runs with interrupts off, which is the same guarantee.
+ * Locking: the tables change only under g_paging_lock (rank SPIN_RANK_PAGING),
+ * taken without disabling interrupts so that waiters still answer shootdown
+ * IPIs; lock-free readers (the fault report) may see a range mid-change.
  *
  * Map steps (vm_map): 1. check alignment and region; 2. for each page walk
  * from the PML4, allocating missing tables (zeroed); 3. refuse an existing
@@ -50,6 +52,8 @@
 #include "boot/boot_info.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
 #include "kernel/x86.h"
 #include "mm/buddy.h"
 
@@ -67,6 +71,10 @@
 #define SIZE_2M (1ull << 21)
 
 static uint64_t *g_pml4;
+/* Taken with interrupts as they are (not irqsave): a CPU waiting for it must
+ * still answer the TLB-shootdown IPI of the CPU that holds it. Readers
+ * (vm_translate, vm_page_state: the fault report) take no lock. */
+static struct spinlock g_paging_lock = SPINLOCK_INIT("paging", SPIN_RANK_PAGING);
 static bool g_have_nx;
 static struct paging_stats g_stats;
 
@@ -159,16 +167,21 @@ static enum layout_region_id check_range(const char *op, uint64_t va, uint64_t n
 
 static void flush_tlb_all(void) { write_cr3(read_cr3()); }
 
+static void unmap_locked(uint64_t va, uint64_t n, bool free_frames, enum vm_page_state leave, uint64_t counts[4]);
+
 int vm_map(uint64_t va, uint64_t pa, uint64_t n, unsigned prot)
 {
     enum layout_region_id r = check_range("vm_map", va, n);
     if (pa & PAGE_MASK)
         panic("vm_map(0x%lx): physical address 0x%lx is not page-aligned", va, pa);
+    spin_lock(&g_paging_lock);
     for (uint64_t off = 0; off < n; off += PAGE_SIZE) {
         uint64_t *e = walk_create(g_pml4, va + off, 0);
         if (e == NULL) {
+            uint64_t counts[4];
             if (off)
-                vm_unmap(va, off, false);
+                unmap_locked(va, off, false, VM_PAGE_NONE, counts);
+            spin_unlock(&g_paging_lock);
             return -1;
         }
         if (*e & PTE_P)
@@ -176,17 +189,49 @@ int vm_map(uint64_t va, uint64_t pa, uint64_t n, unsigned prot)
         *e = (pa + off) | leaf_flags(prot); /* replaces a software state, if any */
         g_stats.mapped_bytes[r] += PAGE_SIZE;
     }
+    spin_unlock(&g_paging_lock);
     return 0;
 }
 
+/*
+ * Unmapping with free_frames runs in two passes so that no frame goes back
+ * to the allocator while another CPU's TLB may still reach it: pass 1 turns
+ * each present leaf into a non-present UNMAPPING entry that keeps the frame's
+ * address; the shootdown follows; pass 2 frees those frames and leaves the
+ * entry as asked. Without free_frames, pass 1 does everything.
+ */
+#define PTE_UNMAPPING PTE_SOFT(3) /* never seen outside vm_unmap_ex (the paging lock) */
+
 struct unmap_walk {
     bool free_frames;
+    int pass;               /* 1: clear (and park frames), 2: free parked frames */
     uint64_t leave;         /* what a present leaf becomes: 0 or a PTE_SOFT value */
     bool reload;            /* a table page was freed: reload CR3 */
-    uint64_t counts[4];     /* by enum vm_page_state of the leaves found */
+    uint64_t counts[4];     /* pass 1: by enum vm_page_state of the leaves found */
 };
 
-/* Unmaps the leaves of [va, end) below table t at `level`; frees emptied child tables. */
+/* One leaf of unmap_level. */
+static void unmap_leaf(struct unmap_walk *w, uint64_t *e, uint64_t va)
+{
+    if (w->pass == 2) {
+        if ((*e & (PTE_P | PTE_SOFT_MASK)) == PTE_UNMAPPING) {
+            frame_free(*e & PTE_ADDR, 0);
+            *e = w->leave;
+        }
+        return;
+    }
+    if (*e & PTE_P) {
+        *e = w->free_frames ? (*e & PTE_ADDR) | PTE_UNMAPPING : w->leave;
+        invlpg(va);
+        w->counts[VM_PAGE_MAPPED]++;
+    } else {
+        w->counts[(*e & PTE_SOFT_MASK) >> PTE_SOFT_SHIFT]++;
+        if (w->leave == 0)
+            *e = 0;
+    }
+}
+
+/* Walks the leaves of [va, end) below table t at `level`; frees emptied child tables. */
 static void unmap_level(struct unmap_walk *w, uint64_t *t, int level, uint64_t va, uint64_t end)
 {
     while (va < end) {
@@ -195,17 +240,7 @@ static void unmap_level(struct unmap_walk *w, uint64_t *t, int level, uint64_t v
             next = end;
         uint64_t *e = &t[pt_index(va, level)];
         if (level == 0 && *e) {
-            if (*e & PTE_P) {
-                if (w->free_frames)
-                    frame_free(*e & PTE_ADDR, 0);
-                *e = w->leave;
-                invlpg(va);
-                w->counts[VM_PAGE_MAPPED]++;
-            } else {
-                w->counts[(*e & PTE_SOFT_MASK) >> PTE_SOFT_SHIFT]++;
-                if (w->leave == 0)
-                    *e = 0;
-            }
+            unmap_leaf(w, e, va);
         } else if (*e & PTE_P) {
             if (*e & PTE_PS)
                 panic("vm_unmap: 0x%lx lies inside a large page", va);
@@ -221,23 +256,42 @@ static void unmap_level(struct unmap_walk *w, uint64_t *t, int level, uint64_t v
     }
 }
 
-void vm_unmap_ex(uint64_t va, uint64_t n, bool free_frames, enum vm_page_state leave, uint64_t *present,
-                 uint64_t *prepared, uint64_t *faulted)
+/* vm_unmap_ex with the paging lock held. */
+static void unmap_locked(uint64_t va, uint64_t n, bool free_frames, enum vm_page_state leave, uint64_t counts[4])
 {
     enum layout_region_id r = check_range("vm_unmap", va, n);
     if (leave == VM_PAGE_MAPPED)
         panic("vm_unmap_ex: cannot leave pages mapped");
-    struct unmap_walk w = {free_frames, leave == VM_PAGE_NONE ? 0 : PTE_SOFT(leave), false, {0}};
+    struct unmap_walk w = {free_frames, 1, leave == VM_PAGE_NONE ? 0 : PTE_SOFT(leave), false, {0}};
     unmap_level(&w, g_pml4, 3, va, va + n);
     if (w.reload)
         flush_tlb_all();
+    smp_tlb_shootdown(va, n);
+    if (free_frames) {
+        w.pass = 2;
+        w.reload = false;
+        unmap_level(&w, g_pml4, 3, va, va + n);
+        if (w.reload)
+            flush_tlb_all(); /* a table freed in pass 2: no other CPU walked into it since pass 1 */
+    }
     g_stats.mapped_bytes[r] -= w.counts[VM_PAGE_MAPPED] * PAGE_SIZE;
+    for (int i = 0; i < 4; i++)
+        counts[i] = w.counts[i];
+}
+
+void vm_unmap_ex(uint64_t va, uint64_t n, bool free_frames, enum vm_page_state leave, uint64_t *present,
+                 uint64_t *prepared, uint64_t *faulted)
+{
+    uint64_t counts[4];
+    spin_lock(&g_paging_lock);
+    unmap_locked(va, n, free_frames, leave, counts);
+    spin_unlock(&g_paging_lock);
     if (present)
-        *present = w.counts[VM_PAGE_MAPPED];
+        *present = counts[VM_PAGE_MAPPED];
     if (prepared)
-        *prepared = w.counts[VM_PAGE_PREPARED];
+        *prepared = counts[VM_PAGE_PREPARED];
     if (faulted)
-        *faulted = w.counts[VM_PAGE_FAULT];
+        *faulted = counts[VM_PAGE_FAULT];
 }
 
 uint64_t vm_unmap(uint64_t va, uint64_t n, bool free_frames)
@@ -252,17 +306,21 @@ int vm_mark(uint64_t va, uint64_t n, enum vm_page_state state)
     check_range("vm_mark", va, n);
     if (state != VM_PAGE_PREPARED && state != VM_PAGE_FAULT)
         panic("vm_mark(0x%lx): state %d is not a software state", va, state);
+    spin_lock(&g_paging_lock);
     for (uint64_t off = 0; off < n; off += PAGE_SIZE) {
         uint64_t *e = walk_create(g_pml4, va + off, 0);
         if (e == NULL) {
+            uint64_t counts[4];
             if (off)
-                vm_unmap_ex(va, off, false, VM_PAGE_NONE, NULL, NULL, NULL);
+                unmap_locked(va, off, false, VM_PAGE_NONE, counts);
+            spin_unlock(&g_paging_lock);
             return -1;
         }
         if (*e & PTE_P)
             panic("vm_mark: 0x%lx is mapped (to phys 0x%lx)", va + off, *e & PTE_ADDR);
         *e = PTE_SOFT(state);
     }
+    spin_unlock(&g_paging_lock);
     return 0;
 }
 
@@ -276,7 +334,9 @@ enum vm_page_state vm_page_state(uint64_t va)
                 return VM_PAGE_MAPPED;
             t = table_at(e);
         } else {
-            return l == 0 ? (enum vm_page_state)((e & PTE_SOFT_MASK) >> PTE_SOFT_SHIFT) : VM_PAGE_NONE;
+            if (l != 0 || (e & PTE_SOFT_MASK) == PTE_UNMAPPING) /* mid-unmap: as good as gone */
+                return VM_PAGE_NONE;
+            return (enum vm_page_state)((e & PTE_SOFT_MASK) >> PTE_SOFT_SHIFT);
         }
     }
     return VM_PAGE_NONE;
@@ -285,6 +345,7 @@ enum vm_page_state vm_page_state(uint64_t va)
 void vm_protect(uint64_t va, uint64_t n, unsigned prot)
 {
     check_range("vm_protect", va, n);
+    spin_lock(&g_paging_lock);
     for (uint64_t off = 0; off < n; off += PAGE_SIZE) {
         int level;
         uint64_t *e = walk_find(g_pml4, va + off, &level);
@@ -293,6 +354,8 @@ void vm_protect(uint64_t va, uint64_t n, unsigned prot)
         *e = (*e & PTE_ADDR) | leaf_flags(prot);
         invlpg(va + off);
     }
+    smp_tlb_shootdown(va, n);
+    spin_unlock(&g_paging_lock);
 }
 
 bool vm_translate(uint64_t va, uint64_t *pa, unsigned *prot, uint64_t *page_size)

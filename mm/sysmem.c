@@ -31,13 +31,15 @@
  * reservation. g_resv is a sorted array of disjoint ranges, merged when
  * adjacent in the same region, so a heap growing arena by arena is one entry.
  *
- * Locking: called by rt/sys.c, which serializes nothing; until SMP (issue 5)
- * the kernel runs on one CPU, and this file's state goes under one lock then.
+ * Locking: g_sysmem_lock (SPIN_RANK_SYSMEM) around each sys_port_* call's
+ * use of this file's state; the page-table and frame calls inside take their
+ * own, higher-ranked locks. sysmem_describe reads without it (fault report).
  */
 #include "mm/sysmem.h"
 
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "kernel/spinlock.h"
 #include "mm/buddy.h"
 #include "mm/paging.h"
 #include "rt/sys.h"
@@ -54,6 +56,8 @@ static struct resv g_resv[RESV_MAX]; /* sorted by start, disjoint */
 static unsigned g_nresv;
 static uint64_t g_bump[SYS_NREGIONS];
 static uint64_t g_charge_pages; /* Prepared pages: frames promised, not yet taken */
+/* Protects g_resv, g_bump and g_charge_pages; ranks below the paging lock. */
+static struct spinlock g_sysmem_lock = SPINLOCK_INIT("sysmem", SPIN_RANK_SYSMEM);
 
 static const enum layout_region_id region_layout[SYS_NREGIONS] = {
     [SYS_REGION_HEAP] = REGION_RT_HEAP,
@@ -145,7 +149,7 @@ static void resv_remove(uint64_t start, uint64_t end)
     }
 }
 
-int sys_port_reserve(enum sys_region r, void *hint, size_t n, void **out)
+static int reserve_locked(enum sys_region r, void *hint, size_t n, void **out)
 {
     const struct layout_region *lr = &layout_regions[region_layout[r]];
     uint64_t start = (uint64_t)hint;
@@ -167,7 +171,7 @@ int sys_port_reserve(enum sys_region r, void *hint, size_t n, void **out)
     return SYS_OK;
 }
 
-int sys_port_map(void *v, size_t n)
+static int map_locked(void *v, size_t n)
 {
     uint64_t pages = n / PAGE_SIZE;
     uint64_t free = frame_free_count();
@@ -179,7 +183,7 @@ int sys_port_map(void *v, size_t n)
     return SYS_OK;
 }
 
-void sys_port_used(void *v, size_t n)
+static void used_locked(void *v, size_t n)
 {
     const struct resv *r = resv_find((uint64_t)v);
     enum frame_owner owner = region_owner[r->region];
@@ -197,7 +201,7 @@ void sys_port_used(void *v, size_t n)
     }
 }
 
-void sys_port_unused(void *v, size_t n)
+static void unused_locked(void *v, size_t n)
 {
     uint64_t present;
     vm_unmap_ex((uint64_t)v, n, true, VM_PAGE_PREPARED, &present, NULL, NULL);
@@ -207,7 +211,7 @@ void sys_port_unused(void *v, size_t n)
     g_charge_pages += present;
 }
 
-void sys_port_free(void *v, size_t n)
+static void free_locked(void *v, size_t n)
 {
     uint64_t prepared;
     vm_unmap_ex((uint64_t)v, n, true, VM_PAGE_NONE, NULL, &prepared, NULL);
@@ -215,7 +219,7 @@ void sys_port_free(void *v, size_t n)
     resv_remove((uint64_t)v, (uint64_t)v + n);
 }
 
-void sys_port_fault(void *v, size_t n)
+static void fault_locked(void *v, size_t n)
 {
     uint64_t prepared;
     vm_unmap_ex((uint64_t)v, n, true, VM_PAGE_FAULT, NULL, &prepared, NULL);
@@ -224,6 +228,50 @@ void sys_port_fault(void *v, size_t n)
     for (uint64_t va = (uint64_t)v; va < (uint64_t)v + n; va += PAGE_SIZE)
         if (vm_page_state(va) != VM_PAGE_FAULT && vm_mark(va, PAGE_SIZE, VM_PAGE_FAULT) != 0)
             panic("sys_fault(%p, 0x%lx): no frame for a page table at 0x%lx", v, n, va);
+}
+
+int sys_port_reserve(enum sys_region r, void *hint, size_t n, void **out)
+{
+    spin_lock(&g_sysmem_lock);
+    int err = reserve_locked(r, hint, n, out);
+    spin_unlock(&g_sysmem_lock);
+    return err;
+}
+
+int sys_port_map(void *v, size_t n)
+{
+    spin_lock(&g_sysmem_lock);
+    int err = map_locked(v, n);
+    spin_unlock(&g_sysmem_lock);
+    return err;
+}
+
+void sys_port_used(void *v, size_t n)
+{
+    spin_lock(&g_sysmem_lock);
+    used_locked(v, n);
+    spin_unlock(&g_sysmem_lock);
+}
+
+void sys_port_unused(void *v, size_t n)
+{
+    spin_lock(&g_sysmem_lock);
+    unused_locked(v, n);
+    spin_unlock(&g_sysmem_lock);
+}
+
+void sys_port_free(void *v, size_t n)
+{
+    spin_lock(&g_sysmem_lock);
+    free_locked(v, n);
+    spin_unlock(&g_sysmem_lock);
+}
+
+void sys_port_fault(void *v, size_t n)
+{
+    spin_lock(&g_sysmem_lock);
+    fault_locked(v, n);
+    spin_unlock(&g_sysmem_lock);
 }
 
 uint64_t sysmem_charge_pages(void) { return g_charge_pages; }

@@ -105,8 +105,14 @@ KTEST_KEEPS_FRAMES(rt_heap_every_class, "rt.heap.every_size_class")
 
 KTEST_KEEPS_FRAMES(rt_heap_large, "rt.heap.large_and_huge")
 {
-    static const size_t sizes[] = {32769, 100 << 10, 1 << 20, 70 << 20 /* more than an arena */};
-    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    size_t sizes[] = {32769, 100 << 10, 1 << 20, 70 << 20 /* more than an arena */};
+    unsigned n = sizeof(sizes) / sizeof(sizes[0]);
+    if (frame_free_count() * 4096 < (96ull << 20)) { /* e.g. --mem 64M: a 70 MiB object cannot fit */
+        ktest_diag("only %llu MiB free: the object larger than an arena is left out of this run",
+                   (unsigned long long)(frame_free_count() >> 8));
+        n--;
+    }
+    for (unsigned i = 0; i < n; i++) {
         uint8_t *p = rt_alloc(sizes[i], NULL);
         KT_EQ(layout_region_of((uint64_t)p), REGION_RT_HEAP);
         KT_EQ((uint64_t)p % RT_PAGE_SIZE, 0);
