@@ -74,10 +74,10 @@ $(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
 
 # The frame allocator's cost: run=bench.frames in the kernel (linked into every
 # kernel.elf, built without the peers' packages) and the same code hosted.
-BENCH_FRAMES_KOBJ := $(BUILD)/kernel-bench/frames_kernel.o
-KERNEL_OBJS += $(BENCH_FRAMES_KOBJ)
-ALL_DEPS += $(BENCH_FRAMES_KOBJ:.o=.d)
-$(BENCH_FRAMES_KOBJ): bench/frames_kernel.c
+BENCH_KERNEL_OBJS := $(BUILD)/kernel-bench/frames_kernel.o $(BUILD)/kernel-bench/smp_kernel.o
+KERNEL_OBJS += $(BENCH_KERNEL_OBJS)
+ALL_DEPS += $(BENCH_KERNEL_OBJS:.o=.d)
+$(BENCH_KERNEL_OBJS): $(BUILD)/kernel-bench/%.o: bench/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
@@ -88,6 +88,7 @@ ALL_DEPS += $(BENCH_OUT)/frames-hosted.d
 
 bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL) | bench-deps
 	$(Q)bench/run-frames $(BENCH_OUT)/frames.tsv $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL)
+	$(Q)bench/run-smp $(BENCH_OUT)/smp.tsv $(LOADER) $(KERNEL)
 	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv \
 		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
 
