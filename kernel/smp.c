@@ -22,8 +22,10 @@
  * Running code on a CPU: each CPU has one mailbox {fn, arg, seq, done}. The
  * caller fills it, bumps seq and sends the CALL IPI; the CPU, idle in
  * `sti; hlt`, wakes, runs fn(arg) with interrupts enabled and publishes
- * done = seq. One call per CPU at a time (callers of smp_run_on serialize on
- * g_call_lock... until spinlocks arrive, only the boot CPU issues calls).
+ * done = seq. One call per CPU at a time: only the boot CPU issues calls
+ * (kmain, the tests, the benchmarks), which the call functions assert. A
+ * lock around the mailboxes would not do: smp_run_on_all runs fn on the
+ * caller too, and fn may take locks ranked below any such lock.
  *
  * Interrupts: every CPU runs with interrupts enabled once it is up (the boot
  * CPU from the end of smp_start), so that it answers shootdowns even while
@@ -262,6 +264,7 @@ unsigned smp_start(unsigned max_cpus)
 
 void smp_run_on(unsigned cpu, void (*fn)(void *), void *arg)
 {
+    ASSERT_MSG(cpu_id() == 0, "smp_run_on from CPU %u: only the boot CPU issues calls", cpu_id());
     if (cpu == cpu_id()) {
         fn(arg);
         return;
@@ -286,6 +289,7 @@ void smp_run_on(unsigned cpu, void (*fn)(void *), void *arg)
 void smp_run_on_all(void (*fn)(void *), void *arg)
 {
     unsigned me = cpu_id(), n = cpu_count();
+    ASSERT_MSG(me == 0, "smp_run_on_all from CPU %u: only the boot CPU issues calls", me);
     uint64_t seqs[MAX_CPUS];
     for (unsigned c = 0; c < n; c++) {
         if (c == me || !cpus[c].online)
