@@ -351,6 +351,7 @@ void smp_report(void)
         kprintf(", %u did not come up", g_failed);
     kprintf("\n");
     for (unsigned c = 0; c < cpu_count(); c++)
-        kprintf("  CPU %u: APIC id %u, %s, kernel stack top 0x%llx\n", c, cpus[c].apic_id,
-                cpus[c].online ? "online" : "offline", (unsigned long long)(c ? cpus[c].stack_top : 0));
+        kprintf("  CPU %u: APIC id %u, %s, runtime P %u, %u frames in its frame cache, kernel stack %s\n", c,
+                cpus[c].apic_id, cpus[c].online ? "online" : "offline", c, frame_cache_count(c),
+                c ? "in the kernel-stacks region" : "in .bss (boot)");
 }

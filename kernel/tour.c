@@ -11,6 +11,7 @@
 #include "kernel/tour.h"
 
 #include "kernel/kprintf.h"
+#include "kernel/smp.h"
 #include "mm/buddy.h"
 #include "mm/sysmem.h"
 #include "rt/mheap.h"
@@ -73,4 +74,5 @@ void tour_runtime(void)
             "(%lu KiB) went back to the frame allocator\n",
             free1 - free0, (free1 - free0) * 4);
     os_view("after scavenging");
+    smp_report(); /* each CPU, its P, its frame cache: live */
 }

@@ -39,8 +39,11 @@ enum frame_owner {
     FRAME_OWNER_STACK,     /* runtime coroutine stacks, through sys_* */
     FRAME_OWNER_RTMETA,    /* runtime metadata (spans, bitmaps, per-P data), through sys_* */
     FRAME_OWNER_TEST,      /* tests and benchmarks; must be zero outside them */
+    FRAME_OWNER_CACHE,     /* free order-0 frames held in a CPU's cache (kernel); not for callers */
     FRAME_NOWNERS,
 };
+/* The owners callers may name: FRAME_OWNER_KERNEL .. FRAME_OWNER_CALLERS_END - 1. */
+#define FRAME_OWNER_CALLERS_END FRAME_OWNER_CACHE
 
 /* A consistent snapshot of the counters (frames are 4 KiB). */
 struct frame_stats {
@@ -108,6 +111,9 @@ uint64_t buddy_verify(void);
 #define BUDDY_DEBUG_JUNK   1
 #define BUDDY_DEBUG_VERIFY 2
 int buddy_set_debug(int level);
+
+/* Frames in CPU cpu's cache of free order-0 frames (kernel only; 0 on the host). */
+unsigned frame_cache_count(unsigned cpu);
 
 /* Byte written over freed blocks at BUDDY_DEBUG_JUNK and above. */
 #define FRAME_JUNK 0xfb

@@ -281,7 +281,7 @@ static void test_random(void)
             else
                 while (order < 12 && rnd() % 100 < 45)
                     order++;
-            unsigned owner = FRAME_OWNER_KERNEL + (unsigned)(rnd() % (FRAME_NOWNERS - FRAME_OWNER_KERNEL));
+            unsigned owner = FRAME_OWNER_KERNEL + (unsigned)(rnd() % (FRAME_OWNER_CALLERS_END - FRAME_OWNER_KERNEL));
             unsigned flags = rnd() % 4 == 0 ? FRAME_ZERO : 0;
             phys_addr_t p = frame_alloc(order, flags, owner);
             if (p == 0) {

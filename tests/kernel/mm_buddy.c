@@ -350,7 +350,7 @@ KTEST(mm_buddy_random, "mm.buddy.random")
             unsigned order = 0;
             while (order < MAXORDER && rnd() % 100 < 40)
                 order++;
-            unsigned owner = FRAME_OWNER_KERNEL + (unsigned)(rnd() % (FRAME_NOWNERS - FRAME_OWNER_KERNEL));
+            unsigned owner = FRAME_OWNER_KERNEL + (unsigned)(rnd() % (FRAME_OWNER_CALLERS_END - FRAME_OWNER_KERNEL));
             phys_addr_t p = frame_alloc(order, 0, owner);
             if (p == 0) {
                 fails++;

@@ -4,7 +4,9 @@
  * the faults they must cause, and page-table pages returned when empty.
  */
 #include "kernel/crash.h"
+#include "kernel/krun.h"
 #include "kernel/ktest.h"
+#include "kernel/percpu.h"
 #include "kernel/sections.h"
 #include "kernel/string.h"
 #include "kernel/trap.h"
@@ -158,4 +160,39 @@ KTEST(mm_paging_software_states, "mm.paging.software_states")
     KT_EQ(faulted, 1);
     KT_EQ(vm_page_state(TEST_VA), VM_PAGE_NONE);
     KT_EQ(frame_free_count(), free0); /* the frame was freed by the unmap, the tables too */
+}
+
+/* The per-CPU cache in front of the buddy (mm/buddy.c): order-0 frees land
+ * in this CPU's cache, still count as free, never exceed the cap, and a
+ * stats snapshot drains them back to the lists. */
+KTEST(mm_frame_cache, "mm.buddy.per_cpu_cache")
+{
+    static phys_addr_t held[100];
+    struct frame_stats st;
+    frame_stats(&st); /* drains this CPU's cache */
+    uint64_t free0 = frame_free_count();
+    KT_EQ(frame_cache_count(cpu_id()), 0);
+    for (unsigned i = 0; i < 100; i++) {
+        held[i] = frame_alloc(0, 0, FRAME_OWNER_TEST);
+        KT_NE(held[i], 0);
+    }
+    KT_EQ(frame_free_count(), free0 - 100); /* frames in the cache count as free */
+    for (unsigned i = 0; i < 100; i++)
+        frame_free(held[i], 0);
+    unsigned cached = frame_cache_count(cpu_id());
+    ktest_diag("after 100 frees: %u frames in CPU %u's cache", cached, cpu_id());
+    KT_GT(cached, 0);
+    KT_LE(cached, 64);
+    KT_EQ(frame_free_count(), free0);
+    frame_stats(&st);
+    KT_EQ(frame_cache_count(cpu_id()), 0);
+    KT_EQ(st.used_frames[FRAME_OWNER_TEST], 0);
+}
+
+/* For the failure-path boot: the second free of a frame sitting in the cache. */
+KRUN(mm_double_free, "mm.double_free", "free an order-0 frame twice: the allocator must name it")
+{
+    phys_addr_t p = frame_alloc(0, 0, FRAME_OWNER_TEST);
+    frame_free(p, 0);
+    frame_free(p, 0);
 }

@@ -144,7 +144,7 @@ KTEST(smp_frames_concurrent, "smp.frames_concurrent")
     frame_errors = 0;
     uint64_t t0 = nanotime();
     smp_run_on_all(frames_worker, (void *)(uintptr_t)2);
-    ktest_diag("%u CPUs x 2 rounds x %d blocks: %llu ms", cpu_count(), FRAMES_PER_CPU,
+    ktest_diag("%u CPUs x 2 rounds x %d blocks (orders 0-2; order 0 overflows each CPU cache): %llu ms", cpu_count(), FRAMES_PER_CPU,
                (unsigned long long)((nanotime() - t0) / 1000000));
     KT_EQ(frame_errors, 0);
     KT_EQ(frame_free_count(), free0); /* exact after all CPUs freed everything */
