@@ -137,17 +137,7 @@ static void wait_yield(void) {}
 #include "kernel/panic.h"
 static unsigned my_cpu(void) { return cpu_id(); }
 static uint64_t irq_flags(void) { return read_rflags(); }
-static uint64_t irq_save(void)
-{
-    uint64_t flags = read_rflags();
-    cli();
-    return flags;
-}
-static void irq_restore(uint64_t flags)
-{
-    if (flags & RFLAGS_IF)
-        __asm__ volatile("sti" ::: "memory");
-}
+/* irq_save and irq_restore: kernel/x86.h */
 #define spin_vsnprintf kvsnprintf
 #endif
 

@@ -47,6 +47,25 @@ static inline uint64_t rdmsr(uint32_t msr)
 #define MSR_EFER   0xc0000080u
 #define EFER_NXE   (1ull << 11)
 
+#define RFLAGS_IF  (1ull << 9)
+
+#ifndef HOSTED /* host builds (e.g. the spinlock's tests) bring their own stand-ins */
+/* Interrupts off; returns RFLAGS as it was, for irq_restore. */
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags = read_rflags();
+    cli();
+    return flags;
+}
+
+/* Interrupts back on if they were on when irq_save returned flags. */
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & RFLAGS_IF)
+        __asm__ volatile("sti" ::: "memory");
+}
+#endif
+
 static inline void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 
 static inline uint64_t rdtsc(void)
@@ -72,6 +91,5 @@ static inline uint64_t read_rbp(void)
 #define CR0_WP     (1ull << 16)
 #define CR4_SMEP   (1ull << 20)
 #define CR4_SMAP   (1ull << 21)
-#define RFLAGS_IF  (1ull << 9)
 
 #endif

@@ -629,19 +629,6 @@ struct frame_cache {
 
 static struct frame_cache g_cache[MAX_CPUS];
 
-static uint64_t irq_off(void)
-{
-    uint64_t flags = read_rflags();
-    cli();
-    return flags;
-}
-
-static void irq_restore(uint64_t flags)
-{
-    if (flags & RFLAGS_IF)
-        __asm__ volatile("sti" ::: "memory");
-}
-
 /* Up to FRAME_CACHE_BATCH frames from the lists into c, under the lock. */
 static void cache_refill(struct frame_cache *c)
 {
@@ -667,7 +654,7 @@ static void cache_drain(struct frame_cache *c, unsigned count)
 /* A frame from this CPU's cache (refilled when empty), now owned by owner; 0 if none. */
 static phys_addr_t cache_alloc(enum frame_owner owner)
 {
-    uint64_t flags = irq_off();
+    uint64_t flags = irq_save();
     struct frame_cache *c = &g_cache[cpu_id()];
     if (c->n == 0)
         cache_refill(c);
@@ -690,7 +677,7 @@ static bool cache_free(phys_addr_t p)
     struct frame *f = frame_of(check_free(p, 0), p); /* p is the caller's: its metadata is stable */
     if (buddy.debug >= BUDDY_DEBUG_JUNK)
         junk_fill(p, FRAME_SIZE);
-    uint64_t flags = irq_off();
+    uint64_t flags = irq_save();
     struct frame_cache *c = &g_cache[cpu_id()];
     if (c->n == FRAME_CACHE_CAP)
         cache_drain(c, FRAME_CACHE_BATCH);
@@ -704,7 +691,7 @@ static bool cache_free(phys_addr_t p)
 
 static void cache_drain_mine(void)
 {
-    uint64_t flags = irq_off();
+    uint64_t flags = irq_save();
     cache_drain(&g_cache[cpu_id()], FRAME_CACHE_CAP);
     irq_restore(flags);
 }

@@ -169,13 +169,18 @@ static void flush_tlb_all(void) { write_cr3(read_cr3()); }
 
 static void unmap_locked(uint64_t va, uint64_t n, bool free_frames, enum vm_page_state leave, uint64_t counts[4]);
 
-int vm_map(uint64_t va, uint64_t pa, uint64_t n, unsigned prot)
+/*
+ * Writes leaf `first + i * step` for page i of [va, va+n) (replacing a
+ * software state, never a present page: that panics), under the paging lock;
+ * present leaves are counted in region r's mapped bytes as they are written.
+ * On a failed table allocation, clears what it wrote (and its count) and
+ * returns -1.
+ */
+static int write_leaves(const char *op, enum layout_region_id r, uint64_t va, uint64_t n, uint64_t first,
+                        uint64_t step)
 {
-    enum layout_region_id r = check_range("vm_map", va, n);
-    if (pa & PAGE_MASK)
-        panic("vm_map(0x%lx): physical address 0x%lx is not page-aligned", va, pa);
     spin_lock(&g_paging_lock);
-    for (uint64_t off = 0; off < n; off += PAGE_SIZE) {
+    for (uint64_t off = 0, i = 0; off < n; off += PAGE_SIZE, i++) {
         uint64_t *e = walk_create(g_pml4, va + off, 0);
         if (e == NULL) {
             uint64_t counts[4];
@@ -185,12 +190,21 @@ int vm_map(uint64_t va, uint64_t pa, uint64_t n, unsigned prot)
             return -1;
         }
         if (*e & PTE_P)
-            panic("vm_map: 0x%lx is already mapped (to phys 0x%lx)", va + off, *e & PTE_ADDR);
-        *e = (pa + off) | leaf_flags(prot); /* replaces a software state, if any */
-        g_stats.mapped_bytes[r] += PAGE_SIZE;
+            panic("%s: 0x%lx is already mapped (to phys 0x%lx)", op, va + off, *e & PTE_ADDR);
+        *e = first + i * step;
+        if (first & PTE_P)
+            g_stats.mapped_bytes[r] += PAGE_SIZE;
     }
     spin_unlock(&g_paging_lock);
     return 0;
+}
+
+int vm_map(uint64_t va, uint64_t pa, uint64_t n, unsigned prot)
+{
+    enum layout_region_id r = check_range("vm_map", va, n);
+    if (pa & PAGE_MASK)
+        panic("vm_map(0x%lx): physical address 0x%lx is not page-aligned", va, pa);
+    return write_leaves("vm_map", r, va, n, pa | leaf_flags(prot), PAGE_SIZE);
 }
 
 /*
@@ -303,25 +317,10 @@ uint64_t vm_unmap(uint64_t va, uint64_t n, bool free_frames)
 
 int vm_mark(uint64_t va, uint64_t n, enum vm_page_state state)
 {
-    check_range("vm_mark", va, n);
+    enum layout_region_id r = check_range("vm_mark", va, n);
     if (state != VM_PAGE_PREPARED && state != VM_PAGE_FAULT)
         panic("vm_mark(0x%lx): state %d is not a software state", va, state);
-    spin_lock(&g_paging_lock);
-    for (uint64_t off = 0; off < n; off += PAGE_SIZE) {
-        uint64_t *e = walk_create(g_pml4, va + off, 0);
-        if (e == NULL) {
-            uint64_t counts[4];
-            if (off)
-                unmap_locked(va, off, false, VM_PAGE_NONE, counts);
-            spin_unlock(&g_paging_lock);
-            return -1;
-        }
-        if (*e & PTE_P)
-            panic("vm_mark: 0x%lx is mapped (to phys 0x%lx)", va + off, *e & PTE_ADDR);
-        *e = PTE_SOFT(state);
-    }
-    spin_unlock(&g_paging_lock);
-    return 0;
+    return write_leaves("vm_mark", r, va, n, PTE_SOFT(state), 0);
 }
 
 enum vm_page_state vm_page_state(uint64_t va)

@@ -45,3 +45,11 @@ void rt_assert_held(const struct rt_lock *l)
 			return;
 	rt_throw("lock %s must be held here", l->name);
 }
+
+void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
+{
+	l->word = 0;
+	l->rank = (uint32_t)rank;
+	l->name = name;
+	l->port_state = 0;
+}

@@ -40,14 +40,6 @@ void rt_hosted_set_p(int p)
 
 /* ---- locks ---- */
 
-void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
-{
-	l->word = 0;
-	l->rank = (uint32_t)rank;
-	l->name = name;
-	l->port_state = 0;
-}
-
 void rt_lock(struct rt_lock *l)
 {
 	rt_lockrank_acquire(l);

@@ -29,14 +29,6 @@
 
 static struct rt_lockrank_state g_lockrank[MAX_CPUS]; /* the locks each CPU holds */
 
-void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
-{
-    l->word = 0;
-    l->rank = (uint32_t)rank;
-    l->name = name;
-    l->port_state = 0;
-}
-
 void rt_lock(struct rt_lock *l)
 {
     rt_lockrank_acquire(l);
