@@ -5,8 +5,11 @@
  *   frames  order-0 frame_alloc + frame_free in batches of 64 per CPU
  *   heap    rt_alloc of 64-byte pointer-free objects through each CPU's own P
  *           (nothing is freed: the collector does not exist yet)
- * Each phase runs once on CPU 0 alone, then on all CPUs at once
- * (smp_run_on_all); throughput = operations / wall time (nanotime).
+ * Each phase runs once on every CPU unmeasured (so the heap has grown and
+ * every mcache and frame cache is warm: otherwise the first, single-CPU
+ * phase alone pays for that and the ratio overstates scaling), then on CPU 0
+ * alone, then on all CPUs at once (smp_run_on_all); throughput = operations
+ * / wall time (nanotime).
  * This machine has 2 host cores running every vCPU under TCG: with more than
  * two vCPUs, the "all CPUs" figure measures the host's scheduling as much as
  * our locks, and a lock holder descheduled by the host stalls every waiter.
@@ -47,6 +50,7 @@ static void heap_work(void *arg)
 static void measure(const char *what, void (*fn)(void *), uint64_t ops_per_cpu)
 {
     unsigned n = cpu_count();
+    smp_run_on_all(fn, NULL); /* warm-up, not measured */
     uint64_t t0 = nanotime();
     fn(NULL);
     uint64_t one = nanotime() - t0;
