@@ -45,6 +45,10 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1
 HOST_LDFLAGS := -fsanitize=address,undefined
 
+# Launcher options for make run / make debug (scripts/qemu --help): four CPUs,
+# so the tour shows SMP; e.g. make run RUN_ARGS="--smp 2 --mem 6G".
+RUN_ARGS ?= --smp 4
+
 LOADER := $(BUILD)/boot/BOOTX64.EFI
 KERNEL := $(BUILD)/kernel/kernel.elf
 
