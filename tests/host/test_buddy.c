@@ -21,6 +21,7 @@
 #include "mm/buddy.h"
 #include "mm/memmap.h"
 #include "tests/host/tap.h"
+#include "tests/xorshift.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -36,13 +37,7 @@ static uint64_t seed;
 /* ---- Randomness (xorshift64*; the seed is printed). ---- */
 
 static uint64_t rng;
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return xorshift64star(&rng); }
 
 /* ---- The panic hook. ---- */
 

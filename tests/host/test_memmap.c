@@ -16,6 +16,7 @@
 #include "boot/boot_info.h"
 #include "mm/memmap.h"
 #include "tests/host/tap.h"
+#include "tests/xorshift.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -400,13 +401,7 @@ static void test_fmt_size(void)
 /* ---- Random maps against a page model. ---- */
 
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return xorshift64star(&rng_state); }
 
 #define MODEL_PAGES 2048 /* 8 MiB of physical space */
 

@@ -16,15 +16,10 @@
 #include "kernel/ktest.h"
 #include "kernel/string.h"
 #include "mm/buddy.h"
+#include "tests/xorshift.h"
 
 static uint64_t rng;
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return xorshift64star(&rng); }
 
 /* ---- A bitmap of frames, by physical frame number, carved from the buddy. ---- */
 
