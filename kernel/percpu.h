@@ -22,7 +22,6 @@ struct cpu {
     struct cpu *self;          /* %gs:0 (this_cpu) */
     uint32_t id;               /* %gs:8 (cpu_id): dense, 0 = the boot CPU */
     uint32_t apic_id;          /* the local APIC's id (MADT) */
-    uint64_t stack_top;        /* initial %rsp of its kernel stack */
     volatile uint32_t online;  /* set by the CPU itself once it runs kernel C code */
 };
 _Static_assert(__builtin_offsetof(struct cpu, id) == 8, "cpu_id() reads %gs:8");

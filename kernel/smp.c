@@ -188,7 +188,6 @@ static bool start_ap(unsigned id, uint32_t apic_id, uint64_t low, uint32_t efer_
         return false;
     }
     cpus[id].apic_id = apic_id;
-    cpus[id].stack_top = g_stacks[id].top;
 
     struct trampoline_params *p = phys(low + TRAMPOLINE_PARAMS);
     memset(p, 0, sizeof(*p));
