@@ -7,6 +7,14 @@
  * current page tables (kernel/pgwalk.c; before the walker is ready only the
  * known stacks count). A return address must lie in kernel text. Any
  * failure ends the walk quietly: the reporter must not fault.
+ *
+ * One exception to "strictly above": handlers run on IST stacks (kernel/
+ * gdt.h), and the trap stub's fake frame links the handler's chain to the
+ * interrupted code's, on another stack that may lie lower. A step down is
+ * followed when it leaves the known kernel stack (bootstacks.h, mm/kstack.h)
+ * the previous frame was on, at most MAX_STACK_SWITCHES times per walk (an
+ * exception in an IRQ handler that interrupted a coroutine is three
+ * stacks), so the walk still ends on any loop.
  */
 #include "kernel/backtrace.h"
 
@@ -17,6 +25,9 @@
 #include "kernel/ksyms.h"
 #include "kernel/pgwalk.h"
 #include "kernel/sections.h"
+#include "mm/kstack.h"
+
+#define MAX_STACK_SWITCHES 3
 
 static bool frame_readable(uint64_t fp)
 {
@@ -32,12 +43,36 @@ static bool in_text(uint64_t pc)
     return pc >= (uint64_t)__text_start && pc < (uint64_t)__text_end;
 }
 
+/* The usable bounds of the known kernel stack holding a, if any. */
+static bool stack_of(uint64_t a, uint64_t *lo, uint64_t *hi)
+{
+    struct bootstack s;
+    bool in_guard;
+    if (bootstack_find(a, &s, &in_guard)) {
+        *lo = s.base;
+        *hi = s.top;
+        return !in_guard;
+    }
+    return kstack_bounds(a, lo, hi);
+}
+
+/* True if the chain may step from the frame at prev down to rbp: out of the
+ * known kernel stack holding prev (a handler's fake frame into the
+ * interrupted code, which may run on any stack, a coroutine's included). */
+static bool stack_switch(uint64_t prev, uint64_t rbp)
+{
+    uint64_t lo, hi;
+    return stack_of(prev, &lo, &hi) && (rbp < lo || rbp >= hi);
+}
+
 int backtrace_collect(uint64_t rbp, uint64_t *pcs, int max)
 {
-    int n = 0;
+    int n = 0, switches = 0;
     uint64_t prev = 0;
     while (n < max && rbp != 0) {
-        if (rbp % 8 != 0 || rbp <= prev || !frame_readable(rbp))
+        if (rbp % 8 != 0 || !frame_readable(rbp))
+            break;
+        if (rbp <= prev && (switches++ >= MAX_STACK_SWITCHES || !stack_switch(prev, rbp)))
             break;
         const uint64_t *frame = (const uint64_t *)rbp;
         uint64_t ret = frame[1];

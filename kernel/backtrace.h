@@ -11,8 +11,10 @@
 
 /* Collects up to max return addresses, starting with the frame at rbp.
  * Stops at rbp 0 (entry.S's end marker), at a frame pointer that is not
- * plausible (misaligned, not above the previous one, not on a known stack
- * or unmapped) or at a return address outside kernel text. Never faults. */
+ * plausible (misaligned, not on a known stack or unmapped, or not above the
+ * previous one unless it leaves the previous frame's kernel stack: from a
+ * handler's IST stack into the interrupted code's) or at a return address
+ * outside kernel text. Never faults. */
 int backtrace_collect(uint64_t rbp, uint64_t *pcs, int max);
 
 /* Prints "backtrace:" then one symbolized line per frame: first pc0 (the

@@ -26,6 +26,8 @@ static const struct {
     [STACK_DF] = { "#DF IST", BOOTSTACKS_DF_TOP, BOOTSTACKS_IST_SIZE },
     [STACK_NMI] = { "NMI IST", BOOTSTACKS_NMI_TOP, BOOTSTACKS_IST_SIZE },
     [STACK_MC] = { "#MC IST", BOOTSTACKS_MC_TOP, BOOTSTACKS_IST_SIZE },
+    [STACK_IRQ] = { "IRQ IST", BOOTSTACKS_IRQ_TOP, BOOTSTACKS_IST_SIZE },
+    [STACK_EXC] = { "exception IST", BOOTSTACKS_EXC_TOP, BOOTSTACKS_IST_SIZE },
 };
 
 struct bootstack bootstack(enum bootstack_id id)

@@ -8,7 +8,11 @@
 #include <stdint.h>
 
 #include "kernel/bootstacks.h"
+#include "kernel/panic.h"
 #include "kernel/percpu.h"
+
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_GS_BASE 0xc0000101u
 
 struct tss {
     uint32_t reserved0;
@@ -29,6 +33,7 @@ _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 /* One of each per CPU: a TSS is busy while loaded, so CPUs cannot share one. */
 static struct tss tss_of[MAX_CPUS] __attribute__((aligned(16)));
 static uint64_t gdt_of[MAX_CPUS][5] __attribute__((aligned(16)));
+static uint64_t ist_top_of[MAX_CPUS][IST_COUNT]; /* as set up; TSS.IST5 moves while handlers run */
 
 struct __attribute__((packed)) dtr {
     uint16_t limit;
@@ -47,18 +52,30 @@ static void tss_descriptor(uint64_t *slot, const struct tss *t)
 
 void gdt_init(void)
 {
-    const uint64_t ist[3] = {bootstack(STACK_DF).top, bootstack(STACK_NMI).top, bootstack(STACK_MC).top};
+    const uint64_t ist[IST_COUNT] = {
+        [IST_DF - 1] = bootstack(STACK_DF).top,   [IST_NMI - 1] = bootstack(STACK_NMI).top,
+        [IST_MC - 1] = bootstack(STACK_MC).top,   [IST_IRQ - 1] = bootstack(STACK_IRQ).top,
+        [IST_EXC - 1] = bootstack(STACK_EXC).top,
+    };
     gdt_init_cpu(0, ist);
 }
 
-void gdt_init_cpu(unsigned id, const uint64_t ist_tops[3])
+void gdt_init_cpu(unsigned id, const uint64_t ist_tops[IST_COUNT])
 {
     struct tss *tss = &tss_of[id];
     uint64_t *gdt = gdt_of[id];
-    tss->ist[IST_DF - 1] = ist_tops[0];
-    tss->ist[IST_NMI - 1] = ist_tops[1];
-    tss->ist[IST_MC - 1] = ist_tops[2];
+    /* No ASSERT here: this runs before percpu_init, when panic cannot say
+     * which CPU it is. The tops are page-aligned by construction. */
+    for (unsigned k = 0; k < IST_COUNT; k++) {
+        tss->ist[k] = ist_tops[k];
+        ist_top_of[id][k] = ist_tops[k];
+    }
     tss->iomap_base = sizeof(*tss);
+    /* The word is unaligned (offset 68 of the packed TSS): fine for the CPU
+     * and for the stubs' subq/addq; the pointer is formed without taking a
+     * packed member's address. */
+    cpus[id].exc_ist_slot =
+        (uint64_t *)((uint8_t *)tss + __builtin_offsetof(struct tss, ist) + 8 * (IST_EXC - 1));
 
     gdt[0] = 0;
     gdt[GDT_KCODE / 8] = DESC_KCODE;
@@ -68,8 +85,19 @@ void gdt_init_cpu(unsigned id, const uint64_t ist_tops[3])
     struct dtr d = { sizeof(gdt_of[id]) - 1, (uint64_t)gdt };
     __asm__ volatile("lgdt %0" : : "m"(d) : "memory");
     /* CS can only be reloaded by a far transfer: return to the next
-     * instruction through lretq with the new selector. */
-    __asm__ volatile("pushq %[cs]\n\t"
+     * instruction through lretq with the new selector. Loading the null
+     * selector into %fs and %gs zeroes their bases (Intel, QEMU): both are
+     * written back from the MSRs read before, in the same asm statement, so
+     * no C code (no -fsplit-stack prologue) ever sees FS base 0. */
+    __asm__ volatile("movl %[fsmsr], %%ecx\n\t"
+                     "rdmsr\n\t"
+                     "movl %%eax, %%r8d\n\t"
+                     "movl %%edx, %%r9d\n\t"
+                     "movl %[gsmsr], %%ecx\n\t"
+                     "rdmsr\n\t"
+                     "movl %%eax, %%r10d\n\t"
+                     "movl %%edx, %%r11d\n\t"
+                     "pushq %[cs]\n\t"
                      "leaq 1f(%%rip), %%rax\n\t"
                      "pushq %%rax\n\t"
                      "lretq\n"
@@ -81,8 +109,28 @@ void gdt_init_cpu(unsigned id, const uint64_t ist_tops[3])
                      "xorl %%eax, %%eax\n\t"
                      "movl %%eax, %%fs\n\t"
                      "movl %%eax, %%gs\n\t"
+                     "movl %[fsmsr], %%ecx\n\t"
+                     "movl %%r8d, %%eax\n\t"
+                     "movl %%r9d, %%edx\n\t"
+                     "wrmsr\n\t"
+                     "movl %[gsmsr], %%ecx\n\t"
+                     "movl %%r10d, %%eax\n\t"
+                     "movl %%r11d, %%edx\n\t"
+                     "wrmsr\n\t"
                      :
-                     : [cs] "i"(GDT_KCODE), [ds] "i"(GDT_KDATA)
-                     : "rax", "memory");
+                     : [cs] "i"(GDT_KCODE), [ds] "i"(GDT_KDATA), [fsmsr] "i"(MSR_FS_BASE), [gsmsr] "i"(MSR_GS_BASE)
+                     : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
     __asm__ volatile("ltr %w0" : : "r"(GDT_TSS) : "memory");
+}
+
+uint64_t gdt_ist_top(unsigned cpu, unsigned ist)
+{
+    ASSERT_MSG(cpu < MAX_CPUS && ist >= 1 && ist <= IST_COUNT, "gdt_ist_top(%u, %u)", cpu, ist);
+    return ist_top_of[cpu][ist - 1];
+}
+
+uint64_t gdt_ist_now(unsigned cpu, unsigned ist)
+{
+    ASSERT_MSG(cpu < MAX_CPUS && ist >= 1 && ist <= IST_COUNT, "gdt_ist_now(%u, %u)", cpu, ist);
+    return tss_of[cpu].ist[ist - 1];
 }

@@ -1,5 +1,8 @@
 /*
  * idt.c - the IDT (gate format: Intel SDM vol. 3A 6.14.1, figure 6-8).
+ * Every gate is an interrupt gate (IF cleared on entry) with an IST stack:
+ * exceptions on IST_EXC (#DF, NMI, #MC on their own), interrupts on IST_IRQ
+ * (kernel/lapic.c installs those); see kernel/gdt.h.
  */
 #include "kernel/idt.h"
 
@@ -38,7 +41,8 @@ void idt_set_gate(unsigned vector, uint64_t handler, unsigned ist)
 void idt_init(void)
 {
     for (unsigned v = 0; v < TRAP_NVECTORS; v++) {
-        unsigned ist = v == VEC_DF ? IST_DF : v == VEC_NMI ? IST_NMI : v == VEC_MC ? IST_MC : 0;
+        /* Never the interrupted stack (it may be a coroutine's 2 KiB one): kernel/gdt.h. */
+        unsigned ist = v == VEC_DF ? IST_DF : v == VEC_NMI ? IST_NMI : v == VEC_MC ? IST_MC : IST_EXC;
         idt_set_gate(v, trap_stubs[v], ist);
     }
     idt_load();

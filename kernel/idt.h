@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* Installs the exception gates (trap_entry.S stubs; #DF, NMI, #MC on their
- * IST stacks) and loads IDTR. Call after gdt_init. */
+ * IST stacks, every other exception on IST_EXC) and loads IDTR. Call after
+ * gdt_init and percpu_init (the stubs read %gs). */
 void idt_init(void);
 
 /* Loads IDTR with the one IDT all CPUs share (each AP calls it). */

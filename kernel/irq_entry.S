@@ -5,14 +5,18 @@
  * Each stub is IRQ_STUB_SIZE bytes (kernel/lapic.c computes a vector's stub
  * as irq_stubs + (vector - 32) * 16): it pushes a zero error code and the
  * vector, so the frame has the same shape as an exception's (struct
- * trap_frame in kernel/trap.h), and jumps to irq_common. irq_common saves
- * all 15 general registers, builds a fake call frame {interrupted rbp,
- * interrupted rip} so a backtrace from inside a handler continues into the
- * interrupted code, calls irq_dispatch(frame) (kernel/lapic.c: EOI, then the
- * handler), restores everything and returns with iretq.
+ * trap_frame in kernel/trap.h), and jumps to irq_common. irq_common
+ * (TRAP_COMMON in trap_frame.inc, without the IST5 shift) saves all 15
+ * general registers and the stack guard (zeroing %fs:0x70 for the handler),
+ * builds a fake call frame {interrupted rbp, interrupted rip} so a backtrace
+ * from inside a handler continues into the interrupted code, calls
+ * irq_dispatch(frame) (kernel/lapic.c: EOI, then the handler), restores
+ * everything, the frame's stack guard included, and returns with iretq.
  *
- * Stack: the interrupted kernel stack (no IST; kernel-only, so no swapgs).
- * 5 CPU words + 2 + 15 + 2 = 24 words keep %rsp 16-aligned at the call.
+ * Stack: this CPU's IRQ stack (IST_IRQ, kernel/gdt.h), entered at its top
+ * every time: handlers run with IF=0 and never nest (irq_dispatch checks),
+ * so the interrupted stack, possibly a coroutine's 2 KiB one, is never
+ * written. Kernel-only, so no swapgs.
  */
 #include "kernel/trap_frame.inc"
 
@@ -36,6 +40,6 @@ irq_stubs:
 irq_stubs_end:
     .size irq_stubs, . - irq_stubs
 
-    TRAP_COMMON irq_common, irq_dispatch
+    TRAP_COMMON irq_common, irq_dispatch, 0
 
     .section .note.GNU-stack, "", @progbits

@@ -22,26 +22,31 @@
  *   - g_base is chosen once, by the first lapic_init_this_cpu (the boot CPU,
  *     before any AP runs), from IA32_APIC_BASE, and never changes; every CPU
  *     checks its own MSR agrees.
- *   - The IDT gates for vectors 32..255 all point at irq_entry.S stubs; which
- *     vector does what is g_handlers[] alone (written at init, before sti).
+ *   - The IDT gates for vectors 32..255 all point at irq_entry.S stubs, on
+ *     IST_IRQ; which vector does what is g_handlers[] alone (written at
+ *     init, before sti).
  *   - An ICR write pair (high, then low) is never interleaved with another
  *     on the same CPU: senders run with interrupts off around it.
  *   - Every wait on the ICR's delivery-status bit is bounded
  *     (ICR_WAIT_SPINS); a stuck ICR is reported and counted, never a hang.
  *
  * Interrupt path (irq_entry.S -> irq_dispatch):
- *   1. The stub saves the registers on the interrupted stack. Today that is
- *      always a kernel stack with a guard page below it (the boot stack or a
- *      CPU's kernel stack): an overflow faults instead of corrupting memory.
- *      Once coroutines run on small stacks, these gates must move to an IST
- *      stack of the CPU's TSS (DESIGN.md section 4); nothing here assumes the
- *      stack's identity.
- *   2. The spurious vector gets no EOI (SDM: it does not set an ISR bit).
- *   3. Every other vector: EOI first, then the handler. Sending the EOI
+ *   1. The CPU switches to this CPU's IRQ stack (IST_IRQ, kernel/gdt.h: its
+ *      top, every time) and the stub saves the registers and the stack guard
+ *      there, zeroing %fs:0x70 for the handler. The interrupted stack is
+ *      never written, so it may be a coroutine's 2 KiB stack (DESIGN.md
+ *      section 4).
+ *   2. Nesting check: handlers run with IF=0, so none can nest; one that did
+ *      (a handler that enabled interrupts) has already overwritten the outer
+ *      frame at the stack's top, and is a panic naming the vectors.
+ *   3. The spurious vector gets no EOI (SDM: it does not set an ISR bit).
+ *   4. Every other vector: EOI first, then the handler. Sending the EOI
  *      before the handler lets a handler that never returns here (a panic
- *      stop, later a preempting switch) leave the APIC clean; interrupts stay
- *      off until iretq, so nothing nests meanwhile.
- *   4. A vector with no handler is a panic naming it and the CPU.
+ *      stop) leave the APIC clean; interrupts stay off until iretq, so
+ *      nothing nests meanwhile. A handler may not switch stacks (the next
+ *      interrupt reuses the IRQ stack): the runtime preempts by poisoning
+ *      f->stack_guard instead (kernel/trap.h).
+ *   5. A vector with no handler is a panic naming it and the CPU.
  *
  * Locking: none. Registers are per-CPU by construction; g_handlers and the
  * IDT are written only before interrupts are enabled; the counters are
@@ -58,6 +63,7 @@
 
 #include "boot/boot_info.h"
 #include "kernel/acpi.h"
+#include "kernel/gdt.h"
 #include "kernel/idt.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
@@ -106,6 +112,9 @@ static bool g_global_done;
 static bool g_cpu_ready[MAX_CPUS];
 static irq_handler_fn g_handlers[256];
 static struct lapic_stats g_stats; /* updated with atomics */
+static volatile unsigned g_irq_depth[MAX_CPUS];   /* IRQ handlers running on each CPU (0 or 1) */
+static volatile uint64_t g_irq_vector[MAX_CPUS];  /* the vector being handled, for the nesting panic */
+static uint64_t g_wakes[MAX_CPUS];                /* written by CPU c only */
 
 static inline uint32_t rd(unsigned reg) { return *(volatile uint32_t *)(g_base + reg); }
 static inline void wr(unsigned reg, uint32_t v) { *(volatile uint32_t *)(g_base + reg) = v; }
@@ -135,19 +144,34 @@ static void on_error(struct trap_frame *f)
             (esr & 0x80) ? " illegal-register" : "", (esr & 0x04) ? " send-accept" : "");
 }
 
+static void on_wake(struct trap_frame *f)
+{
+    (void)f; /* the interrupt itself ended the hlt */
+    unsigned c = cpu_id();
+    __atomic_store_n(&g_wakes[c], g_wakes[c] + 1, __ATOMIC_RELAXED);
+}
+
+unsigned irq_depth(void) { return g_irq_depth[cpu_id()]; }
+
 void irq_dispatch(struct trap_frame *f)
 {
-    unsigned v = (unsigned)f->vector;
-    if (v == LAPIC_VEC_SPURIOUS) { /* 2: no EOI */
+    unsigned v = (unsigned)f->vector, c = cpu_id();
+    if (g_irq_depth[c] != 0) /* 2 */
+        panic("interrupt 0x%x nested inside the handler of 0x%x on CPU %u (a handler enabled interrupts; the "
+              "IRQ stack's outer frame is lost)", v, (unsigned)g_irq_vector[c], c);
+    if (v == LAPIC_VEC_SPURIOUS) { /* 3: no EOI */
         on_spurious();
         return;
     }
-    lapic_eoi(); /* 3 */
+    g_irq_depth[c] = 1;
+    g_irq_vector[c] = v;
+    lapic_eoi(); /* 4 */
     irq_handler_fn fn = __atomic_load_n(&g_handlers[v], __ATOMIC_ACQUIRE);
-    if (fn == NULL) /* 4 */
-        panic("unexpected interrupt: vector 0x%x on CPU %u has no handler (interrupted rip 0x%lx)", v, cpu_id(),
+    if (fn == NULL) /* 5 */
+        panic("unexpected interrupt: vector 0x%x on CPU %u has no handler (interrupted rip 0x%lx)", v, c,
               (unsigned long)f->rip);
     fn(f);
+    g_irq_depth[c] = 0;
 }
 
 void irq_set_handler(uint8_t vector, irq_handler_fn fn)
@@ -165,8 +189,9 @@ static void lapic_global_init(void)
     ASSERT_MSG(irq_stubs_end - irq_stubs == 224 * IRQ_STUB_SIZE, "irq_entry.S: stubs span %ld bytes",
                (long)(irq_stubs_end - irq_stubs));
     for (unsigned v = 32; v < 256; v++)
-        idt_set_gate(v, (uint64_t)(uintptr_t)(irq_stubs + (v - 32) * IRQ_STUB_SIZE), 0);
+        idt_set_gate(v, (uint64_t)(uintptr_t)(irq_stubs + (v - 32) * IRQ_STUB_SIZE), IST_IRQ);
     g_handlers[LAPIC_VEC_ERROR] = on_error;
+    g_handlers[LAPIC_VEC_WAKE] = on_wake;
 
     /* The 8259s: masked at the chips as well as at LINT0, so a firmware-armed
      * PIT tick can never arrive as a stray vector. */
@@ -325,6 +350,16 @@ int lapic_send_sipi(uint32_t apic_id, uint8_t page)
     return icr_send(apic_id, ICR_DM_STARTUP | ICR_ASSERT | page, "a start-up IPI");
 }
 
+/* ---- Wake-up. ---- */
+
+void cpu_wake(unsigned cpu)
+{
+    ASSERT_MSG(cpu < cpu_count() && cpus[cpu].online, "cpu_wake(%u): not an online CPU (%u up)", cpu, cpu_count());
+    lapic_send_ipi(cpus[cpu].apic_id, LAPIC_VEC_WAKE);
+}
+
+uint64_t lapic_wakes(unsigned cpu) { return cpu < MAX_CPUS ? __atomic_load_n(&g_wakes[cpu], __ATOMIC_RELAXED) : 0; }
+
 /* ---- Timer. ---- */
 
 void lapic_timer_periodic(uint32_t initial_count, uint8_t vector)
@@ -365,9 +400,9 @@ void lapic_report(void)
     kprintf("lapic: xAPIC at phys 0x%llx (%s), CPU %u has APIC id %u, version 0x%x, %u LVT entries%s\n",
             (unsigned long long)g_base_phys, (rdmsr(MSR_APIC_BASE) & APIC_BASE_BSP) ? "BSP" : "AP", cpu_id(),
             lapic_id(), ver & 0xff, ((ver >> 16) & 0xff) + 1, g_cpu_ready[cpu_id()] ? "" : " (not initialized)");
-    kprintf("lapic: vectors: timer 0x%x, call 0x%x, TLB 0x%x, stop 0x%x, test 0x%x, error 0x%x, spurious 0x%x\n",
-            LAPIC_VEC_TIMER, LAPIC_VEC_CALL, LAPIC_VEC_TLB, LAPIC_VEC_STOP, LAPIC_VEC_TEST, LAPIC_VEC_ERROR,
-            LAPIC_VEC_SPURIOUS);
+    kprintf("lapic: vectors: timer 0x%x, call 0x%x, TLB 0x%x, stop 0x%x, wake 0x%x, test 0x%x, error 0x%x, "
+            "spurious 0x%x\n", LAPIC_VEC_TIMER, LAPIC_VEC_CALL, LAPIC_VEC_TLB, LAPIC_VEC_STOP, LAPIC_VEC_WAKE,
+            LAPIC_VEC_TEST, LAPIC_VEC_ERROR, LAPIC_VEC_SPURIOUS);
     struct lapic_stats s;
     lapic_stats(&s);
     kprintf("lapic: %llu spurious, %llu errors (last ESR 0x%x), %llu stuck ICRs\n", (unsigned long long)s.spurious,

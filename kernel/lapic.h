@@ -21,14 +21,21 @@
 #define LAPIC_VEC_CALL     0xf0 /* IPI: run a function on another CPU (smp) */
 #define LAPIC_VEC_TLB      0xf1 /* IPI: TLB shootdown (mm/paging.c) */
 #define LAPIC_VEC_STOP     0xf2 /* IPI: a panic stops the other CPUs (or use lapic_send_nmi) */
+#define LAPIC_VEC_WAKE     0xf3 /* IPI: does nothing; ends a hlt (cpu_wake) */
 #define LAPIC_VEC_TEST     0xf8 /* reserved for tests (self-IPI) */
 #define LAPIC_VEC_ERROR    0xfe /* LVT error: the APIC reports a send/receive error */
 #define LAPIC_VEC_SPURIOUS 0xff /* spurious-interrupt vector (no EOI) */
 
 #define LAPIC_TIMER_DIVIDE 16u  /* the timer counts the bus clock / 16 */
 
-/* An interrupt handler. Runs with interrupts off, on the interrupted kernel
- * stack; the EOI has already been sent. */
+/*
+ * An interrupt handler. Runs with interrupts off, on this CPU's IRQ stack
+ * (IST_IRQ, kernel/gdt.h), never on the interrupted one, with the stack
+ * guard %fs:0x70 = 0 (f->stack_guard holds the interrupted code's; writing
+ * it changes what that code resumes with). The EOI has already been sent.
+ * It must not enable interrupts: the next interrupt would enter the IRQ
+ * stack at its top again, over this frame (irq_dispatch panics if one nests).
+ */
 typedef void (*irq_handler_fn)(struct trap_frame *f);
 
 /*
@@ -64,6 +71,17 @@ int lapic_send_ipi_all_but_self(uint8_t vector);
 int lapic_send_nmi(uint32_t apic_id);
 int lapic_send_init(uint32_t apic_id);            /* INIT, level assert (the AP waits for SIPI) */
 int lapic_send_sipi(uint32_t apic_id, uint8_t page); /* start-up: the AP runs at phys page << 12 */
+
+/* Sends LAPIC_VEC_WAKE to CPU cpu (an online id; it may be the caller): its
+ * handler does nothing, so the only effect is to end a `hlt` there (or to be
+ * taken at the next `sti` if the CPU runs with interrupts off). */
+void cpu_wake(unsigned cpu);
+
+/* Wake IPIs CPU cpu has taken since boot (tests). */
+uint64_t lapic_wakes(unsigned cpu);
+
+/* IRQ handlers running on this CPU: 0, or 1 inside one (they never nest). */
+unsigned irq_depth(void);
 
 /* The timer (counts down at bus clock / LAPIC_TIMER_DIVIDE). */
 void lapic_timer_periodic(uint32_t initial_count, uint8_t vector);

@@ -12,7 +12,7 @@
  *      for it to report online. A CPU that does not is reported and left
  *      out: the kernel goes on with the others.
  *   3. The AP (kernel/trampoline.S, then smp_ap_main) loads its own GDT/TSS,
- *      sets its GS base (percpu_init), loads the shared IDT, enables its
+ *      sets its GS and FS bases (percpu_init), loads the shared IDT, enables its
  *      LAPIC, says it is online and idles.
  * The temporary PML4 (low memory, so a 32-bit CR3 load reaches it) maps the
  * first 2 MiB identically, for the trampoline, and shares the kernel's upper

@@ -26,6 +26,9 @@
  *     handler / lapic_timer_start); others read them with relaxed atomics.
  *   - The LAPIC timer rate is measured on the boot CPU and assumed equal on
  *     all CPUs (one bus clock feeds every APIC; QEMU uses one virtual clock).
+ *   - The tick handler counts first, then calls the tick hook (if any) with
+ *     the interrupted frame; the hook pointer is read once per tick
+ *     (acquire), so a hook installed with release is seen whole.
  *
  * Calibration steps (time_calibrate), for each of CALIB_WINDOWS windows:
  *   1. Arm the LAPIC timer one-shot, masked, from 0xffffffff (it only
@@ -57,6 +60,7 @@
 #include "kernel/lapic.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
+#include "kernel/smp.h"
 #include "kernel/x86.h"
 
 #define NS_PER_SEC       1000000000ull
@@ -73,6 +77,7 @@ static uint64_t g_tsc0, g_mult;
 static bool g_ready;
 static uint64_t g_ticks[MAX_CPUS];
 static unsigned g_hz[MAX_CPUS];
+static tick_hook_fn g_tick_hook;
 
 static const char *ref_name(enum time_ref r)
 {
@@ -240,9 +245,21 @@ int time_calibrate(enum time_ref ref, struct time_calib *out, char *err, size_t 
 
 static void on_tick(struct trap_frame *f)
 {
-    (void)f;
     unsigned c = cpu_id();
     __atomic_store_n(&g_ticks[c], g_ticks[c] + 1, __ATOMIC_RELAXED); /* only CPU c writes it */
+    tick_hook_fn hook = __atomic_load_n(&g_tick_hook, __ATOMIC_ACQUIRE);
+    if (hook != NULL)
+        hook(f);
+}
+
+void time_set_tick_hook(tick_hook_fn fn) { __atomic_store_n(&g_tick_hook, fn, __ATOMIC_RELEASE); }
+
+static void tick_start_here(void *arg) { lapic_timer_start(*(const unsigned *)arg); }
+
+void time_tick_start_all(unsigned hz)
+{
+    ASSERT_MSG(g_ready, "time_tick_start_all before time_init");
+    smp_run_on_all(tick_start_here, &hz);
 }
 
 uint64_t ticks(unsigned cpu) { return cpu < MAX_CPUS ? __atomic_load_n(&g_ticks[cpu], __ATOMIC_RELAXED) : 0; }

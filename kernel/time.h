@@ -53,6 +53,22 @@ const struct time_calib *time_calibration(void); /* what time_init measured */
  * tick only counts (ticks()); it arrives once interrupts are enabled. */
 void lapic_timer_start(unsigned hz);
 
+/*
+ * The tick hook: called from the timer interrupt on every CPU, after the
+ * tick is counted, with the interrupted frame (on the IRQ stack, IF=0,
+ * %fs:0x70 = 0; f->stack_guard is the interrupted code's guard, and writing
+ * it changes the guard that code resumes with: kernel/trap.h). NULL removes
+ * it. One hook for all CPUs; a CPU may still run the old hook briefly after
+ * it is replaced.
+ */
+struct trap_frame;
+typedef void (*tick_hook_fn)(struct trap_frame *f);
+void time_set_tick_hook(tick_hook_fn fn);
+
+/* Starts (hz > 0) or stops (hz == 0) the periodic tick on every online CPU
+ * and waits until each has done so. Boot CPU only (smp_run_on_all). */
+void time_tick_start_all(unsigned hz);
+
 /* Ticks counted on cpu since boot. */
 uint64_t ticks(unsigned cpu);
 unsigned lapic_timer_hz(unsigned cpu); /* its current rate (0 = stopped) */

@@ -13,7 +13,8 @@
  *   3. takes its stack, CPU id and the kernel's real CR3 from the parameter
  *      block and jumps to smp_ap_start64 in the kernel's higher half, which
  *      the temporary PML4 maps too (its upper half is the kernel's); only
- *      there, no longer fetching from this page, does it load the real CR3.
+ *      there, no longer fetching from this page, does it load the real CR3,
+ *      and point FS base at percpu_early_fs before the first C function.
  * The code is position-independent: %ebx/%rbx holds P from step 1 on, and
  * every absolute address is P + an offset, or comes from the parameter block
  * that the boot CPU fills in before each start (kernel/smp.c, struct
@@ -92,11 +93,18 @@ gdt_end:
 trampoline_end:
 
     /* Step 3's landing, in the kernel's text: switch to the kernel's own tables
-     * (the trampoline page is not mapped there) and enter C. */
+     * (the trampoline page is not mapped there), point FS base at the zeroed
+     * early block (-fsplit-stack prologues read %fs:0x70 from the first C
+     * function on; kernel/percpu.h) and enter C. */
     .text
     .globl smp_ap_start64
 smp_ap_start64:                     /* %rdi = CPU id, %rsi = the kernel's CR3 */
     mov %rsi, %cr3
+    mov $0xc0000100, %ecx           /* IA32_FS_BASE; %rdi is kept for smp_ap_main */
+    lea percpu_early_fs(%rip), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    wrmsr
     call smp_ap_main                /* never returns */
     ud2
 

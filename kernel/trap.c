@@ -3,14 +3,20 @@
  *
  * What it does
  *   trap_dispatch() receives every exception (vectors 0-31) from
- *   trap_entry.S with all registers saved in a struct trap_frame, and does
- *   one of two things:
- *     - a fault catcher is armed (trap.h): record the fault in the catcher,
- *       optionally print the full report, and resume the catcher's saved
- *       context by editing the frame that iretq will restore. This is how a
- *       test expects a fault (KT_EXPECT_FAULT) and how the test runner
- *       survives a test that faults unexpectedly.
- *     - no catcher: print the full report and panic (status 2).
+ *   trap_entry.S, on this CPU's exception IST stack (or the #DF/NMI/#MC
+ *   one; kernel/gdt.h), with all registers and the interrupted code's stack
+ *   guard saved in a struct trap_frame, and does one of three things:
+ *     - a hook is installed for the vector (trap_set_hook) and handles it:
+ *       return, resuming from the (possibly edited) frame;
+ *     - a fault catcher armed in the faulting context is on top (trap.h):
+ *       record the fault in the catcher, optionally print the full report,
+ *       and resume the catcher's saved context by editing the frame that
+ *       iretq will restore. This is how a test expects a fault
+ *       (KT_EXPECT_FAULT) and how the test runner survives a test that
+ *       faults unexpectedly. The resume goes out through the stub's normal
+ *       exit, so TSS.IST5 is moved back up and the frame's stack guard is
+ *       restored: a catch leaves no trace on the exception stack.
+ *     - otherwise: print the full report and panic (status 2).
  *
  * The report (trap_report), in the order a reader needs it
  *   1. "EXCEPTION #PF (Page Fault), vector 14" and, for #DF, why the stack is
@@ -18,10 +24,12 @@
  *   2. the error code in words: for #PF the P/W/U/RSVD/I/PK/SS bits, for
  *      the selector-error vectors (#TS #NP #SS #GP, SDM 6.13) the selector
  *      index, table (GDT/LDT/IDT) and the external bit;
- *   3. CR2 for #PF, with what lives there (NULL page, non-canonical, a guard
- *      page, a kernel section, the direct map);
+ *   3. CR2 for #PF (and for #DF, where a page fault while delivering an
+ *      exception, e.g. onto a stack's guard page, is the usual cause), with
+ *      what lives there (NULL page, non-canonical, a guard page, a kernel
+ *      section, the direct map);
  *   4. RIP symbolized as name+offset, CS, RFLAGS with its flags named;
- *   5. all 16 general registers, then CR0, CR3, CR4;
+ *   5. all 16 general registers, the stack guard, then CR0, CR3, CR4;
  *   6. a backtrace through frame pointers (kernel/backtrace.c), starting at
  *      the faulting RIP.
  *
@@ -29,20 +37,26 @@
  *   - The reporter never faults: memory is read only after the frame-pointer
  *     checks of backtrace.c; everything else printed comes from the frame
  *     and control registers.
- *   - Nesting: trap_depth counts handlers running. An exception inside the
- *     handler (depth 2) is never caught and never fully reported: it prints
- *     one line and exits with the panic status, so a broken reporter cannot
- *     recurse until the stack overflows.
- *   - #DF, NMI and #MC are never caught: they say the machine (or the
- *     kernel's stack) is in a state no test can continue from.
+ *   - Nesting: trap_depth counts exception handlers running; the level of a
+ *     context is trap_depth plus the IRQ handlers running (irq_depth(),
+ *     0 or 1). A catcher records the level it was armed at and catches only
+ *     a fault raised at that same level, so a resume never skips a handler's
+ *     exit path. An exception inside a handler (depth 2) that no catcher of
+ *     that handler expects is never fully reported: it prints one line and
+ *     exits with the panic status, so a broken reporter cannot recurse until
+ *     the stack overflows. Each nesting lands EXC_IST_SHIFT lower on the
+ *     exception stack; the fifth would hit its guard page and become #DF.
+ *   - #DF, NMI and #MC are never caught or hooked: they say the machine (or
+ *     the kernel's stack) is in a state no test can continue from.
  *   - A catcher catches at most once: it is popped before the resume.
  *
  * Locking: none needed. The catcher stack, the last fault and trap_depth are
  * per CPU (arrays indexed by cpu_id()): a CPU only ever catches its own
- * faults, and only it touches its entries.
+ * faults, and only it touches its entries. Hooks are installed before the
+ * exceptions they handle can happen (release/acquire on the pointer).
  *
  * Cites: Intel SDM vol. 3A ch. 6 (exception classes, error codes, table
- * 6-1) and 4.7 (page-fault error code).
+ * 6-1, 6.14.5 the IST) and 4.7 (page-fault error code).
  */
 #include "kernel/trap.h"
 
@@ -51,6 +65,7 @@
 #include "kernel/bootstacks.h"
 #include "kernel/kprintf.h"
 #include "kernel/ksyms.h"
+#include "kernel/lapic.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
 #include "kernel/pgwalk.h"
@@ -65,6 +80,13 @@ static volatile int trap_depth_of[MAX_CPUS];     /* handlers currently running *
 #define catch_top (catch_top_of[cpu_id()])
 #define last_fault (last_fault_of[cpu_id()])
 #define trap_depth (trap_depth_of[cpu_id()])
+
+static trap_hook_fn hooks[TRAP_NVECTORS];
+
+/* Handlers running on this CPU: exceptions, plus the IRQ handler if any. */
+static unsigned level_now(void) { return (unsigned)trap_depth + irq_depth(); }
+
+unsigned trap_depth_now(void) { return (unsigned)trap_depth; }
 
 static const struct {
     const char *mnemonic;
@@ -137,6 +159,7 @@ void trap_catch_push(struct trap_catch *c, bool report)
     c->prev = catch_top;
     c->report = report;
     c->fired = false;
+    c->level = level_now();
     catch_top = c;
 }
 
@@ -158,6 +181,12 @@ const struct trap_fault *trap_last_fault(void) { return &last_fault; }
 static bool catchable(uint64_t vector)
 {
     return vector != VEC_DF && vector != VEC_NMI && vector != VEC_MC;
+}
+
+void trap_set_hook(unsigned vector, trap_hook_fn fn)
+{
+    ASSERT_MSG(vector < TRAP_NVECTORS && catchable(vector), "vector %u cannot be hooked", vector);
+    __atomic_store_n(&hooks[vector], fn, __ATOMIC_RELEASE);
 }
 
 /* Rewrites f so that iretq lands where c->resume was saved, with kjmp_save
@@ -277,6 +306,10 @@ void trap_report(const struct trap_frame *f)
     if (f->vector == VEC_DF) {
         describe_address(f->rsp, buf, sizeof(buf));
         kprintf("interrupted RSP 0x%016llx: %s\n", (ull)f->rsp, buf);
+        /* A #PF while the CPU pushed an exception frame (onto a guard page,
+         * e.g. an overflowed IST stack) becomes #DF with CR2 = that address. */
+        describe_address(cr2, buf, sizeof(buf));
+        kprintf("CR2 0x%016llx (the last page fault's address): %s\n", (ull)cr2, buf);
     }
 
     /* 4. where */
@@ -293,6 +326,7 @@ void trap_report(const struct trap_frame *f)
             (ull)f->r10, (ull)f->r11);
     kprintf("R12 0x%016llx R13 0x%016llx R14 0x%016llx R15 0x%016llx\n", (ull)f->r12, (ull)f->r13,
             (ull)f->r14, (ull)f->r15);
+    kprintf("stack guard (%%fs:0x70) 0x%016llx, trap frame at 0x%016llx\n", (ull)f->stack_guard, (ull)(uint64_t)f);
     kprintf("CR0 0x%016llx CR2 0x%016llx CR3 0x%016llx CR4 0x%016llx\n", (ull)read_cr0(), (ull)cr2,
             (ull)read_cr3(), (ull)read_cr4());
 
@@ -305,8 +339,13 @@ void trap_report(const struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
-    if (++trap_depth > 1) {
-        /* A fault inside the handler: report minimally and stop. */
+    unsigned level = level_now(); /* of the faulting context */
+    int depth = ++trap_depth;
+    struct trap_catch *c = catch_top;
+    bool ours = c != NULL && c->level == level && catchable(f->vector);
+
+    if (depth > 1 && !ours) {
+        /* A fault inside the handler that nothing expects: report minimally and stop. */
         kprintf_set_line_prefix(NULL);
         kprintf("\nnested %s (%s) at RIP 0x%016llx while handling an exception; CR2 0x%016llx\n",
                 trap_mnemonic(f->vector), trap_name(f->vector), (unsigned long long)f->rip,
@@ -314,14 +353,22 @@ void trap_dispatch(struct trap_frame *f)
         panic_quiet("nested exception %s inside the exception handler", trap_mnemonic(f->vector));
     }
 
-    struct trap_catch *c = catch_top;
-    if (c != NULL && catchable(f->vector)) {
+    /* Hooks see only first-level exceptions: a fault of a hook itself goes to its catcher. */
+    trap_hook_fn hook = depth == 1 && f->vector < TRAP_NVECTORS ? __atomic_load_n(&hooks[f->vector], __ATOMIC_ACQUIRE)
+                                                                : NULL;
+    if (hook != NULL && hook(f)) {
+        trap_depth--;
+        return;
+    }
+
+    if (ours) {
         catch_top = c->prev;
         c->fault.vector = f->vector;
         c->fault.error_code = f->error_code;
         c->fault.cr2 = f->vector == VEC_PF ? read_cr2() : 0;
         c->fault.rip = f->rip;
         c->fault.rsp = f->rsp;
+        c->fault.frame = (uint64_t)f;
         c->fired = true;
         last_fault = c->fault;
         if (c->report)
@@ -333,6 +380,9 @@ void trap_dispatch(struct trap_frame *f)
 
     trap_report(f);
     char sym[96];
+    if (irq_depth() > 0)
+        panic_quiet("unhandled exception %s (%s) at %s, inside an interrupt handler", trap_mnemonic(f->vector),
+                    trap_name(f->vector), ksym_format(f->rip, sym, sizeof(sym)));
     panic_quiet("unhandled exception %s (%s) at %s", trap_mnemonic(f->vector), trap_name(f->vector),
                        ksym_format(f->rip, sym, sizeof(sym)));
 }

@@ -1,12 +1,13 @@
 /*
  * trap.h - CPU exceptions: the saved state, the report, and fault catching.
  *
- * Every exception vector (0..31) enters through kernel/trap_entry.S, which
- * saves all general registers into a struct trap_frame and calls
- * trap_dispatch(). With no catcher armed the exception is fatal: a full
- * report (trap_report) and a panic exit. With a catcher armed (tests, and
- * the test runner itself), the fault is recorded and execution resumes at
- * the catcher's saved context, as if kjmp_save had returned 1.
+ * Every exception vector (0..31) enters through kernel/trap_entry.S on an
+ * IST stack (kernel/gdt.h), which saves all general registers and the stack
+ * guard into a struct trap_frame and calls trap_dispatch(). A hook for the
+ * vector may handle it. Otherwise, with no catcher armed the exception is
+ * fatal: a full report (trap_report) and a panic exit. With a catcher armed
+ * (tests, and the test runner itself), the fault is recorded and execution
+ * resumes at the catcher's saved context, as if kjmp_save had returned 1.
  */
 #ifndef KERNEL_TRAP_H
 #define KERNEL_TRAP_H
@@ -32,8 +33,21 @@ enum {
 #define PF_ERR_PK   (1u << 5) /* protection key */
 #define PF_ERR_SS   (1u << 6) /* shadow stack */
 
-/* Saved by trap_entry.S; the layout is the push order there (lowest first). */
+/*
+ * Saved by kernel/trap_frame.inc (exceptions and interrupts alike); the
+ * layout is its push order, lowest address first. The frame lives on the
+ * handler's IST stack (kernel/gdt.h), never on the interrupted one.
+ *
+ * stack_guard is the interrupted code's -fsplit-stack guard (%fs:0x70,
+ * kernel/percpu.h). Entry saves it here and sets %fs:0x70 to 0 for the
+ * handler; exit writes this copy back just before iretq. So a handler that
+ * changes f->stack_guard changes the guard the interrupted code resumes
+ * with: that is how the runtime's tick hook poisons a running coroutine's
+ * guard to make its next prologue call __morestack (Go's stackPreempt).
+ */
 struct trap_frame {
+    uint64_t stack_guard; /* %fs:0x70 of the interrupted code; restored from here */
+    uint64_t pad;         /* keeps %rsp 16-aligned at the dispatcher call */
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
     uint64_t vector;
@@ -41,7 +55,10 @@ struct trap_frame {
     /* pushed by the CPU */
     uint64_t rip, cs, rflags, rsp, ss;
 };
-_Static_assert(sizeof(struct trap_frame) == 22 * 8, "matches trap_entry.S");
+_Static_assert(sizeof(struct trap_frame) == 24 * 8, "matches trap_frame.inc");
+_Static_assert(__builtin_offsetof(struct trap_frame, stack_guard) == 0, "trap_frame.inc pushes it last");
+_Static_assert(__builtin_offsetof(struct trap_frame, r15) == 2 * 8, "trap_frame.inc");
+_Static_assert(__builtin_offsetof(struct trap_frame, rip) == 19 * 8, "trap_frame.inc TF_RIP (the fake frame)");
 
 /* What a caught (or the last caught) fault looked like. */
 struct trap_fault {
@@ -49,7 +66,8 @@ struct trap_fault {
     uint64_t error_code;
     uint64_t cr2; /* page faults only; 0 otherwise */
     uint64_t rip;
-    uint64_t rsp;
+    uint64_t rsp;   /* the interrupted %rsp */
+    uint64_t frame; /* where the handler's struct trap_frame was: which stack handled it */
 };
 
 /* A saved kernel context: the callee-saved registers, %rsp and the resume %rip. */
@@ -65,14 +83,21 @@ _Noreturn void kjmp_restore(const struct kjmp *j, int val);
 
 /*
  * A fault catcher. Catchers form a stack (innermost on top); the top one
- * catches the next exception raised outside the exception handler itself
- * (#DF, NMI and #MC are never caught: they are fatal). Catching pops it.
+ * catches the next exception raised in the context that armed it: at the
+ * same handler nesting level (exception handlers plus the IRQ handler
+ * running on this CPU). A catcher armed in ordinary code therefore does not
+ * catch a fault inside an IRQ handler, and one armed inside an exception
+ * hook (trap_set_hook) catches the nested fault of that hook: resuming never
+ * skips the exit path of a handler (which restores the stack guard and
+ * TSS.IST5). #DF, NMI and #MC are never caught: they are fatal. Catching
+ * pops it.
  */
 struct trap_catch {
     struct kjmp resume;       /* where execution continues, kjmp_save returning 1 */
     struct trap_catch *prev;  /* the next outer catcher */
     bool report;              /* print the full report before resuming */
     volatile bool fired;      /* set when it caught a fault */
+    unsigned level;           /* handlers running on this CPU when it was armed */
     struct trap_fault fault;  /* valid when fired */
 };
 
@@ -82,6 +107,20 @@ void trap_catch_push(struct trap_catch *c, bool report);
 void trap_catch_pop(struct trap_catch *c);
 /* Makes c the top again, dropping any inner catchers (after a kjmp_restore past them). */
 void trap_catch_unwind_to(struct trap_catch *c);
+
+/*
+ * An exception hook: trap_dispatch calls it first for its vector, on the
+ * exception stack, with interrupts off. It returns true when it handled the
+ * exception (execution resumes from f, which it may edit), false to go on
+ * to the catchers and the report. It may arm a catcher to survive a fault of
+ * its own (the nested exception lands lower on the exception stack). For
+ * tests and debuggers; #DF, NMI and #MC cannot be hooked. NULL removes it.
+ */
+typedef bool (*trap_hook_fn)(struct trap_frame *f);
+void trap_set_hook(unsigned vector, trap_hook_fn fn);
+
+/* Exception handlers running on this CPU now (0 outside any). */
+unsigned trap_depth_now(void);
 
 /* The most recent fault any catcher caught (vector ~0 if none yet). */
 const struct trap_fault *trap_last_fault(void);

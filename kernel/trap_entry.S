@@ -2,19 +2,24 @@
  * trap_entry.S - the 32 exception entry stubs and their common path.
  *
  * Each stub makes the stack look the same whatever the vector: the CPU
- * pushed ss, rsp, rflags, cs, rip and, for some vectors, an error code; the
- * stub pushes a 0 in place of a missing error code, then the vector number.
- * The common path pushes all 15 general registers (struct trap_frame in
- * kernel/trap.h, lowest address first), then a two-word fake call frame
+ * switched to the vector's IST stack (IST_EXC for all but #DF, NMI and #MC,
+ * kernel/gdt.h) and pushed ss, rsp, rflags, cs, rip and, for some vectors,
+ * an error code; the stub pushes a 0 in place of a missing error code, then
+ * the vector number. The common path (TRAP_COMMON in trap_frame.inc, with
+ * the IST5 shift) saves the registers and the stack guard into a struct
+ * trap_frame (kernel/trap.h), moves TSS.IST5 down by EXC_IST_SHIFT so a
+ * nested exception lands below this one, pushes a two-word fake call frame
  * {saved rbp, faulting rip} so that a frame-pointer backtrace taken inside
  * the handler walks from trap_dispatch straight into the interrupted code,
  * faulting function included. It calls trap_dispatch(frame) and, if that
- * returns, restores the (possibly edited) frame and iretq's: a fault catcher
- * edits rip, rsp and the callee-saved registers to resume elsewhere.
+ * returns, moves TSS.IST5 back, restores the (possibly edited) frame and
+ * iretq's: a fault catcher edits rip, rsp and the callee-saved registers to
+ * resume elsewhere, and the shift is undone on that path too.
  *
- * Stack alignment: in 64-bit mode the CPU aligns %rsp to 16 before pushing
- * its frame (SDM 6.14.2); 5 + 2 + 15 + 2 pushes = 24 words keep it 16-aligned
- * at the call, as the ABI requires.
+ * #DF, NMI and #MC shift IST5 as well (they use their own stacks): the
+ * shifts stay balanced whatever nests inside what, and an NMI that arrives
+ * between an exception's delivery and its stub's shift moves IST5 below
+ * that exception's frame before anything of its own can fault.
  */
 #include "kernel/trap_frame.inc"
 
@@ -65,7 +70,7 @@ trap_stub_\vec:
     STUB 30, 1
     STUB 31, 0
 
-    TRAP_COMMON trap_common, trap_dispatch
+    TRAP_COMMON trap_common, trap_dispatch, 1
 
     /* The stub addresses, indexed by vector, for kernel/idt.c. */
     .section .rodata

@@ -7,16 +7,21 @@
  */
 #include "mm/kstack.h"
 
+#include "kernel/gdt.h"
 #include "kernel/kprintf.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
 #include "mm/paging.h"
 
-#define NAREAS 4
+#define NAREAS (1 + KSTACK_NIST) /* area 0: the kernel stack; area k: IST slot k */
 
-static const char *const area_names[NAREAS] = {"kernel", "#DF IST", "NMI IST", "#MC IST"};
+static const char *const area_names[NAREAS] = {"kernel", "#DF IST", "NMI IST", "#MC IST", "IRQ IST",
+                                               "exception IST"};
 
-_Static_assert(KSTACK_GUARD_SIZE + KSTACK_SIZE + 3 * (KSTACK_GUARD_SIZE + KSTACK_IST_SIZE) <= KSTACK_SLOT_SIZE,
+_Static_assert(KSTACK_NIST == IST_COUNT, "a stack for every IST slot");
+_Static_assert(IST_DF == 1 && IST_NMI == 2 && IST_MC == 3 && IST_IRQ == 4 && IST_EXC == 5, "area_names order");
+_Static_assert(KSTACK_GUARD_SIZE + KSTACK_SIZE + KSTACK_NIST * (KSTACK_GUARD_SIZE + KSTACK_IST_SIZE) <=
+                   KSTACK_SLOT_SIZE,
                "a CPU's stacks fit its slot");
 _Static_assert(LAYOUT_KSTACK_SIZE / KSTACK_SLOT_SIZE >= 64, "a slot for every CPU (MAX_CPUS)");
 
@@ -93,5 +98,5 @@ bool kstack_bounds(uint64_t va, uint64_t *lo, uint64_t *hi)
 {
     unsigned cpu, area;
     bool guard;
-    return locate(va, &cpu, &area, &guard, lo, hi) && area == 0 && !guard;
+    return locate(va, &cpu, &area, &guard, lo, hi) && !guard;
 }

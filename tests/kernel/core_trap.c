@@ -3,7 +3,7 @@
  * with KT_EXPECT_FAULT, and what the CPU reported about each: vector, error
  * code bits, CR2 and RIP. Also the page-table facts the faults depend on
  * (identity map gone, text read-only, data no-execute) and the catcher
- * machinery itself.
+ * and hook machinery itself.
  */
 #include "kernel/bootstacks.h"
 #include "kernel/crash.h"
@@ -165,6 +165,26 @@ KTEST(trap_catch_nested, "core.trap.catch_nested")
     KT_EQ(stage, 2);
     KT_ASSERT(outer.fired);
     KT_EQ(outer.fault.vector, VEC_PF);
+}
+
+static volatile unsigned hook_calls;
+static bool decline_bp(struct trap_frame *f)
+{
+    (void)f;
+    hook_calls = hook_calls + 1;
+    return false;
+}
+
+KTEST(trap_hook_declines, "core.trap.hook_declines_then_catcher")
+{
+    hook_calls = 0;
+    trap_set_hook(VEC_BP, decline_bp);
+    KT_EXPECT_FAULT(VEC_BP, __asm__ volatile("int3")); /* the hook said no: the catcher gets it */
+    trap_set_hook(VEC_BP, NULL);
+    KT_EQ(hook_calls, 1);
+    KT_EXPECT_FAULT(VEC_BP, __asm__ volatile("int3")); /* removed: not called again */
+    KT_EQ(hook_calls, 1);
+    KT_EQ(trap_depth_now(), 0);
 }
 
 KTEST(trap_names, "core.trap.names_and_error_codes")

@@ -2,7 +2,8 @@
  * platform_lapic.c - in-kernel tests of the local APIC: a self-IPI is held
  * while interrupts are off and delivered once they are on, to the handler
  * installed for its vector, with an EOI (a second one arrives too); bad
- * requests are refused rather than sent. And the KRUN program
+ * requests are refused rather than sent; the wake IPI ends a hlt, on this
+ * CPU and on every other. And the KRUN program
  * platform.probe, which prints what the platform layer found.
  */
 #include "kernel/acpi.h"
@@ -105,4 +106,45 @@ KRUN(platform_probe, "platform.probe", "ACPI tables, the local APIC, the HPET an
     lapic_timer_start(0);
     kprintf("probe: 100 Hz tick: %llu ticks in %llu ms\n", (unsigned long long)(ticks(cpu_id()) - k0),
             (unsigned long long)((nanotime() - t0) / 1000000));
+}
+
+/*
+ * The wake IPI ends a hlt. Here: with interrupts off, send it to this CPU,
+ * then `sti; hlt`: the pending IPI is taken right after sti's one-instruction
+ * shadow, which ends the hlt. A 10 Hz tick is the safety net, so a lost IPI
+ * fails the test (the count does not move) instead of hanging it. Then every
+ * other CPU, idle in its `sti; hlt` loop, is woken from here and counts it.
+ */
+KTEST(platform_lapic_wake, "platform.lapic.wake_ends_hlt")
+{
+    platform_test_setup();
+    unsigned me = cpu_id();
+    uint64_t was = read_rflags() & RFLAGS_IF;
+    cli();
+    lapic_timer_start(10);
+    uint64_t w0 = lapic_wakes(me), t0 = ticks(me);
+    cpu_wake(me);
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+    uint64_t w1 = lapic_wakes(me), t1 = ticks(me);
+    lapic_timer_start(0);
+    unsigned others = 0, woken = 0;
+    for (unsigned c = 0; c < cpu_count(); c++) {
+        if (c == me || !cpus[c].online)
+            continue;
+        others++;
+        uint64_t w = lapic_wakes(c), end = nanotime() + 200000000ull;
+        cpu_wake(c);
+        while (lapic_wakes(c) == w && nanotime() < end)
+            cpu_relax();
+        if (lapic_wakes(c) == w + 1)
+            woken++;
+        else
+            ktest_diag("CPU %u: %llu wake IPIs taken, expected %llu", c, (unsigned long long)lapic_wakes(c),
+                       (unsigned long long)(w + 1));
+    }
+    if (was)
+        irq_on();
+    KT_EQ(w1, w0 + 1);
+    KT_EQ(t1, t0); /* the hlt ended by the IPI, not the safety-net tick */
+    KT_EQ(woken, others);
 }
