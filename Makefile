@@ -29,13 +29,16 @@ NM      := nm
 
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
 
-# The kernel: freestanding, higher half (-mcmodel=kernel), no red zone (interrupts
-# push onto the current stack), no SSE (the kernel never saves FPU state), frame
-# pointers kept for backtraces.
+# The kernel: freestanding, higher half (-mcmodel=kernel), no red zone, no SSE
+# (the kernel never saves FPU state), frame pointers kept for backtraces (and
+# for the stack copier's frame-chain check). -fsplit-stack: every function
+# checks its stack against the guard at %fs:0x70 (rt/stack.c), so any kernel
+# code a coroutine calls grows the coroutine's stack instead of overflowing it;
+# on the kernel's own stacks the guard is 0 and the check never fires.
 KERNEL_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mcmodel=kernel -mno-red-zone -mgeneral-regs-only \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls \
-	-fno-builtin-memcpy \
+	-fno-builtin-memcpy -fsplit-stack \
 	-fno-strict-aliasing -fno-common -MMD -MP -I.
 KERNEL_ASFLAGS := -g -MMD -MP -I. -D__ASSEMBLY__
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-relax

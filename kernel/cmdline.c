@@ -16,8 +16,7 @@
  *   memlimit=SIZE        bytes with an optional K M G KiB MiB GiB suffix
  *                        (all binary), CMDLINE_MEMLIMIT_MIN..CMDLINE_MEMLIMIT_MAX
  *   gctrace=0|1          print a line per GC cycle
- *   crash=KIND           pf gp ud de nx wp guard; stack is recognised and
- *                        refused, naming the layer it waits for
+ *   crash=KIND           pf gp ud de nx wp guard stack
  *   run=NAME             a program to run instead of the tour
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *
@@ -222,6 +221,7 @@ static int parse_gctrace(struct parse_state *ps, const struct token *t)
 static const char *const crash_names[] = {
     [CRASH_NONE] = "none", [CRASH_PF] = "pf", [CRASH_GP] = "gp", [CRASH_UD] = "ud",
     [CRASH_DE] = "de",     [CRASH_NX] = "nx", [CRASH_WP] = "wp", [CRASH_GUARD] = "guard",
+    [CRASH_STACK] = "stack",
 };
 
 const char *cmdline_crash_name(enum crash_kind kind)
@@ -233,16 +233,13 @@ const char *cmdline_crash_name(enum crash_kind kind)
 
 static int parse_crash(struct parse_state *ps, const struct token *t)
 {
-    for (unsigned k = CRASH_PF; k <= CRASH_GUARD; k++) {
+    for (unsigned k = CRASH_PF; k <= CRASH_STACK; k++) {
         if (tok_eq(t->val, t->val_len, crash_names[k])) {
             ps->out->crash = (enum crash_kind)k;
             return 0;
         }
     }
-    if (tok_eq(t->val, t->val_len, "stack"))
-        return fail(ps, "crash=stack: not available yet; it needs coroutine stacks (the runtime's "
-                    "scheduler), which this kernel does not have");
-    return fail(ps, "crash=%.*s: unknown kind; expected crash=pf|gp|ud|de|nx|wp|guard", echo_len(t->val_len),
+    return fail(ps, "crash=%.*s: unknown kind; expected crash=pf|gp|ud|de|nx|wp|guard|stack", echo_len(t->val_len),
                 t->val);
 }
 

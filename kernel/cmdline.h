@@ -31,6 +31,7 @@ enum crash_kind {
     CRASH_NX, /* jump into a data page */
     CRASH_WP, /* write to kernel text */
     CRASH_GUARD, /* read the boot stack's guard page */
+    CRASH_STACK, /* a coroutine recursing past its stack limit (rt/stack.c) */
 };
 
 struct cmdline {

@@ -10,6 +10,7 @@
 #include "kernel/bootstacks.h"
 #include "kernel/kprintf.h"
 #include "kernel/panic.h"
+#include "rt/sched.h"
 
 /* `ret` (0xc3) in .data: executable only if the loader forgot NX. */
 uint8_t crash_data_ret[16] = { 0xc3 };
@@ -41,6 +42,26 @@ __attribute__((noinline)) void crash_call(uint64_t addr)
     void (*fn)(void) = (void (*)(void))crash_opaque(addr);
     fn();
     __asm__ volatile(""); /* not a tail call: keep this frame in the backtrace */
+}
+
+/* crash=stack: the limit is lowered so the panic comes before memory runs out. */
+#define CRASH_STACK_LIMIT ((uintptr_t)16 << 20)
+
+static volatile uint64_t crash_stack_stop = ~0ull;   /* never reached */
+
+__attribute__((noinline)) static uint64_t crash_recurse(uint64_t n)
+{
+    volatile char frame[1024];
+    frame[0] = (char)n;
+    if (n == crash_stack_stop)
+        return 0;
+    return crash_recurse(n + 1) + frame[0];
+}
+
+static void crash_stack_main(void *arg)
+{
+    (void)arg;
+    crash_recurse(0);
 }
 
 _Noreturn void crash(enum crash_kind kind)
@@ -79,6 +100,12 @@ _Noreturn void crash(enum crash_kind kind)
         crash_read(guard);
         break;
     }
+    case CRASH_STACK:
+        kprintf("a coroutine recursing with 1 KiB frames, stack limit %lu MiB\n",
+                (unsigned long)(CRASH_STACK_LIMIT >> 20));
+        rt_set_max_stack(CRASH_STACK_LIMIT);
+        rt_run(crash_stack_main, NULL, 1);
+        break;
     case CRASH_NONE:
         break;
     }

@@ -179,6 +179,7 @@ _Noreturn void kmain(struct boot_info *bi)
         ktest_run(cmdline.test_glob, cmdline.seed_set, cmdline.seed);
 
     tour_runtime();
+    tour_coroutines();
     kprintf("tour: done (boot with `test` to run the in-kernel tests)\n");
     kernel_exit(DEBUG_EXIT_SUCCESS);
 }

@@ -7,15 +7,22 @@
  * frees one large span by hand (what the sweeper will do once the collector
  * exists) and asks the scavenger to return idle pages: the frame allocator's
  * free count shows them come back.
+ *
+ * Then coroutines (tour_coroutines): 64 workers spread over the CPUs, and one
+ * coroutine that recurses until its 4 KiB stack has been copied to 64 KiB;
+ * each copy prints its old and new ranges (the runtime's copy hook), and the
+ * shrink at the following safe points prints them again.
  */
 #include "kernel/tour.h"
 
 #include "kernel/kprintf.h"
+#include "kernel/percpu.h"
 #include "kernel/smp.h"
 #include "mm/buddy.h"
 #include "mm/sysmem.h"
 #include "rt/mheap.h"
 #include "rt/rt.h"
+#include "rt/sched.h"
 
 struct tour_node {
     struct tour_node *next;
@@ -75,4 +82,81 @@ void tour_runtime(void)
             free1 - free0, (free1 - free0) * 4);
     os_view("after scavenging");
     smp_report(); /* each CPU, its P, its frame cache: live */
+}
+
+/* ---- coroutines ---- */
+
+#define TOUR_WORKERS 64
+static volatile uint64_t tour_ran_on[MAX_CPUS];
+static volatile uint64_t tour_done;
+
+static void tour_worker(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 4; round++) {
+        for (volatile int i = 0; i < 50000; i++)
+            ;
+        rt_gosched();   /* back to the queue: idle CPUs steal from it */
+    }
+    __atomic_add_fetch(&tour_ran_on[cpu_id()], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&tour_done, 1, __ATOMIC_RELAXED);
+}
+
+__attribute__((noinline)) static uint64_t tour_deep(uint64_t n)
+{
+    volatile char frame[1000];
+    frame[0] = (char)n;
+    struct rt_stack_info si;
+    rt_stack_info(&si);
+    if (si.used < (60u << 10))
+        return tour_deep(n + 1) + frame[0];
+    return frame[0];
+}
+
+static void tour_copy_hook(uint64_t goid, uintptr_t old_lo, uintptr_t old_hi, uintptr_t new_lo, uintptr_t new_hi,
+                           uintptr_t used)
+{
+    kprintf("  coroutine %lu on CPU %u: stack [%#lx, %#lx) %3lu KiB -> [%#lx, %#lx) %3lu KiB (%lu bytes in use)\n",
+            (unsigned long)goid, cpu_id(), (unsigned long)old_lo, (unsigned long)old_hi,
+            (unsigned long)((old_hi - old_lo) >> 10), (unsigned long)new_lo, (unsigned long)new_hi,
+            (unsigned long)((new_hi - new_lo) >> 10), (unsigned long)used);
+}
+
+static void tour_grower(void *arg)
+{
+    (void)arg;
+    tour_deep(0);
+    for (int i = 0; i < 6; i++)
+        rt_gosched();   /* safe points: the stack shrinks back */
+    __atomic_add_fetch(&tour_done, 1, __ATOMIC_RELAXED);
+}
+
+static void tour_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < TOUR_WORKERS; i++)
+        rt_go(tour_worker, NULL);
+    rt_go(tour_grower, NULL);
+    while (__atomic_load_n(&tour_done, __ATOMIC_RELAXED) < TOUR_WORKERS + 1)
+        rt_sleep(1000000);
+}
+
+void tour_coroutines(void)
+{
+    kprintf("\n== coroutines: %d workers on %u CPUs, and a stack growing by copy ==\n", TOUR_WORKERS,
+            cpu_count());
+    rt_set_stack_copy_hook(tour_copy_hook);
+    uint64_t t0 = rt_nanotime();
+    rt_run(tour_main, NULL, 0);
+    uint64_t t1 = rt_nanotime();
+    rt_set_stack_copy_hook(NULL);
+    for (unsigned c = 0; c < cpu_count(); c++)
+        kprintf("  CPU %u finished %lu workers\n", c, (unsigned long)tour_ran_on[c]);
+    struct rt_sched_stats ss;
+    rt_read_sched_stats(&ss);
+    kprintf("  %lu coroutines created, %lu stack growths, %lu shrinks, %lu preemptions; %lu us; "
+            "stacks held after the world ended: %lu\n",
+            (unsigned long)ss.created, (unsigned long)ss.stack_grows, (unsigned long)ss.stack_shrinks,
+            (unsigned long)(ss.preempt_async + ss.preempt_sync), (unsigned long)((t1 - t0) / 1000),
+            (unsigned long)ss.stacks_inuse);
 }

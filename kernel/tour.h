@@ -6,5 +6,7 @@
 
 /* Allocate on the runtime heap and print it from the runtime's and the OS's side. */
 void tour_runtime(void);
+/* Coroutines on every CPU, and a stack growing by copy (its ranges printed). */
+void tour_coroutines(void);
 
 #endif

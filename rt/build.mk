@@ -8,12 +8,26 @@
 
 RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/mspan.c \
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
-	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c rt/print.c
+	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c rt/print.c \
+	rt/proc.c rt/stack.c rt/chan.c rt/sema.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 
-RT_HOSTED_OBJS := $(patsubst %.c,$(BUILD)/rt/hosted/%.o,$(RT_HOSTED_SRCS))
-RT_BENCH_OBJS  := $(patsubst %.c,$(BUILD)/rt/bench/%.o,$(RT_HOSTED_SRCS))
-RT_KERNEL_OBJS := $(patsubst %.c,$(BUILD)/rt/kernel/%.o,$(RT_PORTABLE_SRCS) rt/port/kernel.c)
+# Coroutines run this code on small stacks: every function carries gcc's
+# split-stack prologue check (rt/stack.c). Code a coroutine runs must be built
+# with it too (RT_SPLIT_CFLAGS); linking needs no flag (our __morestack is in
+# rt/port/amd64.S, and gcc's link-time -fsplit-stack would pull libgcc's).
+RT_SPLIT_CFLAGS := -fsplit-stack
+
+# Hosted objects: their code goes to section rt_text, so the preemption check
+# can tell runtime code (never a preemption point) from the code it runs
+# (rt_port_preemptible_pc in rt/port/hosted.c).
+RT_TEXT_RENAME := $(foreach s,.text .text.unlikely .text.hot .text.startup .text.exit,\
+	--rename-section $(s)=rt_text,alloc,load,readonly,code,contents)
+
+RT_HOSTED_OBJS := $(patsubst %.c,$(BUILD)/rt/hosted/%.o,$(RT_HOSTED_SRCS)) $(BUILD)/rt/hosted/rt/port/amd64.o
+RT_BENCH_OBJS  := $(patsubst %.c,$(BUILD)/rt/bench/%.o,$(RT_HOSTED_SRCS)) $(BUILD)/rt/bench/rt/port/amd64.o
+RT_KERNEL_OBJS := $(patsubst %.c,$(BUILD)/rt/kernel/%.o,$(RT_PORTABLE_SRCS) rt/port/kernel.c) \
+	$(BUILD)/rt/kernel/rt/port/amd64.o
 
 RT_HOSTED_LIB := $(BUILD)/rt/librt_hosted.a
 RT_BENCH_LIB  := $(BUILD)/rt/librt_bench.a
@@ -21,17 +35,33 @@ RT_BENCH_LIB  := $(BUILD)/rt/librt_bench.a
 RT_BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -MMD -MP -I. \
 	-DHOSTED=1 -DRT_DEBUG=0
 
-$(RT_HOSTED_OBJS): $(BUILD)/rt/hosted/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+# No ASan redzones in the runtime's own frames: the scheduler abandons frames
+# on the system stack (schedule() never returns), and stale redzone poison
+# left there would be reported against the next frames at the same place.
+# Heap and global checks stay on; the code coroutines run keeps stack checks.
+RT_HOSTED_ASAN_STACK := --param asan-stack=0
 
-$(RT_BENCH_OBJS): $(BUILD)/rt/bench/%.o: %.c
+$(filter %.o,$(patsubst %.c,$(BUILD)/rt/hosted/%.o,$(RT_HOSTED_SRCS))): $(BUILD)/rt/hosted/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(RT_BENCH_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(HOST_CFLAGS) $(RT_HOSTED_ASAN_STACK) $(RT_SPLIT_CFLAGS) -c $< -o $@
+	$(Q)objcopy $(RT_TEXT_RENAME) $@
 
-$(RT_KERNEL_OBJS): $(BUILD)/rt/kernel/%.o: %.c
+$(filter %.o,$(patsubst %.c,$(BUILD)/rt/bench/%.o,$(RT_HOSTED_SRCS))): $(BUILD)/rt/bench/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(RT_BENCH_CFLAGS) $(RT_SPLIT_CFLAGS) -c $< -o $@
+	$(Q)objcopy $(RT_TEXT_RENAME) $@
+
+$(BUILD)/rt/hosted/rt/port/amd64.o $(BUILD)/rt/bench/rt/port/amd64.o: rt/port/amd64.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -DHOSTED=1 -MMD -MP -I. -c $< -o $@
+
+$(filter-out %/amd64.o,$(RT_KERNEL_OBJS)): $(BUILD)/rt/kernel/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/rt/kernel/rt/port/amd64.o: rt/port/amd64.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
 $(RT_HOSTED_LIB): $(RT_HOSTED_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^

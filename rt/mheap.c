@@ -347,8 +347,10 @@ struct mspan *mheap_alloc_manual(uintptr_t npages)
 		s->nelems = 0;
 		s->alloc_cache = 0;   /* never a source of objects */
 		rt_mstats.heap_sys -= n;
-		rt_mstats.stack_sys += n;
-		rt_mstats.stack_inuse += n;
+		rt_mstats.heap_manual += n;
+		/* stack_* are shared with rt/stack.c's chunks: atomics */
+		__atomic_add_fetch(&rt_mstats.stack_sys, n, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&rt_mstats.stack_inuse, n, __ATOMIC_RELAXED);
 	}
 	rt_unlock(&h->lock);
 	return s;
@@ -363,8 +365,9 @@ void mheap_free_manual(struct mspan *s)
 	uintptr_t n = s->npages * RT_PAGE_SIZE;
 	junk_fill(s);
 	rt_mstats.heap_sys += n;
-	rt_mstats.stack_sys -= n;
-	rt_mstats.stack_inuse -= n;
+	rt_mstats.heap_manual -= n;
+	__atomic_sub_fetch(&rt_mstats.stack_sys, n, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&rt_mstats.stack_inuse, n, __ATOMIC_RELAXED);
 	pagefree_insert(s);
 	rt_unlock(&h->lock);
 }
@@ -467,8 +470,8 @@ void mheap_verify(void)
 		      (unsigned long)free_bytes, (unsigned long)rt_mstats.heap_free);
 	RT_ASSERT_MSG(inuse == rt_mstats.heap_inuse, "verify: in-use bytes %lu, counted %lu",
 		      (unsigned long)inuse, (unsigned long)rt_mstats.heap_inuse);
-	RT_ASSERT_MSG(manual == rt_mstats.stack_inuse, "verify: manual bytes %lu, counted %lu",
-		      (unsigned long)manual, (unsigned long)rt_mstats.stack_inuse);
+	RT_ASSERT_MSG(manual == rt_mstats.heap_manual, "verify: manual bytes %lu, counted %lu",
+		      (unsigned long)manual, (unsigned long)rt_mstats.heap_manual);
 	RT_ASSERT_MSG(released == rt_mstats.heap_released,
 		      "verify: released bytes %lu, counted %lu", (unsigned long)released,
 		      (unsigned long)rt_mstats.heap_released);

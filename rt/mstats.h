@@ -16,7 +16,7 @@
 struct mstats_global {
 	/* Sys counters: bytes mapped through sys_map for each use. */
 	uint64_t heap_sys;      /* heap arenas mapped, minus pages lent to stacks (mheap lock) */
-	uint64_t stack_sys;     /* stack spans taken from the heap (mheap lock) */
+	uint64_t stack_sys;     /* stack memory mapped: rt/stack.c's chunks and manual heap spans (atomic) */
 	uint64_t mspan_sys;     /* memory carved for struct mspan (persistent lock) */
 	uint64_t mcache_sys;    /* memory carved for struct mcache (persistent lock) */
 	uint64_t gc_sys;        /* GC metadata: heap bitmaps, alloc/mark bits (persistent lock) */
@@ -27,7 +27,8 @@ struct mstats_global {
 	uint64_t heap_inuse;    /* bytes in spans in state MSPAN_INUSE (mheap lock) */
 	uint64_t heap_free;     /* bytes in free page runs (mheap lock); == HeapIdle */
 	uint64_t heap_released; /* free bytes returned with sys_unused (mheap lock) */
-	uint64_t stack_inuse;   /* bytes in MSPAN_MANUAL spans (mheap lock) */
+	uint64_t stack_inuse;   /* bytes of stacks held by coroutines, and manual spans (atomic) */
+	uint64_t heap_manual;   /* bytes in MSPAN_MANUAL spans (mheap lock) */
 	uint64_t mspan_inuse;   /* bytes of live struct mspan (mheap lock) */
 	uint64_t mcache_inuse;  /* bytes of live struct mcache (mheap lock) */
 

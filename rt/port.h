@@ -56,6 +56,16 @@
 #define RT_HEAP_REGION_SIZE ((uintptr_t)1 << 44)   /* 16 TiB, up to the stack region */
 #endif
 
+/* The coroutine stacks' region (DESIGN.md section 2): every stack address lies
+ * in it, and nothing else does, which rt/stack.c's relocation relies on. */
+#if defined(HOSTED)
+#define RT_STACK_REGION_BASE ((uintptr_t)0x300000000000ull)
+#define RT_STACK_REGION_SIZE ((uintptr_t)1 << 40)   /* 1 TiB */
+#else
+#define RT_STACK_REGION_BASE ((uintptr_t)0xffffd00000000000ull)
+#define RT_STACK_REGION_SIZE ((uintptr_t)1 << 44)   /* 16 TiB */
+#endif
+
 /* Maximum number of Ps (logical processors, one mcache each). */
 #define RT_MAX_PROCS 64
 
@@ -65,14 +75,20 @@
  * Lock ranks: a thread may acquire a lock only if its rank is greater than the
  * rank of every lock it already holds (checked at RT_DEBUG >= 1). This is the
  * runtime's lock order, written once:
- *     mcentral (10)  <  mheap (20)  <  fixalloc/persistent (30)  <  sys (40)
+ *     chan (2) < sema (3) < timers (4) < sched (6) < mcentral (10) < mheap (20)
+ *       < stack pool (25) < fixalloc/persistent (30) < sys (40)
  * e.g. the heap lock may be taken while holding an mcentral lock, never the
  * other way round (mcentral_grow releases its lock before calling the heap anyway).
  */
 enum rt_lockrank {
 	LOCKRANK_LEAF0 = 0,
+	LOCKRANK_CHAN = 2,        /* a channel (rt/chan.c); rt_ready may follow */
+	LOCKRANK_SEMA = 3,        /* a mutex's or wait group's waiters (rt/sema.c) */
+	LOCKRANK_TIMERS = 4,      /* the sleep timer heap (rt/proc.c) */
+	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,
 	LOCKRANK_MHEAP = 20,
+	LOCKRANK_STACKPOOL = 25,  /* stack chunks (rt/stack.c): takes persistent and sys */
 	LOCKRANK_PERSISTENT = 30,
 	LOCKRANK_SYS = 40,
 };
@@ -91,7 +107,7 @@ void rt_unlock(struct rt_lock *l);
 void rt_assert_held(const struct rt_lock *l);
 
 /* Per-thread (hosted) / per-CPU (kernel) record of held locks, for rank checks. */
-#define RT_LOCKRANK_DEPTH 8
+#define RT_LOCKRANK_DEPTH 72   /* rt_select holds up to 64 channel locks (RT_SELECT_MAX_CASES) */
 struct rt_lockrank_state {
 	int depth;
 	const struct rt_lock *held[RT_LOCKRANK_DEPTH];
@@ -162,5 +178,27 @@ static inline int rt_port_current_p(void)
 
 /* Bounds [lo, hi) of the stack the caller runs on (the barrier's debug check). */
 void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi);
+
+/* ---- the scheduler's needs (rt/proc.c) ---------------------------------------- */
+
+struct rt_m;
+/* Monotonic nanoseconds. */
+uint64_t rt_port_nanotime(void);
+/* Number of Ms (CPUs / threads) rt_run uses when asked for 0. */
+int rt_port_default_procs(void);
+/* Runs mstart(m) on n Ms at once (this thread/CPU is M 0) and waits for all. */
+void rt_port_run_ms(int n, void (*mstart)(int id));
+/* Binds the calling CPU/thread to m (NULL unbinds): rt_getm() returns it. */
+void rt_port_setm(struct rt_m *m);
+/* Sleeps until rt_port_wake(m) or until the monotonic time `deadline` (0: none). */
+void rt_port_idle(struct rt_m *m, uint64_t deadline);
+void rt_port_wake(struct rt_m *m);
+/* May a preemption stop code at pc (user code, not the runtime's or the OS's)? */
+bool rt_port_preemptible_pc(uintptr_t pc);
+/* Starts/stops the preemption tick (kernel: LAPIC timer hook; hosted: a monitor thread). */
+void rt_port_preempt_start(void);
+void rt_port_preempt_stop(void);
+/* A stack is handed to a coroutine (hosted ASan: clear stale shadow poison). */
+void rt_port_stack_fresh(uintptr_t lo, size_t n);
 
 #endif

@@ -17,8 +17,14 @@
 #include "rt/port/hosted.h"
 #include "rt/sys.h"
 
+#include "rt/runtime2.h"
+
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +91,22 @@ void rt_port_vthrow(const char *fmt, va_list ap)
 
 void rt_memclr(void *p, size_t n) { memset(p, 0, n); }
 void rt_memcpy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* A stack handed to a coroutine: ASan's shadow may still hold the redzones of
+ * frames that lived there before (a copied-from or exited stack). */
+void rt_port_stack_fresh(uintptr_t lo, size_t n)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	__asan_unpoison_memory_region((void *)lo, n);
+#else
+	(void)lo;
+	(void)n;
+#endif
+}
 
 /* ---- the running context ---- */
 
@@ -162,4 +184,130 @@ void sys_port_fault(void *v, size_t n)
 	if (madvise(v, n, MADV_DONTNEED) != 0)
 		rt_throw("sys_fault(%p, %zu): madvise failed: %s", v, n, strerror(errno));
 	protect("sys_fault", v, n, PROT_NONE);
+}
+
+/* ---- the scheduler's port: one thread per M ---- */
+
+__thread struct rt_m *rt_tls_m;
+static int hosted_default_procs = 1;
+
+void rt_hosted_set_default_procs(int n) { hosted_default_procs = n; }
+int rt_port_default_procs(void) { return hosted_default_procs; }
+
+uint64_t rt_port_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void rt_port_setm(struct rt_m *m)
+{
+	rt_tls_m = m;
+	if (m != NULL) {
+		rt_hosted_set_p(m->id);
+		/* glibc's TCB keeps %fs:0x70 for split stacks (tcbhead_t.__private_ss). */
+		uintptr_t tcb;
+		__asm__ volatile("movq %%fs:0, %0" : "=r"(tcb));
+		m->guard_slot = (uintptr_t *)(tcb + 0x70);
+	}
+}
+
+static void (*ms_start)(int id);
+static void *m_thread(void *arg)
+{
+	ms_start((int)(intptr_t)arg);
+	return NULL;
+}
+
+void rt_port_run_ms(int n, void (*mstart)(int id))
+{
+	pthread_t threads[RT_MAX_PROCS];
+	ms_start = mstart;
+	for (int i = 1; i < n; i++) {
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 1 << 20);
+		if (pthread_create(&threads[i], &attr, m_thread, (void *)(intptr_t)i) != 0)
+			rt_throw("rt_run: cannot start thread for M %d", i);
+		pthread_attr_destroy(&attr);
+	}
+	int saved_p = rt_hosted_current_p;
+	mstart(0);
+	for (int i = 1; i < n; i++)
+		pthread_join(threads[i], NULL);
+	rt_hosted_current_p = saved_p;
+}
+
+/* Idle: a futex on m->wake (set by the waker before rt_port_wake). */
+void rt_port_idle(struct rt_m *m, uint64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline != 0) {
+		uint64_t now = rt_port_nanotime();
+		uint64_t d = deadline > now ? deadline - now : 0;
+		ts.tv_sec = (time_t)(d / 1000000000ull);
+		ts.tv_nsec = (long)(d % 1000000000ull);
+		tsp = &ts;
+	}
+	syscall(SYS_futex, &m->wake, FUTEX_WAIT_PRIVATE, 0, tsp, NULL, 0);
+}
+
+void rt_port_wake(struct rt_m *m)
+{
+	syscall(SYS_futex, &m->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* The runtime's own text is the section rt_text (rt/build.mk renames it). */
+extern char __start_rt_text[], __stop_rt_text[];
+bool rt_port_preemptible_pc(uintptr_t pc)
+{
+	return !(pc >= (uintptr_t)__start_rt_text && pc < (uintptr_t)__stop_rt_text) &&
+	       !(pc >= (uintptr_t)rt_asm_text_start && pc < (uintptr_t)rt_asm_text_end);
+}
+
+/*
+ * Preemption monitor (Go's sysmon): every millisecond, a G that has run for a
+ * time slice gets its request flag and a poisoned guard. Only synchronous
+ * preemption here: a loop without calls is not stopped (no signals).
+ */
+static pthread_t sysmon_thread;
+static volatile bool sysmon_stop;
+static void *sysmon(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&sysmon_stop, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		uint64_t now = rt_port_nanotime();
+		for (int i = 0; i < rt_sched.nprocs; i++) {
+			struct rt_m *m = rt_allm[i];
+			if (m == NULL || m->guard_slot == NULL)
+				continue;
+			struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+			if (g != NULL && rt_preempt_due(m, now) && !g->preempt) {
+				g->preempt = true;
+				/* Poison only g's own guard: if the M has moved on (to its
+				 * system stack, or another G), the slot holds something else
+				 * and the system stack must never see the poison. */
+				uintptr_t expect = g->stackguard;
+				__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false,
+							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+			}
+		}
+	}
+	return NULL;
+}
+
+void rt_port_preempt_start(void)
+{
+	sysmon_stop = false;
+	if (pthread_create(&sysmon_thread, NULL, sysmon, NULL) != 0)
+		rt_throw("rt_run: cannot start the preemption monitor");
+}
+
+void rt_port_preempt_stop(void)
+{
+	__atomic_store_n(&sysmon_stop, true, __ATOMIC_RELEASE);
+	pthread_join(sysmon_thread, NULL);
 }

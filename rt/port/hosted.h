@@ -7,4 +7,7 @@
 /* Bind the calling thread to P number p (0 <= p < RT_MAX_PROCS). Default: P 0. */
 void rt_hosted_set_p(int p);
 
+/* How many Ms (threads) rt_run(..., 0) starts. Default 1. */
+void rt_hosted_set_default_procs(int n);
+
 #endif

@@ -14,12 +14,31 @@
  *   P identity  one P per CPU: P n runs on CPU n (cpu_id(); kmain creates the
  *               Ps with rt_start_procs once the APs are up)
  *   stack       the bounds of the kernel stack %rsp lies in: an AP's
- *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h);
- *               coroutine stacks join with the scheduler
+ *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h), or
+ *               the running coroutine's
+ *   scheduler   M n is CPU n (smp_run_on_all starts them, struct cpu's
+ *               rt_m at %gs:0x78 names it); an idle M halts with interrupts
+ *               on and is woken by cpu_wake's IPI or the tick; time is
+ *               nanotime(). The guard %fs:0x70 is struct cpu's stack_guard.
+ *   preemption  a 1 kHz tick hook (RT_TICK_HZ) on every CPU while a world
+ *               runs. A G past its time slice gets g->preempt and either an
+ *               injected call to rt_async_preempt, when the interrupted code
+ *               is a coroutine's own code (the linker script's user text:
+ *               tests and benchmarks, never the kernel's or the runtime's),
+ *               on its own stack with room, with no runtime lock and no
+ *               kernel spinlock held; or else a poisoned guard in the frame,
+ *               so its next checked call yields.
  */
 #include "rt/port.h"
 
+#include "rt/runtime2.h"
+
 #include "kernel/bootstacks.h"
+#include "kernel/lapic.h"
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
+#include "kernel/time.h"
+#include "kernel/trap.h"
 #include "kernel/kprintf.h"
 #include "kernel/percpu.h"
 #include "kernel/panic.h"
@@ -65,6 +84,12 @@ void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
     struct bootstack s;
     bool in_guard;
     __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    struct rt_m *m = rt_getm();
+    if (m != NULL && m->curg != NULL && rsp >= m->curg->stack_lo && rsp < m->curg->stack_hi) {
+        *lo = m->curg->stack_lo;
+        *hi = m->curg->stack_hi;
+        return;
+    }
     if (kstack_bounds(rsp, lo, hi))
         return;
     if (!bootstack_find(rsp, &s, &in_guard) || in_guard) {
@@ -73,4 +98,101 @@ void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
     }
     *lo = s.base;
     *hi = s.top;
+}
+
+/* ---- the scheduler ---- */
+
+#define RT_TICK_HZ 1000
+#define ASYNC_PREEMPT_ROOM 512   /* bytes rt_async_preempt may push below the interrupted %rsp */
+
+uint64_t rt_port_nanotime(void) { return nanotime(); }
+int rt_port_default_procs(void) { return (int)cpu_count(); }
+
+void rt_port_setm(struct rt_m *m)
+{
+    struct cpu *c = this_cpu();
+    c->rt_m = m;
+    if (m != NULL)
+        m->guard_slot = (uintptr_t *)&c->stack_guard;
+}
+
+static int run_nms;
+static void (*run_mstart)(int id);
+
+static void run_on_cpu(void *arg)
+{
+    (void)arg;
+    int id = (int)cpu_id();
+    if (id < run_nms)
+        run_mstart(id);
+}
+
+void rt_port_run_ms(int n, void (*mstart)(int id))
+{
+    ASSERT_MSG(n >= 1 && (unsigned)n <= cpu_count(), "rt_run: %d Ms, but %u CPUs are online", n, cpu_count());
+    ASSERT_MSG(cpu_id() == 0, "rt_run from CPU %u: only the boot CPU starts the world", cpu_id());
+    run_nms = n;
+    run_mstart = mstart;
+    smp_run_on_all(run_on_cpu, NULL);
+}
+
+void rt_port_idle(struct rt_m *m, uint64_t deadline)
+{
+    (void)deadline;   /* the tick ends every hlt: timers are checked each millisecond */
+    assert_no_locks_held("an idle M halting");
+    __asm__ volatile("cli" ::: "memory");
+    if (__atomic_load_n(&m->wake, __ATOMIC_SEQ_CST) == 0)
+        __asm__ volatile("sti; hlt" ::: "memory");   /* a wake IPI after the check still ends the hlt */
+    else
+        __asm__ volatile("sti" ::: "memory");
+}
+
+void rt_port_wake(struct rt_m *m) { cpu_wake((unsigned)m->id); }
+
+extern char __user_text_start[], __user_text_end[];
+bool rt_port_preemptible_pc(uintptr_t pc)
+{
+    return pc >= (uintptr_t)__user_text_start && pc < (uintptr_t)__user_text_end;
+}
+
+static void preempt_tick(struct trap_frame *f)
+{
+    struct rt_m *m = rt_getm();
+    if (m == NULL)
+        return;
+    struct rt_g *g = m->curg;
+    if (g == NULL || m->on_systemstack || !rt_preempt_due(m, nanotime()))
+        return;
+    /* Only a G interrupted on its own stack; in the middle of a switch the
+     * frame's guard is the system stack's and must stay 0. */
+    if (f->rsp <= g->stack_lo || f->rsp > g->stack_hi ||
+        (f->stack_guard != g->stackguard && f->stack_guard != STACK_PREEMPT))
+        return;   /* (an earlier tick may have poisoned it already: a loop without calls never consumes it) */
+    g->preempt = true;
+    if (m->locks == 0 && spin_held_count() == 0 && rt_port_preemptible_pc(f->rip) &&
+        f->rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
+        f->rsp -= 8;
+        *(uint64_t *)f->rsp = f->rip;   /* as if the code had called rt_async_preempt */
+        f->rip = (uint64_t)rt_async_preempt;
+        return;
+    }
+    f->stack_guard = STACK_PREEMPT;
+}
+
+void rt_port_preempt_start(void)
+{
+    time_set_tick_hook(preempt_tick);
+    time_tick_start_all(RT_TICK_HZ);
+}
+
+void rt_port_preempt_stop(void)
+{
+    time_tick_start_all(0);
+    time_set_tick_hook(NULL);
+}
+
+void rt_port_stack_fresh(uintptr_t lo, size_t n)
+{
+    (void)lo;
+    (void)n;
 }

@@ -15,3 +15,19 @@ $(RT_TEST_BINS): $(BUILD)/tests/host/%: tests/host/%.c $(RT_TEST_COMMON_OBJ) $(R
 
 HOST_TESTS += $(RT_TEST_BINS)
 ALL_DEPS += $(RT_TEST_BINS:=.d) $(RT_TEST_COMMON_OBJ:.o=.d)
+
+# Coroutine tests: the code coroutines run carries the split-stack check.
+RT_SCHED_TEST_NAMES := test_rt_sched test_rt_chan
+RT_SCHED_TEST_BINS  := $(addprefix $(BUILD)/tests/host/,$(RT_SCHED_TEST_NAMES))
+
+# Compile and link apart: gcc given -fsplit-stack at link time adds libgcc's
+# __morestack, which would clash with ours.
+$(RT_SCHED_TEST_BINS:=.o): $(BUILD)/tests/host/%.o: tests/host/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) $(RT_SPLIT_CFLAGS) -c $< -o $@
+
+$(RT_SCHED_TEST_BINS): $(BUILD)/tests/host/%: $(BUILD)/tests/host/%.o $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB)
+	$(Q)$(CC) $< $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB) $(HOST_LDFLAGS) -lpthread -o $@
+
+HOST_TESTS += $(RT_SCHED_TEST_BINS)
+ALL_DEPS += $(RT_SCHED_TEST_BINS:=.d)

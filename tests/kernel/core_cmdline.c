@@ -60,8 +60,7 @@ KTEST(cmdline_errors, "core.cmdline.errors")
         { "memlimit=5TB", "unknown suffix 'TB'" },
         { "memlimit=512K", "out of range" },
         { "gctrace=on", "gctrace=0 or gctrace=1" },
-        { "crash=boom", "pf|gp|ud|de|nx|wp|guard" },
-        { "crash=stack", "coroutine stacks" },
+        { "crash=boom", "pf|gp|ud|de|nx|wp|guard|stack" },
         { "test=a/b", "'/' not allowed" },
         { "test crash=pf", "at most one" },
     };

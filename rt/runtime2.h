@@ -1,0 +1,291 @@
+/*
+ * runtime2.h - the scheduler's structures: G (coroutine), M (CPU or thread),
+ * P (logical processor), as in Go's runtime2.go. Internal to rt/; the public
+ * API is rt/sched.h.
+ *
+ * One M per P, for good: M n always runs P n (the kernel's CPU n, or hosted
+ * thread n). Go hands a P to another M when its M blocks in a system call;
+ * nothing here blocks outside the scheduler, so the pairing never changes and
+ * rt_port_current_p() (the allocator's "which mcache") stays right for
+ * whatever coroutine runs on the M.
+ *
+ * A coroutine's saved context lives on its own stack (callee-saved registers
+ * and the resume address, pushed by rt_mcall), so g->sched_sp is all the G
+ * struct holds: copying a stack moves the context with it, and the copier
+ * relocates it like any other frame. The exception is a G stopped inside
+ * __morestack (grow or preempt): its argument registers are in g->morebuf.
+ *
+ * Field comments say who may touch a field ("own M" = only the M running the
+ * G, or the M holding it while it is not running).
+ */
+#ifndef RT_RUNTIME2_H
+#define RT_RUNTIME2_H
+
+#include "rt/port.h"
+#include "rt/sched.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- stack geometry (rt/stack.c) -------------------------------------------- */
+
+/*
+ * The smallest stack is one 4 KiB page: below it the page allocator cannot
+ * place an unmapped guard page without wasting the rest of a page anyway.
+ * STACK_GUARD bytes at its bottom are the "slack" that unchecked code may use
+ * below the split-stack guard: gcc's prologue lets a frame under 256 bytes
+ * compare %rsp itself with the guard (SPLIT_STACK_AVAILABLE), __morestack
+ * pushes one word before leaving the stack, and a timer-injected preemption
+ * frame needs 26 words. The hosted port adds libc's unchecked leaf functions
+ * (memcpy, system-call wrappers; printf goes through rt_systemstack).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+/* ASan's interceptors (memset, memcpy...) run unchecked and use kilobytes. */
+#define STACK_MIN_SHIFT 14
+#define STACK_GUARD     8192
+#elif defined(HOSTED)
+#define STACK_MIN_SHIFT 12
+#define STACK_GUARD     2048
+#else
+#define STACK_MIN_SHIFT 12
+#define STACK_GUARD     768
+#endif
+#define STACK_MIN       ((uintptr_t)1 << STACK_MIN_SHIFT)
+#define STACK_GUARD_PAGE 4096        /* unmapped, below every stack */
+#define STACK_MAX_DEFAULT ((uintptr_t)1 << 30)
+/*
+ * The guard value that fails every prologue check (Go's stackPreempt): the
+ * next checked call enters __morestack, which sees g->preempt and yields.
+ */
+#define STACK_PREEMPT   ((uintptr_t)0xfffffffffffffade)
+/* Orders 0..STACK_CACHED_ORDERS-1 (4..32 KiB) are cached per P and carved from chunks. */
+#define STACK_CACHED_ORDERS 4
+#define STACK_NORDERS   (31 - STACK_MIN_SHIFT) /* up to 1 GiB */
+
+/* ---- G ---------------------------------------------------------------------- */
+
+enum g_status {
+	G_IDLE,       /* allocated, not yet started or on the free list */
+	G_RUNNABLE,   /* in a run queue */
+	G_RUNNING,    /* on an M */
+	G_WAITING,    /* parked: blocked on a channel, mutex, timer... */
+	G_DEAD,       /* returned; on a P's free list */
+};
+
+/* The registers __morestack saves (its layout is rt/port/amd64.S's). */
+struct morebuf {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r12, r13, r14, r15;
+	uint64_t sp;          /* %rsp at __morestack's entry: [sp] = return address into F */
+	uint64_t frame;       /* %r10: F's frame size */
+	uint64_t args;        /* %r11: bytes of F's stack arguments */
+};
+#define MOREBUF_WORDS 16
+
+struct rt_g {
+	/* Offsets used by rt/port/amd64.S: keep in step (static asserts below). */
+	uintptr_t stack_lo;        /* 0: lowest usable byte; the guard page is just below */
+	uintptr_t stack_hi;        /* 8: one past the top */
+	uintptr_t stackguard;      /* 16: lo + STACK_GUARD: %fs:0x70 while this G runs */
+	uintptr_t sched_sp;        /* 24: saved %rsp when not running (own M) */
+	struct morebuf morebuf;    /* 32: registers of a stopped __morestack (own M) */
+
+	uint64_t id;               /* 1, 2, ... (never reused) */
+	volatile uint32_t status;  /* enum g_status; atomic */
+	volatile bool preempt;     /* asked to yield at the next safe point (any CPU) */
+	bool in_morestack;         /* stopped inside __morestack: resume with its tail */
+	struct rt_g *schedlink;    /* run queue / free list link (queue's lock) */
+	void (*fn)(void *);
+	void *arg;
+	const char *wait_reason;   /* while G_WAITING */
+
+	/* Stack bookkeeping (own M). */
+	void *stack_chunk;         /* the stack's chunk (rt/stack.c) */
+	uint8_t stack_order;       /* size = STACK_MIN << order */
+	uint32_t ncopies;          /* growths + shrinks, for the tour and tests */
+	uintptr_t max_used;        /* deepest use seen at a copy (bytes) */
+
+	/* Parking (rt/proc.c, rt/chan.c): a waiter's result. */
+	void *param;               /* set by whoever readies the G */
+	uint64_t when;             /* rt_sleep wake-up time (timer lock) */
+	int timer_index;           /* position in the timer heap, -1 if none */
+	struct rt_g *alllink;      /* every G ever made (rt/proc.c allgs; sched lock) */
+};
+_Static_assert(__builtin_offsetof(struct rt_g, stack_lo) == 0, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_g, stackguard) == 16, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_g, sched_sp) == 24, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_g, morebuf) == 32, "amd64.S");
+_Static_assert(sizeof(struct morebuf) == MOREBUF_WORDS * 8, "amd64.S");
+
+/* ---- M ---------------------------------------------------------------------- */
+
+struct rt_m {
+	/* Offsets used by rt/port/amd64.S. */
+	struct rt_g *curg;         /* 0: the G running (or being switched) on this M; NULL on g0 */
+	uintptr_t g0_sp;           /* 8: top of the scheduler's stack frame area */
+	struct morebuf morebuf;    /* 16: __morestack's save area */
+	uint64_t on_systemstack;   /* 16+128: >0 while curg runs a function on g0's stack */
+	uintptr_t exit_sp;         /* 16+136: rt_mstart_asm's saved context: rt_gogo here leaves the M */
+
+	int id;                    /* == its P's id */
+	int locks;                 /* >0: must not be preempted (own M) */
+	struct rt_p *p;
+	uintptr_t g0_lo, g0_hi;    /* the scheduler stack's bounds (diagnostics) */
+	volatile uint32_t idle;    /* sleeping in rt_port_idle (its own flag; port wakes it) */
+	volatile uint32_t wake;    /* a waker set this; the idle loop clears it */
+	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
+	uint64_t schedtick;        /* scheduler rounds, for fairness checks */
+	uint64_t nstolen;          /* Gs stolen from other Ps */
+	uint64_t nswitches;        /* Gs run */
+	uint64_t npreempt_async, npreempt_sync;
+	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (monitor only) */
+	uint64_t preempt_seen_ns;  /* when it first saw that count (monitor only) */
+	uint32_t fastrand;         /* xorshift state (stealing order, select) */
+	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
+	void *park_arg;
+	uint64_t port_state;       /* the port's (hosted: thread handle) */
+};
+_Static_assert(__builtin_offsetof(struct rt_m, curg) == 0, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_m, g0_sp) == 8, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_m, morebuf) == 16, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_m, on_systemstack) == 16 + MOREBUF_WORDS * 8, "amd64.S");
+_Static_assert(__builtin_offsetof(struct rt_m, exit_sp) == 24 + MOREBUF_WORDS * 8, "amd64.S");
+
+/* ---- P ---------------------------------------------------------------------- */
+
+#define RUNQ_SIZE 256
+
+struct stackcache {
+	uint32_t n;
+	uintptr_t lo[32];          /* cached free stacks of one order (own P) */
+	void *chunk[32];
+};
+
+struct rt_p {
+	int id;
+	/* Local run queue: a ring written at tail by its owner, taken at head by
+	 * the owner or a thief (CAS on head), as Go's runqput/runqget/runqsteal. */
+	volatile uint32_t runqhead;
+	volatile uint32_t runqtail;
+	struct rt_g *volatile runq[RUNQ_SIZE];
+	struct rt_g *volatile runnext; /* the next G to run (readied by this P): hand-off */
+	struct rt_g *gfree;        /* dead Gs with their stacks, for reuse (own P) */
+	int ngfree;
+	struct stackcache stackcache[STACK_CACHED_ORDERS]; /* own P */
+};
+
+/* ---- global scheduler state (rt/proc.c) --------------------------------------- */
+
+struct schedt {
+	struct rt_lock lock;
+	struct rt_g *runq_head, *runq_tail;  /* global run queue (lock) */
+	uint32_t runq_size;                  /* (lock) */
+	volatile uint32_t nmidle;            /* Ms sleeping in rt_port_idle */
+	volatile uint32_t nmspinning;        /* Ms looking for work */
+	volatile bool ending;                /* the main G returned: every M leaves */
+	int nprocs;
+	struct rt_g *main_g;
+	volatile uint64_t ngoroutines;       /* live user Gs (created - exited) */
+	volatile uint64_t ncreated;
+	uint64_t goidgen;
+	struct rt_g *gfree_global;           /* dead Gs overflowing Ps' lists (lock) */
+	int ngfree_global;
+};
+
+extern struct schedt rt_sched;
+extern struct rt_m *rt_allm[RT_MAX_PROCS];
+extern struct rt_p *rt_allp[RT_MAX_PROCS];
+extern uintptr_t rt_stack_max;
+
+/* The M this code runs on (%gs:0x78 in the kernel: struct cpu's rt_m; a TLS word hosted). */
+#if defined(HOSTED)
+extern __thread struct rt_m *rt_tls_m;
+static inline struct rt_m *rt_getm(void) { return rt_tls_m; }
+#else
+static inline struct rt_m *rt_getm(void)
+{
+	struct rt_m *m;
+	__asm__ volatile("movq %%gs:0x78, %0" : "=r"(m));
+	return m;
+}
+#endif
+static inline struct rt_g *rt_getg_user(void) { return rt_getm() ? rt_getm()->curg : NULL; }
+
+/* Sets the running stack guard (%fs:0x70, both ports). */
+static inline void rt_set_stackguard(uintptr_t v)
+{
+	__asm__ volatile("movq %0, %%fs:0x70" : : "r"(v) : "memory");
+}
+static inline uintptr_t rt_get_stackguard(void)
+{
+	uintptr_t v;
+	__asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+	return v;
+}
+static inline uintptr_t rt_getsp(void)
+{
+	uintptr_t sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+}
+
+/* ---- assembly (rt/port/amd64.S) ---------------------------------------------- */
+
+/* Saves curg's context on its stack, switches to g0's stack and calls fn(curg).
+ * fn must not return; the G continues when someone rt_gogo's it. */
+void rt_mcall(void (*fn)(struct rt_g *));
+/* Saves the caller's context at m->exit_sp, moves to a fresh g0 area below it
+ * (m->g0_sp) and calls fn(m), which never returns: rt_gogo(m->exit_sp, 0)
+ * makes rt_mstart_asm return instead. */
+void rt_mstart_asm(struct rt_m *m, void (*fn)(struct rt_m *));
+/* Switches to g's saved context with %fs:0x70 = guard. */
+__attribute__((noreturn)) void rt_gogo(uintptr_t sp, uintptr_t guard);
+/* Finishes a __morestack: the registers in *mb, F's body on the stack mb->sp says. */
+__attribute__((noreturn)) void rt_morestack_tail(struct morebuf *mb, uintptr_t guard);
+/* A new G's first frame returns here: it calls rt_gstart (rt/proc.c). */
+void rt_gstart_trampoline(void);
+/* Runs fn(arg) on g0's stack (the M's system stack). */
+void rt_systemstack_switch(void (*fn)(void *), void *arg, uintptr_t sp);
+/* The timer interrupt makes a coroutine "call" this: it saves every register and yields. */
+void rt_async_preempt(void);
+extern char rt_asm_text_start[], rt_asm_text_end[];
+
+/* ---- between the files of rt/ ------------------------------------------------- */
+
+/* rt/stack.c */
+void stack_init(void);
+void stack_alloc(struct rt_g *g, unsigned order);
+void stack_free(struct rt_g *g);
+void stack_release_all(void);
+bool stack_keep_with_dead_g(const struct rt_g *g); /* a dead G may keep its (smallest) stack */           /* end of world: every cached stack back to the OS */
+void stack_maybe_shrink(struct rt_g *g);/* at a safe point, g not running */
+__attribute__((noreturn)) void rt_newstack(struct rt_m *m);
+
+/* rt/proc.c */
+void rt_ready(struct rt_g *gp);             /* G_WAITING -> G_RUNNABLE, into this P's runnext */
+/*
+ * Parks the calling G (G_RUNNING -> G_WAITING) and runs unlock(gp, arg) on
+ * g0 after the switch: a waiter registers itself under a lock, calls rt_park,
+ * and the lock is dropped only once the G is off its stack, so a waker that
+ * takes the lock can never ready a G that is still running. If unlock
+ * returns false the G is made runnable again at once (a wake-up raced).
+ */
+void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg, const char *reason);
+void rt_gosched_preempted(void);          /* yield from a preemption point */
+void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
+/* Should the G running on m be asked to yield? (the preemption tick) */
+bool rt_preempt_due(struct rt_m *m, uint64_t now);
+/* p lies in the coroutine stacks' region. */
+bool rt_is_stack_pointer(const void *p);
+void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);
+
+/* rt/chan.c, rt/sema.c have their own headers only in sched.h. */
+
+static inline void rt_acquirem(void) { rt_getm()->locks++; }
+static inline void rt_releasem(void)
+{
+	struct rt_m *m = rt_getm();
+	if (--m->locks == 0 && m->curg != NULL && m->curg->preempt)
+		rt_preempt_check(m);
+}
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * sched.h - coroutines, as Go's goroutines: the public API of rt/proc.c,
+ * rt/stack.c, rt/chan.c and rt/sema.c.
+ *
+ * A coroutine starts on a small stack (one 4 KiB page) that grows by copying
+ * when a function's prologue finds it short, and shrinks again at safe points.
+ * Functions compiled with -fsplit-stack (all of rt/, the kernel, and the code
+ * the coroutines run) carry that check; see rt/stack.c.
+ *
+ * The contract that copying imposes (Go's escape analysis, enforced by hand):
+ * nothing outside a coroutine's stack may hold a pointer into it while the
+ * coroutine can grow, shrink or exit. Objects shared between coroutines
+ * (channels, mutexes, wait groups, buffers) live on the heap (rt_new) or in
+ * static storage, never in a coroutine's locals. rt_go checks its argument;
+ * channel and sync operations check the object's address (RT_DEBUG >= 1).
+ *
+ * Every function here except rt_run must be called from a coroutine.
+ */
+#ifndef RT_SCHED_H
+#define RT_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rt_g;
+
+/*
+ * Runs main_fn(arg) as the first coroutine, with every P's M scheduling
+ * (kernel: one per CPU, hosted: one thread per P, nprocs of them; 0 = all
+ * started Ps). Returns when main_fn returns ("end of the world"): the other
+ * Ms stop, coroutines still alive are destroyed (their count is returned),
+ * and every stack goes back to the OS. Call from outside any coroutine.
+ */
+uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs);
+
+/* Starts fn(arg) as a new coroutine; returns its id. */
+uint64_t rt_go(void (*fn)(void *), void *arg);
+/* Lets other coroutines run; the caller stays runnable. */
+void rt_gosched(void);
+/* Blocks the calling coroutine for at least ns nanoseconds. */
+void rt_sleep(uint64_t ns);
+/* Ends the calling coroutine (as if its function returned). */
+__attribute__((noreturn)) void rt_goexit(void);
+/* The calling coroutine's id (0 outside one). */
+uint64_t rt_goid(void);
+/* The P (CPU) the caller runs on now. */
+int rt_current_proc(void);
+/* Nanoseconds, monotonic. */
+uint64_t rt_nanotime(void);
+
+/* Runs fn(arg) on the M's system stack (Go's systemstack): for code built
+ * without the stack check, such as libc in the hosted port. */
+void rt_systemstack(void (*fn)(void *), void *arg);
+
+/* ---- stacks ---- */
+
+struct rt_stack_info {
+	uintptr_t lo, hi;          /* the current stack [lo, hi) */
+	uintptr_t used;            /* hi - %rsp at the call */
+	uint32_t ncopies;          /* growths + shrinks so far */
+};
+void rt_stack_info(struct rt_stack_info *out);
+/* Maximum stack size (default 1 GiB); a growth past it panics naming the coroutine. */
+void rt_set_max_stack(uintptr_t bytes);
+/* Debug: freed stacks fault on access (sys_fault) instead of being reused. */
+void rt_stack_debug_fault_freed(bool on);
+/* Called after every copy (grow or shrink), on the system stack (the tour prints it). */
+void rt_set_stack_copy_hook(void (*hook)(uint64_t goid, uintptr_t old_lo, uintptr_t old_hi,
+					 uintptr_t new_lo, uintptr_t new_hi, uintptr_t used));
+
+/* ---- statistics ---- */
+
+struct rt_sched_stats {
+	uint64_t goroutines;       /* live now */
+	uint64_t created;          /* since boot */
+	uint64_t switches[64];     /* Gs run per P */
+	uint64_t stolen[64];       /* Gs stolen per P */
+	uint64_t preempt_async;    /* timer-injected preemptions */
+	uint64_t preempt_sync;     /* poisoned-guard preemptions */
+	uint64_t stack_grows, stack_shrinks;
+	uint64_t stacks_inuse;     /* stacks allocated to Gs (counted, not bytes) */
+	uint64_t stack_chunks;     /* chunks of small stacks held from the OS */
+};
+void rt_read_sched_stats(struct rt_sched_stats *out);
+
+/* ---- channels (rt/chan.c) ---- */
+
+struct rt_chan;
+/* A channel of elements of elemsize bytes with cap slots (0 = unbuffered), on the heap. */
+struct rt_chan *rt_chan_new(size_t elemsize, size_t cap);
+void rt_chan_send(struct rt_chan *c, const void *elem);
+/* Returns false if c is closed and drained (*elem is then zeroed). elem may be NULL. */
+bool rt_chan_recv(struct rt_chan *c, void *elem);
+void rt_chan_close(struct rt_chan *c);
+/* Non-blocking forms: true if the operation happened. */
+bool rt_chan_trysend(struct rt_chan *c, const void *elem);
+bool rt_chan_tryrecv(struct rt_chan *c, void *elem, bool *ok);
+size_t rt_chan_len(struct rt_chan *c);
+
+enum rt_select_dir { RT_SELECT_SEND, RT_SELECT_RECV };
+struct rt_select_case {
+	struct rt_chan *c;         /* NULL: the case never fires (Go's nil channel) */
+	enum rt_select_dir dir;
+	void *elem;                /* send: the value; recv: where to store (may be NULL) */
+	bool ok;                   /* recv: false if it fired because c is closed */
+};
+/* Most cases one rt_select takes (its bookkeeping is on the caller's stack). */
+#define RT_SELECT_MAX_CASES 64
+/*
+ * Waits until one case can proceed and does it; returns its index. Among
+ * several ready cases one is chosen uniformly at random (Go's fairness).
+ * With block false, returns -1 instead of waiting (Go's default case).
+ * Blocking with every channel NULL panics (Go would block forever).
+ */
+int rt_select(struct rt_select_case *cases, int ncases, bool block);
+
+/* ---- mutex and wait group (rt/sema.c) ---- */
+
+/*
+ * Both are plain words, valid when zeroed (static storage or the heap; never
+ * a coroutine's locals). Their waiters park in rt/sema.c's table, keyed by
+ * the object's address (Go's semaphore table), FIFO.
+ */
+struct rt_mutex {
+	volatile uint32_t state;   /* 0 unlocked, 1 locked, 2 locked with waiters */
+	uint32_t nwait;            /* Gs parked on it (its sema root's lock) */
+};
+#define RT_MUTEX_INIT {0, 0}
+void rt_mutex_lock(struct rt_mutex *mu);
+void rt_mutex_unlock(struct rt_mutex *mu);
+/* Takes the mutex only if it is free now. */
+bool rt_mutex_trylock(struct rt_mutex *mu);
+
+struct rt_waitgroup {
+	volatile int64_t count;    /* outstanding work; negative panics */
+	uint32_t nwait;            /* Gs parked in rt_wg_wait (its sema root's lock) */
+	uint32_t pad;
+};
+#define RT_WAITGROUP_INIT {0, 0, 0}
+void rt_wg_add(struct rt_waitgroup *wg, int64_t delta);
+void rt_wg_done(struct rt_waitgroup *wg);
+void rt_wg_wait(struct rt_waitgroup *wg);
+
+#endif
