@@ -63,7 +63,7 @@ struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
 struct rt_p *rt_allp[RT_MAX_PROCS];
 static struct fixalloc g_alloc;
-static uint64_t g_sys, g_inuse;
+static uint64_t g_inuse;
 static struct rt_g *allgs;            /* every G struct ever made, through alllink (sched lock) */
 
 /* Timers: a binary min-heap of sleeping Gs by wake time. */
@@ -734,7 +734,6 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 		fixalloc_init(&g_alloc, sizeof(struct rt_g), &rt_mstats.other_sys, &g_inuse, "G");
 		inited = true;
 	}
-	(void)g_sys;
 	if (nprocs <= 0)
 		nprocs = rt_port_default_procs();
 	RT_ASSERT_MSG(nprocs <= RT_MAX_PROCS, "rt_run: %d procs (max %d)", nprocs, RT_MAX_PROCS);

@@ -142,7 +142,6 @@ struct rt_m {
 	uint32_t fastrand;         /* xorshift state (stealing order, select) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
-	uint64_t port_state;       /* the port's (hosted: thread handle) */
 };
 _Static_assert(__builtin_offsetof(struct rt_m, curg) == 0, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_m, g0_sp) == 8, "amd64.S");
