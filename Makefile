@@ -6,6 +6,7 @@
 #   make test       host tests, then the in-kernel suite and the failure paths
 #   make debug      boot with QEMU waiting for gdb, and attach gdb with symbols
 #   make bench      side-by-side allocation benchmarks (not part of test)
+#   make stress     every suite STRESS_N times (default 20) with fresh seeds (not part of test)
 #   make clean      remove $(BUILD)
 #
 # BUILD can be moved (make BUILD=/tmp/b test) so several trees can build at once.
@@ -60,7 +61,7 @@ KERNEL_OBJS :=
 HOST_TESTS  :=
 ALL_DEPS    :=
 
-.PHONY: all run test test-host test-kernel test-boot debug clean deps
+.PHONY: all run test test-host test-kernel test-boot stress debug clean deps
 all:
 
 include boot/build.mk
@@ -89,6 +90,9 @@ test-kernel: all
 
 test-boot: all
 	$(Q)BUILD=$(BUILD) tests/run-all --only boot
+
+stress: deps all $(HOST_TESTS)
+	$(Q)BUILD=$(BUILD) scripts/stress $(HOST_TESTS)
 
 debug: deps all
 	$(Q)scripts/debug --loader $(LOADER) --kernel $(KERNEL) $(RUN_ARGS)

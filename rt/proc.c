@@ -63,7 +63,7 @@ struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
 struct rt_p *rt_allp[RT_MAX_PROCS];
 static struct fixalloc g_alloc;
-static uint64_t g_inuse;
+static uint64_t g_inuse;             /* bytes of G structs ever made (sched lock) */
 static struct rt_g *allgs;            /* every G struct ever made, through alllink (sched lock) */
 
 /* Timers: a binary min-heap of sleeping Gs by wake time. */
@@ -756,6 +756,10 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	rt_memclr(out, sizeof *out);
 	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
 	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
+	rt_lock(&rt_sched.lock);
+	out->g_struct_bytes = g_inuse;
+	rt_unlock(&rt_sched.lock);
+	out->g_structs = out->g_struct_bytes / sizeof(struct rt_g);
 	for (int i = 0; i < RT_MAX_PROCS && i < 64; i++) {
 		struct rt_m *m = rt_allm[i];
 		if (m == NULL)

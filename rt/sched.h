@@ -74,6 +74,8 @@ void rt_set_stack_copy_hook(void (*hook)(uint64_t goid, uintptr_t old_lo, uintpt
 struct rt_sched_stats {
 	uint64_t goroutines;       /* live now */
 	uint64_t created;          /* since boot */
+	uint64_t g_structs;        /* G structs made so far: kept for reuse, never freed (as Go's allgs) */
+	uint64_t g_struct_bytes;   /* their metadata bytes (charged to MemStats.OtherSys) */
 	uint64_t switches[64];     /* Gs run per P */
 	uint64_t stolen[64];       /* Gs stolen per P */
 	uint64_t preempt_async;    /* timer-injected preemptions */

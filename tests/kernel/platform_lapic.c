@@ -114,7 +114,11 @@ KRUN(platform_probe, "platform.probe", "ACPI tables, the local APIC, the HPET an
  * shadow, which ends the hlt. A 10 Hz tick is the safety net, so a lost IPI
  * fails the test (the count does not move) instead of hanging it. Then every
  * other CPU, idle in its `sti; hlt` loop, is woken from here and counts it.
+ * The wait for each is generous: with 8 vCPUs on 2 host cores a vCPU thread
+ * can stay descheduled for a good part of a second, and a long bound costs
+ * nothing when the IPI arrives (the wait ends at once).
  */
+#define WAKE_WAIT_NS 3000000000ull
 KTEST(platform_lapic_wake, "platform.lapic.wake_ends_hlt")
 {
     platform_test_setup();
@@ -132,7 +136,7 @@ KTEST(platform_lapic_wake, "platform.lapic.wake_ends_hlt")
         if (c == me || !cpus[c].online)
             continue;
         others++;
-        uint64_t w = lapic_wakes(c), end = nanotime() + 200000000ull;
+        uint64_t w = lapic_wakes(c), end = nanotime() + WAKE_WAIT_NS;
         cpu_wake(c);
         while (lapic_wakes(c) == w && nanotime() < end)
             cpu_relax();
