@@ -12,19 +12,11 @@
  *
  * Structures.
  *   struct rt_chan  on the heap (rt_new; its ring from rt_alloc). One lock.
- *   struct sudog    a blocked operation: the G, where its element is, the
- *                   select case it stands for, and the waker's verdict. It
- *                   sits in the channel's sendq or recvq (FIFO).
- *                   - send/recv: on the blocked G's own stack. A parked G's
- *                     stack never moves, and the waker unlinks the sudog
- *                     before it readies the G, so nothing points into the
- *                     stack once the G runs again (sched.h's contract).
- *                   - select: off-heap (fixalloc), recycled through a per-P
- *                     cache, as Go's acquireSudog. A select's sudogs stay
- *                     linked in the other channels' queues after the G wakes,
- *                     until step S3 below unlinks them; meanwhile the G runs
- *                     and its stack may grow by copying, so they cannot be on
- *                     that stack.
+ *   struct sudog    a blocked operation (rt/runtime2.h, rt/sudog.c): the G,
+ *                   where its element is, the select case it stands for, and
+ *                   the waker's verdict. It sits in the channel's sendq or
+ *                   recvq (FIFO). A send or receive keeps it on the blocked
+ *                   G's stack; a select takes it from rt/sudog.c's pool.
  *
  * Invariants (c->lock held):
  *   - qcount <= cap; the elements are buf[recvx], buf[recvx+1], ... mod cap;
@@ -41,8 +33,8 @@
  * except other channel locks (select, in increasing address order, each
  * channel once) and the scheduler's (rt_ready, LOCKRANK_SCHED; we call it
  * after unlocking anyway). Each held channel lock counts in m->locks (no
- * preemption, and the P stays ours). The sudog pool's central list has its
- * own lock (LOCKRANK_LEAF0), taken with no other lock held.
+ * preemption, and the P stays ours). rt_select fills its sudog cache
+ * (rt/sudog.c, its own lock) before it locks any channel.
  *
  * Send (receive is symmetric):
  *   1. Lock c. Closed: panic.
@@ -86,30 +78,11 @@
  * (sudog, selectDone); Lemire, "Fast Random Integer Generation in an
  * Interval" (2019); Vigna's xorshift64* (tests/xorshift.h uses it too).
  */
-#include "rt/fixalloc.h"
-#include "rt/mstats.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
 
 #define CHAN_MAGIC        0x6e616863u     /* "chan" */
 #define CHAN_MAX_ELEMSIZE ((size_t)1 << 16) /* Go's limit too */
-#define SUDOG_CACHE_MAX   64              /* per-P cached select sudogs; half spills beyond */
-
-struct sudog {
-	struct rt_g *g;            /* the waiting G */
-	struct sudog *next, *prev; /* in c's sendq or recvq (c->lock) */
-	struct rt_chan *c;
-	void *elem;                /* send: the value; recv: its destination (NULL: drop it) */
-	uint32_t *selectdone;      /* select: the shared fired word; NULL for send/recv */
-	struct sudog *waitlink;    /* select: the G's sudogs, descending lock order (own G) */
-	struct sudog *readylink;   /* close: to ready after unlocking (c->lock) */
-	int caseidx;               /* select: index into the cases */
-	bool isrecv;               /* in recvq (else sendq) */
-	bool queued;               /* linked in its queue (c->lock) */
-	bool fired;                /* claimed by a waker (c->lock, then read by the G) */
-	bool success;              /* the waker's verdict: an element passed (false: closed) */
-	uint32_t done;             /* the selectdone word of a select's first sudog */
-};
 
 struct waitq {
 	struct sudog *first, *last;
@@ -477,100 +450,6 @@ void rt_chan_close(struct rt_chan *c)
 		rt_ready(head->g);
 		head = next;
 	}
-}
-
-/* ---- the select sudog pool (Go's acquireSudog/releaseSudog) ------------------------ */
-
-static struct {
-	struct sudog *list;
-	int n;
-} sudogcache[RT_MAX_PROCS];        /* own P, m->locks held */
-
-static struct {
-	struct rt_lock lock;            /* LOCKRANK_LEAF0: taken with no other lock held */
-	bool init;
-	struct sudog *list;             /* spilled from the per-P caches (lock) */
-	struct fixalloc alloc;          /* fresh sudogs (lock) */
-	uint64_t sys, inuse;            /* bytes carved / handed out by alloc (lock) */
-} sudogpool;
-
-static void sudogpool_init_once(void)
-{
-	/* Racing first callers: the CAS elects one initializer, the others wait for it. */
-	static uint32_t state;   /* 0 none, 1 initializing, 2 ready */
-	uint32_t zero = 0;
-	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == 2)
-		return;
-	if (__atomic_compare_exchange_n(&state, &zero, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		rt_lock_init(&sudogpool.lock, LOCKRANK_LEAF0, "sudog pool");
-		fixalloc_init(&sudogpool.alloc, (sizeof(struct sudog) + 7) & ~(size_t)7,
-			      &rt_mstats.other_sys, &sudogpool.inuse, "sudog");
-		sudogpool.init = true;
-		__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
-		return;
-	}
-	while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != 2)
-		__builtin_ia32_pause();
-}
-
-/* Makes this P's cache hold at least n sudogs. Caller holds the M, no lock. */
-static void sudogcache_fill(int p, int n)
-{
-	if (sudogcache[p].n >= n)
-		return;
-	sudogpool_init_once();
-	rt_lock(&sudogpool.lock);
-	while (sudogcache[p].n < n) {
-		struct sudog *sg = sudogpool.list;
-		if (sg != NULL)
-			sudogpool.list = sg->next;
-		else
-			sg = fixalloc_alloc(&sudogpool.alloc);
-		sg->next = sudogcache[p].list;
-		sudogcache[p].list = sg;
-		sudogcache[p].n++;
-	}
-	rt_unlock(&sudogpool.lock);
-}
-
-/* Pops one sudog from this P's cache, filled beforehand; no lock needed. */
-static struct sudog *sudog_get(int p)
-{
-	struct sudog *sg = sudogcache[p].list;
-	RT_ASSERT(sg != NULL);
-	sudogcache[p].list = sg->next;
-	sudogcache[p].n--;
-	rt_memclr(sg, sizeof *sg);
-	return sg;
-}
-
-/* Returns a select's sudogs (linked through waitlink) to this P's cache. */
-static void sudogs_put(struct sudog *list)
-{
-	rt_acquirem();
-	int p = rt_port_current_p();
-	while (list != NULL) {
-		struct sudog *next = list->waitlink;
-		RT_DASSERT(!list->queued);
-		list->g = NULL;
-		list->elem = NULL;
-		list->next = sudogcache[p].list;
-		sudogcache[p].list = list;
-		sudogcache[p].n++;
-		list = next;
-	}
-	if (sudogcache[p].n > SUDOG_CACHE_MAX) {   /* spill half to the central list */
-		rt_lock(&sudogpool.lock);
-		while (sudogcache[p].n > SUDOG_CACHE_MAX / 2) {
-			struct sudog *sg = sudogcache[p].list;
-			sudogcache[p].list = sg->next;
-			sudogcache[p].n--;
-			sg->next = sudogpool.list;
-			sudogpool.list = sg;
-		}
-		rt_unlock(&sudogpool.lock);
-	}
-	rt_releasem();
 }
 
 /* ---- select ---------------------------------------------------------------------- */

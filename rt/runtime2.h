@@ -116,6 +116,29 @@ _Static_assert(__builtin_offsetof(struct rt_g, sched_sp) == 24, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, morebuf) == 32, "amd64.S");
 _Static_assert(sizeof(struct morebuf) == MOREBUF_WORDS * 8, "amd64.S");
 
+/* ---- sudog: a parked waiter (rt/sudog.c) ------------------------------------ */
+
+/*
+ * One G waiting in one queue: on a channel (rt/chan.c, rt/select.c) or on a
+ * mutex or wait group (rt/sema.c). Where it lives and who frees it: rt/sudog.c.
+ */
+struct sudog {
+	struct rt_g *g;            /* the waiting G */
+	struct sudog *next, *prev; /* in c's sendq or recvq (c->lock); sema: next in its root (root lock) */
+	struct rt_chan *c;
+	void *elem;                /* send: the value; recv: its destination (NULL: drop it);
+	                              sema: the mutex or wait group waited on */
+	uint32_t *selectdone;      /* select: the shared fired word; NULL for send/recv */
+	struct sudog *waitlink;    /* select: the G's sudogs, descending lock order (own G) */
+	struct sudog *readylink;   /* close: to ready after unlocking (c->lock) */
+	int caseidx;               /* select: index into the cases */
+	bool isrecv;               /* in recvq (else sendq) */
+	bool queued;               /* linked in its queue (c->lock) */
+	bool fired;                /* claimed by a waker (its queue's lock, then read by the G) */
+	bool success;              /* the waker's verdict: an element passed (false: closed) */
+	uint32_t done;             /* the selectdone word of a select's first sudog */
+};
+
 /* ---- M ---------------------------------------------------------------------- */
 
 struct rt_m {
@@ -276,6 +299,11 @@ bool rt_preempt_due(struct rt_m *m, uint64_t now);
 /* p lies in the coroutine stacks' region. */
 bool rt_is_stack_pointer(const void *p);
 void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);
+
+/* rt/sudog.c: select's sudogs, from P p's cache (p: the caller's P, M held). */
+void sudogcache_fill(int p, int n);       /* the cache holds at least n; takes the pool lock */
+struct sudog *sudog_get(int p);           /* a zeroed sudog from the cache, filled beforehand */
+void sudogs_put(struct sudog *list);      /* a select's sudogs (waitlink) back; holds the M itself */
 
 /* rt/chan.c, rt/sema.c have their own headers only in sched.h. */
 
