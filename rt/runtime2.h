@@ -104,7 +104,7 @@ struct rt_g {
 	uint32_t ncopies;          /* growths + shrinks, for the tour and tests */
 	uintptr_t max_used;        /* deepest use seen at a copy (bytes) */
 
-	/* Parking (rt/proc.c, rt/chan.c): a waiter's result. */
+	/* Parking (rt/proc.c; rt/chan.c, rt/select.c, rt/sema.c): a waiter's result. */
 	void *param;               /* set by whoever readies the G */
 	uint64_t when;             /* rt_sleep wake-up time (timer lock) */
 	int timer_index;           /* position in the timer heap, -1 if none */
@@ -305,7 +305,7 @@ void sudogcache_fill(int p, int n);       /* the cache holds at least n; takes t
 struct sudog *sudog_get(int p);           /* a zeroed sudog from the cache, filled beforehand */
 void sudogs_put(struct sudog *list);      /* a select's sudogs (waitlink) back; holds the M itself */
 
-/* rt/chan.c, rt/sema.c have their own headers only in sched.h. */
+/* rt/chan.c and rt/select.c share rt/chan.h; their public API, and rt/sema.c's, is sched.h's. */
 
 static inline void rt_acquirem(void) { rt_getm()->locks++; }
 static inline void rt_releasem(void)

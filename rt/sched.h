@@ -1,6 +1,6 @@
 /*
  * sched.h - coroutines, as Go's goroutines: the public API of rt/proc.c,
- * rt/stack.c, rt/chan.c and rt/sema.c.
+ * rt/stack.c, rt/chan.c, rt/select.c and rt/sema.c.
  *
  * A coroutine starts on a small stack (one 4 KiB page) that grows by copying
  * when a function's prologue finds it short, and shrinks again at safe points.
@@ -84,7 +84,7 @@ struct rt_sched_stats {
 };
 void rt_read_sched_stats(struct rt_sched_stats *out);
 
-/* ---- channels (rt/chan.c) ---- */
+/* ---- channels (rt/chan.c, rt/select.c) ---- */
 
 struct rt_chan;
 /* A channel of elements of elemsize bytes with cap slots (0 = unbuffered), on the heap. */
