@@ -19,7 +19,7 @@
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
- * Finding work (findrunnable): due timers, the local queue, the global queue,
+ * Finding work (findrunnable): due timers (rt/time.c), the local queue, the global queue,
  * then stealing from the other Ps in a random order; with nothing found the
  * M announces itself idle, checks everything once more (a waker that missed
  * the announcement must not find it asleep with work queued), and sleeps in
@@ -44,8 +44,8 @@
  *     point, and m->locks > 0 (rt_acquirem) wherever it uses the P's state.
  *
  * Locking: rt_sched.lock (LOCKRANK_SCHED) for the global queue and the
- * G lists; timers_lock (LOCKRANK_TIMERS) for the sleep heap; run rings are
- * lock-free; everything in an M or P is its own M's.
+ * G lists; run rings are lock-free; everything in an M or P is its own M's.
+ * The sleep heap and its lock are rt/time.c's.
  *
  * Cites: Go's proc.go (runqput/runqget/runqsteal, findrunnable, schedule,
  * gopark/goready, the 61-round global-queue check), and "Scalable Go
@@ -65,11 +65,6 @@ struct rt_p *rt_allp[RT_MAX_PROCS];
 static struct fixalloc g_alloc;
 static uint64_t g_inuse;
 static struct rt_g *allgs;            /* every G struct ever made, through alllink (sched lock) */
-
-/* Timers: a binary min-heap of sleeping Gs by wake time. */
-static struct rt_lock timers_lock;
-static struct rt_g **timer_heap;
-static int ntimers, timers_cap;
 
 static void schedule(struct rt_m *m) __attribute__((noreturn));
 void rt_gstart(void);
@@ -260,72 +255,12 @@ static void wake_all(void)
 	}
 }
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- due timers (rt/time.c) ------------------------------------------------------ */
 
-static void timer_swap(int i, int j)
+/* Makes every sleeper due by now runnable on pp; *next = the next deadline (0: none). */
+static void ready_due_timers(struct rt_p *pp, uint64_t *next)
 {
-	struct rt_g *a = timer_heap[i], *b = timer_heap[j];
-	timer_heap[i] = b;
-	timer_heap[j] = a;
-	b->timer_index = i;
-	a->timer_index = j;
-}
-
-static void timer_push(struct rt_g *g)
-{
-	if (ntimers == timers_cap) {
-		int cap = timers_cap ? timers_cap * 2 : 256;
-		struct rt_g **h = persistent_alloc((size_t)cap * sizeof(*h), 8, &rt_mstats.other_sys);
-		for (int i = 0; i < ntimers; i++)
-			h[i] = timer_heap[i];
-		timer_heap = h;   /* the old array stays with the persistent allocator (metadata) */
-		timers_cap = cap;
-	}
-	int i = ntimers++;
-	timer_heap[i] = g;
-	g->timer_index = i;
-	while (i > 0 && timer_heap[(i - 1) / 2]->when > timer_heap[i]->when) {
-		timer_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static struct rt_g *timer_pop(void)
-{
-	struct rt_g *top = timer_heap[0];
-	timer_swap(0, --ntimers);
-	int i = 0;
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		if (l < ntimers && timer_heap[l]->when < timer_heap[m]->when)
-			m = l;
-		if (r < ntimers && timer_heap[r]->when < timer_heap[m]->when)
-			m = r;
-		if (m == i)
-			break;
-		timer_swap(i, m);
-		i = m;
-	}
-	top->timer_index = -1;
-	return top;
-}
-
-/* Readies every sleeper due by now; *next = the next deadline (0: none). */
-static void timers_run(struct rt_p *pp, uint64_t now, uint64_t *next)
-{
-	*next = 0;
-	if (__atomic_load_n(&ntimers, __ATOMIC_RELAXED) == 0)
-		return;
-	struct rt_g *due = NULL;
-	rt_lock(&timers_lock);
-	while (ntimers > 0 && timer_heap[0]->when <= now) {
-		struct rt_g *g = timer_pop();
-		g->schedlink = due;
-		due = g;
-	}
-	if (ntimers > 0)
-		*next = timer_heap[0]->when;
-	rt_unlock(&timers_lock);
+	struct rt_g *due = timers_take_due(next);
 	while (due != NULL) {
 		struct rt_g *g = due;
 		due = g->schedlink;
@@ -333,24 +268,6 @@ static void timers_run(struct rt_p *pp, uint64_t now, uint64_t *next)
 		__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
 		runqput(pp, g, false);
 	}
-}
-
-static bool sleep_unlock(struct rt_g *gp, void *arg)
-{
-	(void)gp;
-	(void)arg;
-	rt_unlock(&timers_lock);
-	return true;
-}
-
-void rt_sleep(uint64_t ns)
-{
-	struct rt_g *g = rt_getg_user();
-	RT_ASSERT_MSG(g != NULL, "rt_sleep outside a coroutine");
-	g->when = rt_port_nanotime() + ns;
-	rt_lock(&timers_lock);
-	timer_push(g);
-	rt_park(sleep_unlock, NULL, "sleep");
 }
 
 /* ---- running a G ---------------------------------------------------------------- */
@@ -378,8 +295,7 @@ static struct rt_g *findrunnable(struct rt_m *m)
 		if (rt_sched.ending)
 			return NULL;
 		uint64_t next_timer = 0;
-		if (__atomic_load_n(&ntimers, __ATOMIC_RELAXED) != 0)
-			timers_run(pp, rt_port_nanotime(), &next_timer);
+		ready_due_timers(pp, &next_timer);
 		struct rt_g *g = NULL;
 		if (m->schedtick++ % 61 == 0)
 			g = globrunqget(pp, false);
@@ -693,9 +609,7 @@ static uint64_t world_cleanup(void)
 	rt_sched.runq_head = rt_sched.runq_tail = NULL;
 	rt_sched.runq_size = 0;
 	rt_unlock(&rt_sched.lock);
-	rt_lock(&timers_lock);
-	ntimers = 0;
-	rt_unlock(&timers_lock);
+	timers_clear();
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_p *pp = rt_allp[i];
 		pp->runqhead = pp->runqtail = 0;
@@ -730,7 +644,7 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	stack_init();
 	if (!inited) {
 		rt_lock_init(&rt_sched.lock, LOCKRANK_SCHED, "sched");
-		rt_lock_init(&timers_lock, LOCKRANK_TIMERS, "timers");
+		timers_init();
 		fixalloc_init(&g_alloc, sizeof(struct rt_g), &rt_mstats.other_sys, &g_inuse, "G");
 		inited = true;
 	}

@@ -300,6 +300,11 @@ bool rt_preempt_due(struct rt_m *m, uint64_t now);
 bool rt_is_stack_pointer(const void *p);
 void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);
 
+/* rt/time.c: the sleep timers. */
+void timers_init(void);                   /* once, before the first world */
+struct rt_g *timers_take_due(uint64_t *next); /* due sleepers (schedlink), still G_WAITING */
+void timers_clear(void);                  /* the world ended: forget every sleeper */
+
 /* rt/sudog.c: select's sudogs, from P p's cache (p: the caller's P, M held). */
 void sudogcache_fill(int p, int n);       /* the cache holds at least n; takes the pool lock */
 struct sudog *sudog_get(int p);           /* a zeroed sudog from the cache, filled beforehand */
