@@ -8,7 +8,7 @@
 
 RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/mspan.c \
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
-	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c rt/print.c \
+	rt/mstats.c rt/mgcscavenge.c rt/mbarrier.c rt/heapview.c rt/print.c \
 	rt/proc.c rt/stack.c rt/chan.c rt/select.c rt/sema.c rt/sudog.c rt/time.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 

@@ -5,7 +5,7 @@
  * Every allocation returns zeroed memory aligned to its type (at least 8 bytes;
  * power-of-two sizes up to 8 KiB are naturally aligned) or panics with
  * "runtime: out of memory: ..." naming the request when the heap cannot grow.
- * Pointer stores into heap objects go through RT_STORE_PTR (rt/barrier.h).
+ * Pointer stores into heap objects go through RT_STORE_PTR (rt/mbarrier.h).
  *
  * Thread safety: any number of threads may allocate, each bound to a distinct P
  * (hosted: rt_hosted_set_p in rt/port/hosted.h, after rt_start_procs).

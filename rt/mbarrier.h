@@ -1,19 +1,20 @@
 /*
- * barrier.h - the one door for pointer stores into heap objects.
+ * mbarrier.h - the one door for pointer stores into heap objects.
  *
  *   RT_STORE_PTR(obj->next, p);     instead of   obj->next = p;
  *
  * Today it is a plain store. When the collector comes (a later issue) it
  * becomes Go's hybrid write barrier during marking (shade the old and the new
  * pointer), so every heap pointer store in C code must already go through it.
+ * This file and mbarrier.c are the barrier's home, as Go's mbarrier.go.
  *
  * At RT_DEBUG >= 1 it also enforces Go's invariant "no heap object points
  * into a stack" (Go proves it with escape analysis; C cannot, so it is
  * checked): storing an address of the current stack into a heap slot panics,
  * naming both addresses. The stack's bounds come from rt_port_stack_bounds.
  */
-#ifndef RT_BARRIER_H
-#define RT_BARRIER_H
+#ifndef RT_MBARRIER_H
+#define RT_MBARRIER_H
 
 #include "rt/port.h"
 

@@ -1,7 +1,7 @@
 /*
- * barrier.c - the debug half of the pointer-store barrier (see barrier.h).
+ * mbarrier.c - the debug half of the pointer-store barrier (see mbarrier.h).
  */
-#include "rt/barrier.h"
+#include "rt/mbarrier.h"
 #include "rt/mheap.h"
 
 void rt_barrier_check(const void *slot, const void *val)
