@@ -70,17 +70,6 @@ static void schedule(struct rt_m *m) __attribute__((noreturn));
 void rt_gstart(void);
 void rt_async_preempt_yield(void);
 
-
-static inline uint32_t fastrand(struct rt_m *m)
-{
-	uint32_t x = m->fastrand;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	m->fastrand = x;
-	return x;
-}
-
 uint64_t rt_nanotime(void) { return rt_port_nanotime(); }
 uint64_t rt_goid(void) { struct rt_g *g = rt_getg_user(); return g ? g->id : 0; }
 int rt_current_proc(void) { return rt_port_current_p(); }
@@ -303,7 +292,7 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			g = runqget(pp);
 		if (g == NULL)
 			g = globrunqget(pp, true);
-		/* Steal: four passes over the other Ps in a random order. */
+		/* Steal: four passes over the other Ps, each from a random start (fastrand). */
 		for (int pass = 0; g == NULL && pass < 4 && rt_sched.nprocs > 1; pass++) {
 			uint32_t start = fastrand(m);
 			for (int i = 0; i < rt_sched.nprocs && g == NULL; i++) {
@@ -595,7 +584,7 @@ static void procs_create(int n)
 		pp->id = i;
 		m->id = i;
 		m->p = pp;
-		m->fastrand = 0x9e3779b9u * (uint32_t)(i + 1);
+		m->fastrand = (rt_port_nanotime() ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1))) | 1;
 		rt_allp[i] = pp;
 		__atomic_store_n(&rt_allm[i], m, __ATOMIC_RELEASE);
 	}

@@ -162,7 +162,7 @@ struct rt_m {
 	uint64_t npreempt_async, npreempt_sync;
 	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (monitor only) */
 	uint64_t preempt_seen_ns;  /* when it first saw that count (monitor only) */
-	uint32_t fastrand;         /* xorshift state (stealing order, select) */
+	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
 };
@@ -311,6 +311,31 @@ struct sudog *sudog_get(int p);           /* a zeroed sudog from the cache, fill
 void sudogs_put(struct sudog *list);      /* a select's sudogs (waitlink) back; holds the M itself */
 
 /* rt/chan.c and rt/select.c share rt/chan.h; their public API, and rt/sema.c's, is sched.h's. */
+
+/*
+ * fastrand: the runtime's one pseudo-random number generator (Go's
+ * fastrand), one state per M: Vigna's xorshift64* (tests/xorshift.h uses it
+ * too), seeded in procs_create from the clock and the M's id. Cheap, not
+ * unpredictable. It chooses the order in which findrunnable tries to steal
+ * from the other Ps and the order in which rt_select polls its cases. The
+ * caller runs on m and cannot be preempted (g0, or m->locks > 0).
+ */
+static inline uint32_t fastrand(struct rt_m *m)
+{
+	uint64_t x = m->fastrand;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->fastrand = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/* Uniform in [0, n): Lemire's multiply-shift ("Fast Random Integer
+ * Generation in an Interval", 2019); its bias is below n / 2^32. */
+static inline uint32_t fastrandn(struct rt_m *m, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)fastrand(m) * n) >> 32);
+}
 
 static inline void rt_acquirem(void) { rt_getm()->locks++; }
 static inline void rt_releasem(void)

@@ -5,8 +5,8 @@
  *
  * Steps:
  *   S0. Poll order: a uniformly random permutation of the non-NULL cases
- *       (inside-out Fisher-Yates over a per-P xorshift64* seeded from
- *       rt_nanotime, the goid and the P). Lock order: the cases sorted by
+ *       (inside-out Fisher-Yates over the M's fastrand, rt/runtime2.h).
+ *       Lock order: the cases sorted by
  *       channel address. Reserve sudogs for every case (blocking only).
  *   S1. Lock every channel in lock order, each once. In poll order, do the
  *       first case that can proceed; unlock all; return its index.
@@ -17,8 +17,9 @@
  *       again, unlink the other sudogs still queued, unlock, return the
  *       fired case's index (and its ok).
  * Fairness: S1 tries ready cases in random order, so each of k ready cases is
- * chosen with probability 1/k (the index draw is Lemire's multiply-shift; its
- * bias, below n / 2^32, is far under what any test can see).
+ * chosen with probability 1/k (the index draw is fastrandn: Lemire's
+ * multiply-shift, whose bias, below n / 2^32, is far under what any test
+ * can see).
  *
  * Locks: every case's channel, each once, in increasing address order (the
  * rank checker sees equal ranks in that order), released in reverse; the
@@ -29,31 +30,10 @@
  * RT_SELECT_MAX_CASES cases (its orders are arrays on the caller's stack).
  *
  * Cites: Go's runtime/select.go (selectgo's three passes,
- * pollorder/lockorder, sellock), runtime2.go (selectDone); Lemire, "Fast
- * Random Integer Generation in an Interval" (2019); Vigna's xorshift64*
- * (tests/xorshift.h uses it too).
+ * pollorder/lockorder, sellock), runtime2.go (selectDone).
  */
 #include "rt/chan.h"
 #include "rt/runtime2.h"
-
-static uint64_t selrand_state[RT_MAX_PROCS];   /* own P, m->locks held */
-
-/* Uniform in [0, n): xorshift64* and Lemire's multiply-shift. Caller holds the M. */
-static uint32_t selrand(int p, uint32_t n)
-{
-	uint64_t x = selrand_state[p];
-	if (unlikely(x == 0)) {
-		x = rt_nanotime() ^ (rt_goid() * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(p + 1) << 56);
-		if (x == 0)
-			x = 0x2545f4914f6cdd1dull;
-	}
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	selrand_state[p] = x;
-	uint32_t r = (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
-	return (uint32_t)(((uint64_t)r * n) >> 32);
-}
 
 /* Locks each distinct channel of the cases, in lock order (sorted by address). */
 static void sellock(struct rt_select_case *cases, const uint8_t *lockorder, int n)
@@ -137,8 +117,8 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 	uint8_t pollorder[RT_SELECT_MAX_CASES], lockorder[RT_SELECT_MAX_CASES];
 	int n = 0;
 
-	/* S0. The M is held from here to the park (or the return): this P's
-	 * random state and sudog cache stay ours. */
+	/* S0. The M is held from here to the park (or the return): its
+	 * fastrand and this P's sudog cache stay ours. */
 	rt_acquirem();
 	int p = rt_port_current_p();
 	for (int i = 0; i < ncases; i++) {
@@ -147,7 +127,7 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 		chan_check(cases[i].c, "rt_select");
 		RT_ASSERT_MSG(cases[i].dir == RT_SELECT_SEND || cases[i].dir == RT_SELECT_RECV,
 			      "rt_select: case %d has direction %d", i, (int)cases[i].dir);
-		uint32_t j = selrand(p, (uint32_t)n + 1);   /* inside-out Fisher-Yates */
+		uint32_t j = fastrandn(rt_getm(), (uint32_t)n + 1);   /* inside-out Fisher-Yates */
 		pollorder[n] = pollorder[j];
 		pollorder[j] = (uint8_t)i;
 		n++;
