@@ -110,33 +110,26 @@ static bool select_try(struct rt_select_case *cas, struct rt_g **readyg)
 	return true;
 }
 
-int rt_select(struct rt_select_case *cases, int ncases, bool block)
+/*
+ * Step S0: fills pollorder with a random permutation of the non-NULL cases
+ * and lockorder with the same cases sorted by channel address; returns how
+ * many there are. Caller holds the M (its fastrand).
+ */
+static int select_orders(struct rt_select_case *cases, int ncases, uint8_t *pollorder,
+			 uint8_t *lockorder)
 {
-	RT_ASSERT_MSG(ncases >= 0 && ncases <= RT_SELECT_MAX_CASES,
-		      "rt_select: %d cases (at most %d)", ncases, RT_SELECT_MAX_CASES);
-	uint8_t pollorder[RT_SELECT_MAX_CASES], lockorder[RT_SELECT_MAX_CASES];
+	struct rt_m *m = rt_getm();
 	int n = 0;
-
-	/* S0. The M is held from here to the park (or the return): its
-	 * fastrand and this P's sudog cache stay ours. */
-	rt_acquirem();
-	int p = rt_port_current_p();
 	for (int i = 0; i < ncases; i++) {
 		if (cases[i].c == NULL)
 			continue;
 		chan_check(cases[i].c, "rt_select");
 		RT_ASSERT_MSG(cases[i].dir == RT_SELECT_SEND || cases[i].dir == RT_SELECT_RECV,
 			      "rt_select: case %d has direction %d", i, (int)cases[i].dir);
-		uint32_t j = fastrandn(rt_getm(), (uint32_t)n + 1);   /* inside-out Fisher-Yates */
+		uint32_t j = fastrandn(m, (uint32_t)n + 1);   /* inside-out Fisher-Yates */
 		pollorder[n] = pollorder[j];
 		pollorder[j] = (uint8_t)i;
 		n++;
-	}
-	if (n == 0) {
-		rt_releasem();
-		if (!block)
-			return -1;
-		rt_throw("rt_select: every case has a NULL channel: blocks forever");
 	}
 	for (int k = 0; k < n; k++) {   /* insertion sort by channel address; n <= 64 */
 		uint8_t v = pollorder[k];
@@ -147,11 +140,17 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 		}
 		lockorder[j] = v;
 	}
-	if (block)
-		sudogcache_fill(p, n);
+	return n;
+}
 
-	/* S1. */
-	sellock(cases, lockorder, n);
+/*
+ * Step S1, every channel locked and the M held: does the first case in poll
+ * order that can proceed, then unlocks every channel, releases the M and
+ * returns the case's index. Returns -1, still locked, if none can.
+ */
+static int select_poll(struct rt_select_case *cases, const uint8_t *pollorder,
+		       const uint8_t *lockorder, int n)
+{
 	for (int k = 0; k < n; k++) {
 		int i = pollorder[k];
 		struct rt_g *readyg = NULL;
@@ -166,14 +165,17 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 			rt_ready(readyg);
 		return i;
 	}
-	if (!block) {
-		selunlock(cases, lockorder, n);
-		rt_releasem();
-		return -1;
-	}
+	return -1;
+}
 
-	/* S2. One sudog per case, enqueued in lock order; the list runs backwards. */
-	struct rt_g *gp = rt_getg_user();
+/*
+ * Step S2, every channel locked: one sudog per case from P p's cache, all
+ * sharing the first one's selectdone word, enqueued in lock order. Returns
+ * them linked through waitlink in descending lock order.
+ */
+static struct sudog *select_enqueue(struct rt_select_case *cases, const uint8_t *lockorder, int n,
+				    int p, struct rt_g *gp)
+{
 	struct sudog *waiting = NULL;
 	uint32_t *done = NULL;
 	for (int k = 0; k < n; k++) {
@@ -191,11 +193,17 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 		sg->waitlink = waiting;
 		waiting = sg;
 	}
-	gp->param = NULL;
-	rt_releasem();   /* the channel locks still hold the M */
-	rt_park(select_park_unlock, waiting, "select");
+	return waiting;
+}
 
-	/* S3. */
+/*
+ * Step S3, after the park: relocks every channel, unlinks the sudogs that
+ * did not fire, returns them all to the pool and reports the fired case
+ * (its ok for a receive; a send woken by close panics).
+ */
+static int select_wake(struct rt_select_case *cases, const uint8_t *lockorder, int n,
+		       struct rt_g *gp, struct sudog *waiting)
+{
 	sellock(cases, lockorder, n);
 	struct sudog *fired = gp->param;
 	gp->param = NULL;
@@ -213,4 +221,42 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 	else if (!success)
 		rt_throw("send on closed channel %p (rt_select case %d)", (void *)cases[idx].c, idx);
 	return idx;
+}
+
+int rt_select(struct rt_select_case *cases, int ncases, bool block)
+{
+	RT_ASSERT_MSG(ncases >= 0 && ncases <= RT_SELECT_MAX_CASES,
+		      "rt_select: %d cases (at most %d)", ncases, RT_SELECT_MAX_CASES);
+	uint8_t pollorder[RT_SELECT_MAX_CASES], lockorder[RT_SELECT_MAX_CASES];
+
+	/* The M is held from here to the park (or the return): its fastrand
+	 * and this P's sudog cache stay ours. */
+	rt_acquirem();
+	int p = rt_port_current_p();
+	int n = select_orders(cases, ncases, pollorder, lockorder);
+	if (n == 0) {
+		rt_releasem();
+		if (!block)
+			return -1;
+		rt_throw("rt_select: every case has a NULL channel: blocks forever");
+	}
+	if (block)
+		sudogcache_fill(p, n);
+
+	sellock(cases, lockorder, n);
+	int i = select_poll(cases, pollorder, lockorder, n);
+	if (i >= 0)
+		return i;
+	if (!block) {
+		selunlock(cases, lockorder, n);
+		rt_releasem();
+		return -1;
+	}
+
+	struct rt_g *gp = rt_getg_user();
+	struct sudog *waiting = select_enqueue(cases, lockorder, n, p, gp);
+	gp->param = NULL;
+	rt_releasem();   /* the channel locks still hold the M */
+	rt_park(select_park_unlock, waiting, "select");
+	return select_wake(cases, lockorder, n, gp, waiting);
 }
