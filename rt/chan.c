@@ -302,7 +302,7 @@ static bool chansend(struct rt_chan *c, const void *elem, bool block)
 	struct sudog me = {.g = gp, .c = c, .elem = (void *)elem};
 	waitq_enqueue(&c->sendq, &me);
 	gp->param = NULL;
-	rt_park(chan_park_unlock, c, "chan send");
+	rt_park(chan_park_unlock, c);
 	RT_ASSERT_MSG(me.fired && !me.queued, "chan send: G %lu woken without its sudog firing",
 		      (unsigned long)gp->id);
 	gp->param = NULL;
@@ -344,7 +344,7 @@ static bool chanrecv(struct rt_chan *c, void *elem, bool block, bool *done)
 	struct sudog me = {.g = gp, .c = c, .elem = elem, .isrecv = true};
 	waitq_enqueue(&c->recvq, &me);
 	gp->param = NULL;
-	rt_park(chan_park_unlock, c, "chan receive");
+	rt_park(chan_park_unlock, c);
 	RT_ASSERT_MSG(me.fired && !me.queued, "chan receive: G %lu woken without its sudog firing",
 		      (unsigned long)gp->id);
 	gp->param = NULL;

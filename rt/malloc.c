@@ -274,8 +274,3 @@ void *rt_object_base(const void *p)
 {
 	return (void *)mheap_object_base(p);
 }
-
-bool rt_is_heap_pointer(const void *p)
-{
-	return mheap_contains(p);
-}

@@ -1,28 +1,30 @@
 /*
  * port.h - everything the portable runtime needs from its host, besides sys.h.
  *
- * The files of rt/ include only this header, sys.h and freestanding C headers (stddef,
- * stdint, stdbool, stdarg). One port file implements it for each host:
+ * Besides each other's headers, the files of rt/ include only this header, sys.h and
+ * freestanding C headers (stddef, stdint, stdbool, stdarg); only the port files
+ * include their host's headers. One port file implements it for each host:
  *   rt/port/hosted.c   Linux user space (pthreads, stdio, mmap); tests, benchmarks
- *   rt/port/kernel.c   our kernel (kprintf, panic, spinlocks) - comes with mm/sys.c
+ *   rt/port/kernel.c   our kernel (kprintf, panic, nanotime, per-CPU data); its
+ *                      sys_port_* half is the OS's own, mm/sysmem.c
  *
  * What a port provides:
- *   - address-space constants: where the heap region is and how big;
+ *   - address-space constants: where the heap and stack regions are, how big;
  *   - locks (rt_lock_*): mutual exclusion between CPUs/threads; ranks are
  *     checked by the portable rt/lockrank.c through rt_port_lockrank_state();
  *   - output and failure: rt_printf, rt_throw (never returns);
  *   - memory helpers: rt_memclr, rt_memcpy (byte semantics of memset/memcpy);
- *   - identity of the running context: which P it runs on, and its stack bounds.
+ *   - identity of the running context: which P it runs on, and its stack bounds;
+ *   - the scheduler's needs: time, Ms, idling and waking, the preemption tick.
  *
- * The kernel port's obligations, for whoever writes rt/port/kernel.c with mm/sys.c:
- * rt_lock/rt_unlock as interrupt-saving spinlocks (port_state holds the saved
- * flags) that call rt_lockrank_acquire/release; rt_port_lockrank_state and
- * rt_port_current_p per CPU (through the per-CPU block); rt_printf/rt_snprintf
- * over kprintf/ksnprintf; rt_throw over panic; rt_memclr/rt_memcpy over the
- * kernel's memset/memcpy; rt_port_stack_bounds from the running stack (CPU
- * or coroutine); and the sys_port_* half of sys.h. The portable objects need
- * nothing else (checked: the rt-kcheck build's undefined symbols are exactly
- * these plus the runtime's own).
+ * What rt/port/kernel.c does for each: rt_lock/rt_unlock are spinlocks that
+ * leave the interrupt flag alone (no interrupt handler takes a runtime lock)
+ * and call rt_lockrank_acquire/release; rt_port_lockrank_state and
+ * rt_port_current_p are per CPU (the per-CPU block); rt_port_vprintf/vsnprintf/vthrow go to
+ * kvprintf/kvsnprintf/panic; rt_memclr/rt_memcpy to the kernel's
+ * memset/memcpy; rt_port_stack_bounds finds the running stack (CPU or
+ * coroutine); the scheduler's needs (below) use the CPUs, the LAPIC tick
+ * and hlt. The sys_port_* half of sys.h is mm/sysmem.c's.
  */
 #ifndef RT_PORT_H
 #define RT_PORT_H
@@ -97,7 +99,6 @@ struct rt_lock {
 	uint32_t word;          /* 0 free, 1 held */
 	uint32_t rank;          /* enum rt_lockrank */
 	const char *name;       /* for reports */
-	uint64_t port_state;    /* the port's (e.g. saved interrupt flag) */
 };
 
 void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name);

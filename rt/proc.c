@@ -517,11 +517,10 @@ static void park_m(struct rt_g *gp)
 	schedule(m);
 }
 
-void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg, const char *reason)
+void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg)
 {
 	struct rt_m *m = rt_getm();
 	RT_ASSERT_MSG(m != NULL && m->curg != NULL, "rt_park outside a coroutine");
-	m->curg->wait_reason = reason;
 	m->park_unlock = unlock;
 	m->park_arg = arg;
 	rt_mcall(park_m);
@@ -568,7 +567,6 @@ static void mstart(int id)
 	rt_port_setm(m);
 	m->curg = NULL;
 	m->locks = 0;
-	m->g0_hi = rt_getsp();
 	rt_set_stackguard(0);
 	rt_mstart_asm(m, mstart_on_g0);
 	rt_port_setm(NULL);

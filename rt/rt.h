@@ -62,10 +62,13 @@ size_t rt_scavenge(size_t bytes);
  */
 size_t rt_scavenge_to_goal(void);
 
-/* Base of the heap object containing p, or NULL (any interior pointer works). */
+/*
+ * Base of the live heap object containing p (any interior pointer works), or
+ * NULL: p outside the heap's arenas, in a free slot or in a span's tail.
+ * (So "is p in the heap?" is rt_object_base(p) != NULL; the collector will
+ * ask the same inside rt/, with mheap_contains and mheap_object_base.)
+ */
 void *rt_object_base(const void *p);
-/* p points into the heap's mapped arenas. */
-bool rt_is_heap_pointer(const void *p);
 
 /* Go's runtime.MemStats (bytes unless said otherwise). Identities in mstats.c. */
 struct rt_memstats {

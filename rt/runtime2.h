@@ -96,7 +96,6 @@ struct rt_g {
 	struct rt_g *schedlink;    /* run queue / free list link (queue's lock) */
 	void (*fn)(void *);
 	void *arg;
-	const char *wait_reason;   /* while G_WAITING */
 
 	/* Stack bookkeeping (own M). */
 	void *stack_chunk;         /* the stack's chunk (rt/stack.c) */
@@ -152,7 +151,6 @@ struct rt_m {
 	int id;                    /* == its P's id */
 	int locks;                 /* >0: must not be preempted (own M) */
 	struct rt_p *p;
-	uintptr_t g0_lo, g0_hi;    /* the scheduler stack's bounds (diagnostics) */
 	volatile uint32_t idle;    /* sleeping in rt_port_idle (its own flag; port wakes it) */
 	volatile uint32_t wake;    /* a waker set this; the idle loop clears it */
 	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
@@ -291,7 +289,7 @@ void rt_ready(struct rt_g *gp);             /* G_WAITING -> G_RUNNABLE, into thi
  * takes the lock can never ready a G that is still running. If unlock
  * returns false the G is made runnable again at once (a wake-up raced).
  */
-void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg, const char *reason);
+void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg);
 void rt_gosched_preempted(void);          /* yield from a preemption point */
 void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
 /* Should the G running on m be asked to yield? (the preemption tick) */

@@ -257,6 +257,6 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 	struct sudog *waiting = select_enqueue(cases, lockorder, n, p, gp);
 	gp->param = NULL;
 	rt_releasem();   /* the channel locks still hold the M */
-	rt_park(select_park_unlock, waiting, "select");
+	rt_park(select_park_unlock, waiting);
 	return select_wake(cases, lockorder, n, gp, waiting);
 }

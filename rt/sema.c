@@ -114,7 +114,7 @@ static void root_park(struct semroot *r, struct sudog *w, const void *addr, cons
 	else
 		r->head = w;
 	r->tail = w;
-	rt_park(root_park_unlock, r, reason);
+	rt_park(root_park_unlock, r);
 	RT_ASSERT_MSG(w->fired, "%s: G %lu woken without being granted", reason,
 		      (unsigned long)gp->id);
 }

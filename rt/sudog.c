@@ -46,10 +46,9 @@ static struct {
 
 static struct {
 	struct rt_lock lock;            /* LOCKRANK_LEAF0: taken with no other lock held */
-	bool init;
 	struct sudog *list;             /* spilled from the per-P caches (lock) */
 	struct fixalloc alloc;          /* fresh sudogs (lock) */
-	uint64_t sys, inuse;            /* bytes carved / handed out by alloc (lock) */
+	uint64_t inuse;                 /* bytes handed out by alloc (lock) */
 } sudogpool;
 
 static void sudogpool_init_once(void)
@@ -63,7 +62,6 @@ static void sudogpool_init_once(void)
 		rt_lock_init(&sudogpool.lock, LOCKRANK_LEAF0, "sudog pool");
 		fixalloc_init(&sudogpool.alloc, (sizeof(struct sudog) + 7) & ~(size_t)7,
 			      &rt_mstats.other_sys, &sudogpool.inuse, "sudog");
-		sudogpool.init = true;
 		__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
 		return;
 	}

@@ -135,5 +135,5 @@ void rt_sleep(uint64_t ns)
 	g->when = rt_port_nanotime() + ns;
 	rt_lock(&timers_lock);
 	timer_push(g);
-	rt_park(sleep_unlock, NULL, "sleep");
+	rt_park(sleep_unlock, NULL);
 }
