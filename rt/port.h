@@ -29,6 +29,21 @@
 #ifndef RT_PORT_H
 #define RT_PORT_H
 
+/*
+ * Where the running code finds its context, as offsets from a segment base
+ * (C and rt/port/amd64.S both use these names):
+ *   %fs:RT_FS_STACK_GUARD  -fsplit-stack's guard word: gcc's fixed offset
+ *                          (hosted: glibc's TCB; kernel: struct cpu's stack_guard)
+ *   %gs:RT_GS_CPU_ID       kernel: this CPU's id, which is its P's (struct cpu's id)
+ *   %gs:RT_GS_M            kernel: the M running on this CPU (struct cpu's rt_m)
+ * rt/port/kernel.c asserts all three against kernel/percpu.h.
+ */
+#define RT_FS_STACK_GUARD 0x70
+#define RT_GS_CPU_ID      0x08
+#define RT_GS_M           0x78
+
+#ifndef __ASSEMBLER__
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -168,11 +183,11 @@ void rt_memcpy(void *dst, const void *src, size_t n);
 extern __thread int rt_hosted_current_p;   /* set by rt_hosted_set_p (rt/port/hosted.h) */
 static inline int rt_port_current_p(void) { return rt_hosted_current_p; }
 #else
-/* The kernel: P n runs on CPU n, whose id is at %gs:8 (kernel/percpu.h). */
+/* The kernel: P n runs on CPU n, whose id is at %gs:RT_GS_CPU_ID. */
 static inline int rt_port_current_p(void)
 {
 	uint32_t id;
-	__asm__ volatile("movl %%gs:8, %0" : "=r"(id));
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(RT_GS_CPU_ID));
 	return (int)id;
 }
 #endif
@@ -202,4 +217,5 @@ void rt_port_preempt_stop(void);
 /* A stack is handed to a coroutine (hosted ASan: clear stale shadow poison). */
 void rt_port_stack_fresh(uintptr_t lo, size_t n);
 
+#endif /* !__ASSEMBLER__ */
 #endif

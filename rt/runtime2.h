@@ -216,7 +216,7 @@ extern struct rt_m *rt_allm[RT_MAX_PROCS];
 extern struct rt_p *rt_allp[RT_MAX_PROCS];
 extern uintptr_t rt_stack_max;
 
-/* The M this code runs on (%gs:0x78 in the kernel: struct cpu's rt_m; a TLS word hosted). */
+/* The M this code runs on (%gs:RT_GS_M in the kernel: struct cpu's rt_m; a TLS word hosted). */
 #if defined(HOSTED)
 extern __thread struct rt_m *rt_tls_m;
 static inline struct rt_m *rt_getm(void) { return rt_tls_m; }
@@ -224,21 +224,21 @@ static inline struct rt_m *rt_getm(void) { return rt_tls_m; }
 static inline struct rt_m *rt_getm(void)
 {
 	struct rt_m *m;
-	__asm__ volatile("movq %%gs:0x78, %0" : "=r"(m));
+	__asm__ volatile("movq %%gs:%c1, %0" : "=r"(m) : "i"(RT_GS_M));
 	return m;
 }
 #endif
 static inline struct rt_g *rt_getg_user(void) { return rt_getm() ? rt_getm()->curg : NULL; }
 
-/* Sets the running stack guard (%fs:0x70, both ports). */
+/* Sets the running stack guard (%fs:RT_FS_STACK_GUARD, both ports). */
 static inline void rt_set_stackguard(uintptr_t v)
 {
-	__asm__ volatile("movq %0, %%fs:0x70" : : "r"(v) : "memory");
+	__asm__ volatile("movq %0, %%fs:%c1" : : "r"(v), "i"(RT_FS_STACK_GUARD) : "memory");
 }
 static inline uintptr_t rt_get_stackguard(void)
 {
 	uintptr_t v;
-	__asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+	__asm__ volatile("movq %%fs:%c1, %0" : "=r"(v) : "i"(RT_FS_STACK_GUARD));
 	return v;
 }
 static inline uintptr_t rt_getsp(void)
