@@ -3,6 +3,7 @@
  */
 #include "rt/mbarrier.h"
 #include "rt/mheap.h"
+#include "rt/port.h"
 
 void rt_barrier_check(const void *slot, const void *val)
 {

@@ -12,11 +12,14 @@
  * into a stack" (Go proves it with escape analysis; C cannot, so it is
  * checked): storing an address of the current stack into a heap slot panics,
  * naming both addresses. The stack's bounds come from rt_port_stack_bounds.
+ *
+ * A public header (code outside rt/ stores heap pointers too); it needs
+ * nothing from rt/ but rt/rt.h.
  */
 #ifndef RT_MBARRIER_H
 #define RT_MBARRIER_H
 
-#include "rt/port.h"
+#include "rt/rt.h"   /* RT_DEBUG */
 
 /* Panics if slot is in the heap and val points into the current stack. */
 void rt_barrier_check(const void *slot, const void *val);

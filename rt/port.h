@@ -49,16 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Debug level (a named constant, as Go's debug switches):
- *   0  benchmarks: no checks beyond the always-on ones (invariants that would
- *      corrupt memory if broken are checked at every level)
- *   1  cheap asserts, lock-rank checks, barrier stack check, strict sys states
- *   2  expensive verification (whole-heap walks in mheap_verify after changes)
- */
-#ifndef RT_DEBUG
-#define RT_DEBUG 1
-#endif
+#include "rt/rt.h"   /* RT_DEBUG, RT_MAX_PROCS */
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -82,9 +73,6 @@
 #define RT_STACK_REGION_BASE ((uintptr_t)0xffffd00000000000ull)
 #define RT_STACK_REGION_SIZE ((uintptr_t)1 << 44)   /* 16 TiB */
 #endif
-
-/* Maximum number of Ps (logical processors, one mcache each). */
-#define RT_MAX_PROCS 64
 
 /* ---- locks ---------------------------------------------------------------- */
 

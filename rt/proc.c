@@ -657,7 +657,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	rt_memclr(out, sizeof *out);
 	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
 	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
-	for (int i = 0; i < RT_MAX_PROCS && i < 64; i++) {
+	for (int i = 0; i < RT_MAX_PROCS; i++) {
 		struct rt_m *m = rt_allm[i];
 		if (m == NULL)
 			continue;

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt/rt.h"   /* RT_MAX_PROCS */
+
 struct rt_g;
 
 /*
@@ -74,8 +76,8 @@ void rt_set_stack_copy_hook(void (*hook)(uint64_t goid, uintptr_t old_lo, uintpt
 struct rt_sched_stats {
 	uint64_t goroutines;       /* live now */
 	uint64_t created;          /* since boot */
-	uint64_t switches[64];     /* Gs run per P */
-	uint64_t stolen[64];       /* Gs stolen per P */
+	uint64_t switches[RT_MAX_PROCS]; /* Gs run per P */
+	uint64_t stolen[RT_MAX_PROCS];   /* Gs stolen per P */
 	uint64_t preempt_async;    /* timer-injected preemptions */
 	uint64_t preempt_sync;     /* poisoned-guard preemptions */
 	uint64_t stack_grows, stack_shrinks;
