@@ -20,11 +20,12 @@
  * What rt/port/kernel.c does for each: rt_lock/rt_unlock are spinlocks that
  * leave the interrupt flag alone (no interrupt handler takes a runtime lock)
  * and call rt_lockrank_acquire/release; rt_port_lockrank_state and
- * rt_port_current_p are per CPU (the per-CPU block); rt_port_vprintf/vsnprintf/vthrow go to
- * kvprintf/kvsnprintf/panic; rt_memclr/rt_memcpy to the kernel's
- * memset/memcpy; rt_port_stack_bounds finds the running stack (CPU or
- * coroutine); the scheduler's needs (below) use the CPUs, the LAPIC tick
- * and hlt. The sys_port_* half of sys.h is mm/sysmem.c's.
+ * rt_port_current_p are per CPU (the per-CPU block, at the offsets below);
+ * rt_port_vprintf, _vsnprintf and _vthrow go to kvprintf, kvsnprintf and
+ * panic; rt_memclr/rt_memcpy to the kernel's memset/memcpy;
+ * rt_port_stack_bounds finds the running stack (CPU or coroutine); the
+ * scheduler's needs (below) use the CPUs, the LAPIC tick and hlt. The
+ * sys_port_* half of sys.h is mm/sysmem.c's.
  */
 #ifndef RT_PORT_H
 #define RT_PORT_H
