@@ -16,7 +16,6 @@
  * runs outside rt_run; the coroutines run bench/sched_bench.c.
  */
 #include "bench/sched_bench.h"
-#include "rt/port.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
 

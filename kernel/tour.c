@@ -4,9 +4,10 @@
  * The runtime (rt/) allocates a few kinds of objects on P 0; the tour prints
  * the runtime view (arenas, the mcache's spans, memstats) beside the OS view
  * (frames per owner from the frame allocator, sys_* state from mm), then
- * frees one large span by hand (what the sweeper will do once the collector
- * exists) and asks the scavenger to return idle pages: the frame allocator's
- * free count shows them come back.
+ * declares one large object dead (rt_free_dead_large: what the sweeper will
+ * do once the collector exists) and asks the scavenger to return idle
+ * pages: the frame allocator's free count shows them come back. Only the
+ * runtime's public headers are used, as everywhere outside rt/.
  *
  * Then coroutines (tour_coroutines): 64 workers spread over the CPUs, and one
  * coroutine that recurses until its 4 KiB stack has been copied to 64 KiB;
@@ -20,7 +21,7 @@
 #include "kernel/smp.h"
 #include "mm/buddy.h"
 #include "mm/sysmem.h"
-#include "rt/mheap.h"
+#include "rt/mbarrier.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
 
@@ -52,7 +53,7 @@ void tour_runtime(void)
     for (int i = 0; i < 1000; i++) {
         struct tour_node *n = rt_new(&tour_node_type);
         n->value = (uint64_t)i;
-        n->next = list; /* a store into a fresh object: no barrier needed yet */
+        RT_STORE_PTR(n->next, list); /* every heap pointer store goes through the barrier */
         list = n;
     }
     for (int i = 0; i < 4000; i++)
@@ -74,10 +75,10 @@ void tour_runtime(void)
     os_view("after allocating");
 
     uint64_t free0 = frame_free_count();
-    mheap_free_large(spanof(large)); /* what the sweeper will do for an unreachable object */
+    rt_free_dead_large(large); /* what the sweeper will do for an unreachable object */
     rt_free_os_memory();
     uint64_t free1 = frame_free_count();
-    kprintf("freed the 8 MiB span by hand and ran the scavenger (rt_free_os_memory): %lu frames "
+    kprintf("freed the dead 8 MiB object (rt_free_dead_large) and ran the scavenger (rt_free_os_memory): %lu frames "
             "(%lu KiB) went back to the frame allocator\n",
             free1 - free0, (free1 - free0) * 4);
     os_view("after scavenging");

@@ -30,6 +30,11 @@
  * Hinted ones (the heap's arenas) must lie in the region and overlap no
  * reservation. g_resv is a sorted array of disjoint ranges, merged when
  * adjacent in the same region, so a heap growing arena by arena is one entry.
+ * It is the OS's record (which region owns an address: frame owners,
+ * overlap checks, fault reports, read without any runtime lock). rt/sys.c
+ * keeps the client's record beside it, each reservation as made, which
+ * checks the sys.h rules for every port (sys_free names a whole one);
+ * merged ranges cannot check that, and the hosted port has no OS table.
  *
  * Locking: g_sysmem_lock (SPIN_RANK_SYSMEM) around each sys_port_* call's
  * use of this file's state; the page-table and frame calls inside take their

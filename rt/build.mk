@@ -5,11 +5,12 @@
 #   $(BUILD)/rt/librt_bench.a    -O2, no sanitizers, RT_DEBUG=0: benchmarks (bench/)
 #   $(BUILD)/rt/kernel/...       KERNEL_CFLAGS, with rt/port/kernel.c: linked into
 #                                kernel.elf (the OS half of sys_* is mm/sysmem.c)
+# and one check: code outside rt/ includes only the public headers (rt-includes).
 
 RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/mspan.c \
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
-	rt/mstats.c rt/mgcscavenge.c rt/barrier.c rt/heapview.c rt/print.c \
-	rt/proc.c rt/stack.c rt/chan.c rt/sema.c
+	rt/mstats.c rt/mgcscavenge.c rt/mbarrier.c rt/heapview.c rt/print.c \
+	rt/proc.c rt/stack.c rt/chan.c rt/select.c rt/sema.c rt/sudog.c rt/time.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 
 # Coroutines run this code on small stacks: every function carries gcc's
@@ -74,3 +75,12 @@ rt: $(RT_HOSTED_LIB) $(RT_BENCH_LIB)
 
 KERNEL_OBJS += $(RT_KERNEL_OBJS)
 ALL_DEPS += $(RT_HOSTED_OBJS:.o=.d) $(RT_BENCH_OBJS:.o=.d) $(RT_KERNEL_OBJS:.o=.d)
+
+# Code outside rt/ includes only the runtime's public headers: the script
+# names them and the short allowlist of tests that inspect internals.
+.PHONY: rt-includes
+rt-includes:
+	$(Q)scripts/check-rt-includes $(BUILD)
+
+all: rt-includes
+test-host: rt-includes

@@ -1,5 +1,5 @@
 /*
- * chan.c - channels and select, as Go's chan.go and select.go.
+ * chan.c - channels: make, send, receive, close, as Go's chan.go.
  *
  * What. A channel carries elements of a fixed size from senders to receivers,
  * in order. Unbuffered (cap 0), a send and a receive meet: whichever comes
@@ -8,23 +8,15 @@
  * blocks only when the ring is full, a receiver only when it is empty.
  * close() wakes every waiter: receivers drain what is buffered, then get
  * ok = false and a zeroed element; a sender on a closed channel panics.
- * rt_select waits on several channel operations and performs exactly one.
+ * rt_select (rt/select.c) waits on several of these operations at once.
  *
  * Structures.
  *   struct rt_chan  on the heap (rt_new; its ring from rt_alloc). One lock.
- *   struct sudog    a blocked operation: the G, where its element is, the
- *                   select case it stands for, and the waker's verdict. It
- *                   sits in the channel's sendq or recvq (FIFO).
- *                   - send/recv: on the blocked G's own stack. A parked G's
- *                     stack never moves, and the waker unlinks the sudog
- *                     before it readies the G, so nothing points into the
- *                     stack once the G runs again (sched.h's contract).
- *                   - select: off-heap (fixalloc), recycled through a per-P
- *                     cache, as Go's acquireSudog. A select's sudogs stay
- *                     linked in the other channels' queues after the G wakes,
- *                     until step S3 below unlinks them; meanwhile the G runs
- *                     and its stack may grow by copying, so they cannot be on
- *                     that stack.
+ *   struct sudog    a blocked operation (rt/runtime2.h, rt/sudog.c): the G,
+ *                   where its element is, the select case it stands for, and
+ *                   the waker's verdict. It sits in the channel's sendq or
+ *                   recvq (FIFO). A send or receive keeps it on the blocked
+ *                   G's stack; a select takes it from rt/sudog.c's pool.
  *
  * Invariants (c->lock held):
  *   - qcount <= cap; the elements are buf[recvx], buf[recvx+1], ... mod cap;
@@ -41,8 +33,8 @@
  * except other channel locks (select, in increasing address order, each
  * channel once) and the scheduler's (rt_ready, LOCKRANK_SCHED; we call it
  * after unlocking anyway). Each held channel lock counts in m->locks (no
- * preemption, and the P stays ours). The sudog pool's central list has its
- * own lock (LOCKRANK_LEAF0), taken with no other lock held.
+ * preemption, and the P stays ours). rt_select fills its sudog cache
+ * (rt/sudog.c, its own lock) before it locks any channel.
  *
  * Send (receive is symmetric):
  *   1. Lock c. Closed: panic.
@@ -56,75 +48,26 @@
  * A receiver that finds a sender waiting on a full ring takes the ring's
  * head and puts the sender's element at its tail, so FIFO order holds.
  *
- * Select (Go's selectgo):
- *   S0. Poll order: a uniformly random permutation of the non-NULL cases
- *       (inside-out Fisher-Yates over a per-P xorshift64* seeded from
- *       rt_nanotime, the goid and the P). Lock order: the cases sorted by
- *       channel address. Reserve sudogs for every case (blocking only).
- *   S1. Lock every channel in lock order, each once. In poll order, do the
- *       first case that can proceed; unlock all; return its index.
- *   S2. None: non-blocking returns -1. Otherwise enqueue one sudog per case,
- *       all sharing a selectdone word, and park; the unlock function releases
- *       the channels in reverse lock order.
- *   S3. Woken with gp->param = the sudog that fired: lock every channel
- *       again, unlink the other sudogs still queued, unlock, return the
- *       fired case's index (and its ok).
- * Fairness: S1 tries ready cases in random order, so each of k ready cases is
- * chosen with probability 1/k (the index draw is Lemire's multiply-shift; its
- * bias, below n / 2^32, is far under what any test can see).
+ * rt_select (rt/select.c) uses the same queues, sudogs and element steps
+ * (their prototypes are rt/chan.h's).
  *
  * Deviations from Go: send or receive on a NULL channel panics instead of
- * blocking forever (a NULL select case still never fires, as in Go); a
- * select has at most RT_SELECT_MAX_CASES cases. Elements are copied with
- * rt_memcpy; the ring is allocated as "every word may be a pointer" when the
- * element size is a multiple of 8 (sched.h's API has no element type), so a
- * collector must treat its words conservatively, and element copies into it
- * will need the bulk write barrier when the collector arrives.
+ * blocking forever (a NULL select case still never fires, as in Go).
+ * Elements are copied with rt_memcpy; the ring is allocated as "every word
+ * may be a pointer" when the element size is a multiple of 8 (sched.h's API
+ * has no element type), so a collector must treat its words conservatively,
+ * and element copies into it will need the bulk write barrier when the
+ * collector arrives.
  *
- * Cites: Go's runtime/chan.go (hchan, sudog hand-off, closechan), select.go
- * (selectgo's three passes, pollorder/lockorder, sellock), runtime2.go
- * (sudog, selectDone); Lemire, "Fast Random Integer Generation in an
- * Interval" (2019); Vigna's xorshift64* (tests/xorshift.h uses it too).
+ * Cites: Go's runtime/chan.go (hchan, sudog hand-off, closechan),
+ * runtime2.go (sudog).
  */
-#include "rt/fixalloc.h"
-#include "rt/mstats.h"
+#include "rt/chan.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
 
 #define CHAN_MAGIC        0x6e616863u     /* "chan" */
 #define CHAN_MAX_ELEMSIZE ((size_t)1 << 16) /* Go's limit too */
-#define SUDOG_CACHE_MAX   64              /* per-P cached select sudogs; half spills beyond */
-
-struct sudog {
-	struct rt_g *g;            /* the waiting G */
-	struct sudog *next, *prev; /* in c's sendq or recvq (c->lock) */
-	struct rt_chan *c;
-	void *elem;                /* send: the value; recv: its destination (NULL: drop it) */
-	uint32_t *selectdone;      /* select: the shared fired word; NULL for send/recv */
-	struct sudog *waitlink;    /* select: the G's sudogs, descending lock order (own G) */
-	struct sudog *readylink;   /* close: to ready after unlocking (c->lock) */
-	int caseidx;               /* select: index into the cases */
-	bool isrecv;               /* in recvq (else sendq) */
-	bool queued;               /* linked in its queue (c->lock) */
-	bool fired;                /* claimed by a waker (c->lock, then read by the G) */
-	bool success;              /* the waker's verdict: an element passed (false: closed) */
-	uint32_t done;             /* the selectdone word of a select's first sudog */
-};
-
-struct waitq {
-	struct sudog *first, *last;
-};
-
-struct rt_chan {
-	struct rt_lock lock;
-	uint8_t *buf;              /* cap * elemsize bytes (immutable); NULL if that is 0 */
-	size_t elemsize, cap;      /* immutable */
-	size_t qcount;             /* elements in the ring (lock; atomic load in rt_chan_len) */
-	size_t sendx, recvx;       /* next slot to fill / to take (lock) */
-	struct waitq sendq, recvq; /* blocked senders / receivers (lock) */
-	uint32_t closed;           /* (lock) */
-	uint32_t magic;            /* CHAN_MAGIC: catches a stray pointer passed as a channel */
-};
 
 /* Only buf is a heap pointer: the queues point at stacks and off-heap sudogs. */
 static const uint8_t chan_ptrmask[] = {1u << RT_PTRWORD(struct rt_chan, buf)};
@@ -136,7 +79,7 @@ static const struct rt_type chanbuf_word_type = {8, 8, 8, word_ptrmask, "chan ri
 
 /* ---- checks --------------------------------------------------------------------- */
 
-static void chan_check(const struct rt_chan *c, const char *op)
+void chan_check(const struct rt_chan *c, const char *op)
 {
 	if (unlikely(c == NULL))
 		rt_throw("%s on a nil channel: it would block forever (a NULL rt_select case is the "
@@ -154,20 +97,20 @@ static void chan_check(const struct rt_chan *c, const char *op)
 
 /* ---- locks: each held channel lock also holds the M (m->locks) -------------------- */
 
-static void chan_lock(struct rt_chan *c)
+void chan_lock(struct rt_chan *c)
 {
 	rt_acquirem();
 	rt_lock(&c->lock);
 }
 
-static void chan_unlock(struct rt_chan *c)
+void chan_unlock(struct rt_chan *c)
 {
 	rt_unlock(&c->lock);
 	rt_releasem();
 }
 
 /* In rt_park's unlock function, on g0: the G is already off the CPU. */
-static void chan_unlock_g0(struct rt_chan *c)
+void chan_unlock_g0(struct rt_chan *c)
 {
 	rt_unlock(&c->lock);
 	rt_getm()->locks--;
@@ -182,7 +125,7 @@ static bool chan_park_unlock(struct rt_g *gp, void *arg)
 
 /* ---- wait queues (c->lock) -------------------------------------------------------- */
 
-static void waitq_enqueue(struct waitq *q, struct sudog *sg)
+void waitq_enqueue(struct waitq *q, struct sudog *sg)
 {
 	sg->next = NULL;
 	sg->prev = q->last;
@@ -194,7 +137,7 @@ static void waitq_enqueue(struct waitq *q, struct sudog *sg)
 	sg->queued = true;
 }
 
-static void waitq_remove(struct waitq *q, struct sudog *sg)
+void waitq_remove(struct waitq *q, struct sudog *sg)
 {
 	RT_DASSERT(sg->queued);
 	if (sg->prev != NULL)
@@ -214,7 +157,7 @@ static void waitq_remove(struct waitq *q, struct sudog *sg)
  * is claimed with a CAS on its selectdone word; one whose select already
  * fired elsewhere is dropped (its G unlinks the rest in step S3).
  */
-static struct sudog *waitq_dequeue(struct waitq *q)
+struct sudog *waitq_dequeue(struct waitq *q)
 {
 	struct sudog *sg;
 	while ((sg = q->first) != NULL) {
@@ -244,14 +187,14 @@ static void elem_copy(const struct rt_chan *c, void *dst, const void *src)
 		rt_memcpy(dst, src, c->elemsize);
 }
 
-static void elem_clear(const struct rt_chan *c, void *dst)
+void elem_clear(const struct rt_chan *c, void *dst)
 {
 	if (dst != NULL && c->elemsize != 0)
 		rt_memclr(dst, c->elemsize);
 }
 
 /* Puts elem at the ring's tail (room checked by the caller). */
-static void ring_put(struct rt_chan *c, const void *elem)
+void ring_put(struct rt_chan *c, const void *elem)
 {
 	elem_copy(c, c->elemsize ? chanbuf(c, c->sendx) : NULL, elem);
 	if (++c->sendx == c->cap)
@@ -260,7 +203,7 @@ static void ring_put(struct rt_chan *c, const void *elem)
 }
 
 /* Takes the ring's head into elem (may be NULL: dropped); the slot is cleared. */
-static void ring_take(struct rt_chan *c, void *elem)
+void ring_take(struct rt_chan *c, void *elem)
 {
 	if (c->elemsize != 0) {
 		void *qp = chanbuf(c, c->recvx);
@@ -276,7 +219,7 @@ static void ring_take(struct rt_chan *c, void *elem)
  * Hands elem to a dequeued receiver sg (send steps 2). The waker's side of a
  * wake-up: the G is told by gp->param and sg->success. Returns the G to ready.
  */
-static struct rt_g *send_to_receiver(struct rt_chan *c, struct sudog *sg, const void *elem)
+struct rt_g *send_to_receiver(struct rt_chan *c, struct sudog *sg, const void *elem)
 {
 	elem_copy(c, sg->elem, elem);
 	sg->success = true;
@@ -289,7 +232,7 @@ static struct rt_g *send_to_receiver(struct rt_chan *c, struct sudog *sg, const 
  * ring's head, with the sender's element going to the freed tail (the ring is
  * full whenever a sender waits). Returns the G to ready.
  */
-static struct rt_g *recv_from_sender(struct rt_chan *c, struct sudog *sg, void *elem)
+struct rt_g *recv_from_sender(struct rt_chan *c, struct sudog *sg, void *elem)
 {
 	if (c->cap == 0) {
 		elem_copy(c, elem, sg->elem);
@@ -359,7 +302,7 @@ static bool chansend(struct rt_chan *c, const void *elem, bool block)
 	struct sudog me = {.g = gp, .c = c, .elem = (void *)elem};
 	waitq_enqueue(&c->sendq, &me);
 	gp->param = NULL;
-	rt_park(chan_park_unlock, c, "chan send");
+	rt_park(chan_park_unlock, c);
 	RT_ASSERT_MSG(me.fired && !me.queued, "chan send: G %lu woken without its sudog firing",
 		      (unsigned long)gp->id);
 	gp->param = NULL;
@@ -401,7 +344,7 @@ static bool chanrecv(struct rt_chan *c, void *elem, bool block, bool *done)
 	struct sudog me = {.g = gp, .c = c, .elem = elem, .isrecv = true};
 	waitq_enqueue(&c->recvq, &me);
 	gp->param = NULL;
-	rt_park(chan_park_unlock, c, "chan receive");
+	rt_park(chan_park_unlock, c);
 	RT_ASSERT_MSG(me.fired && !me.queued, "chan receive: G %lu woken without its sudog firing",
 		      (unsigned long)gp->id);
 	gp->param = NULL;
@@ -477,299 +420,4 @@ void rt_chan_close(struct rt_chan *c)
 		rt_ready(head->g);
 		head = next;
 	}
-}
-
-/* ---- the select sudog pool (Go's acquireSudog/releaseSudog) ------------------------ */
-
-static struct {
-	struct sudog *list;
-	int n;
-} sudogcache[RT_MAX_PROCS];        /* own P, m->locks held */
-
-static struct {
-	struct rt_lock lock;            /* LOCKRANK_LEAF0: taken with no other lock held */
-	bool init;
-	struct sudog *list;             /* spilled from the per-P caches (lock) */
-	struct fixalloc alloc;          /* fresh sudogs (lock) */
-	uint64_t sys, inuse;            /* bytes carved / handed out by alloc (lock) */
-} sudogpool;
-
-static void sudogpool_init_once(void)
-{
-	/* Racing first callers: the CAS elects one initializer, the others wait for it. */
-	static uint32_t state;   /* 0 none, 1 initializing, 2 ready */
-	uint32_t zero = 0;
-	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == 2)
-		return;
-	if (__atomic_compare_exchange_n(&state, &zero, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		rt_lock_init(&sudogpool.lock, LOCKRANK_LEAF0, "sudog pool");
-		fixalloc_init(&sudogpool.alloc, (sizeof(struct sudog) + 7) & ~(size_t)7,
-			      &rt_mstats.other_sys, &sudogpool.inuse, "sudog");
-		sudogpool.init = true;
-		__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
-		return;
-	}
-	while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != 2)
-		__builtin_ia32_pause();
-}
-
-/* Makes this P's cache hold at least n sudogs. Caller holds the M, no lock. */
-static void sudogcache_fill(int p, int n)
-{
-	if (sudogcache[p].n >= n)
-		return;
-	sudogpool_init_once();
-	rt_lock(&sudogpool.lock);
-	while (sudogcache[p].n < n) {
-		struct sudog *sg = sudogpool.list;
-		if (sg != NULL)
-			sudogpool.list = sg->next;
-		else
-			sg = fixalloc_alloc(&sudogpool.alloc);
-		sg->next = sudogcache[p].list;
-		sudogcache[p].list = sg;
-		sudogcache[p].n++;
-	}
-	rt_unlock(&sudogpool.lock);
-}
-
-/* Pops one sudog from this P's cache, filled beforehand; no lock needed. */
-static struct sudog *sudog_get(int p)
-{
-	struct sudog *sg = sudogcache[p].list;
-	RT_ASSERT(sg != NULL);
-	sudogcache[p].list = sg->next;
-	sudogcache[p].n--;
-	rt_memclr(sg, sizeof *sg);
-	return sg;
-}
-
-/* Returns a select's sudogs (linked through waitlink) to this P's cache. */
-static void sudogs_put(struct sudog *list)
-{
-	rt_acquirem();
-	int p = rt_port_current_p();
-	while (list != NULL) {
-		struct sudog *next = list->waitlink;
-		RT_DASSERT(!list->queued);
-		list->g = NULL;
-		list->elem = NULL;
-		list->next = sudogcache[p].list;
-		sudogcache[p].list = list;
-		sudogcache[p].n++;
-		list = next;
-	}
-	if (sudogcache[p].n > SUDOG_CACHE_MAX) {   /* spill half to the central list */
-		rt_lock(&sudogpool.lock);
-		while (sudogcache[p].n > SUDOG_CACHE_MAX / 2) {
-			struct sudog *sg = sudogcache[p].list;
-			sudogcache[p].list = sg->next;
-			sudogcache[p].n--;
-			sg->next = sudogpool.list;
-			sudogpool.list = sg;
-		}
-		rt_unlock(&sudogpool.lock);
-	}
-	rt_releasem();
-}
-
-/* ---- select ---------------------------------------------------------------------- */
-
-static uint64_t selrand_state[RT_MAX_PROCS];   /* own P, m->locks held */
-
-/* Uniform in [0, n): xorshift64* and Lemire's multiply-shift. Caller holds the M. */
-static uint32_t selrand(int p, uint32_t n)
-{
-	uint64_t x = selrand_state[p];
-	if (unlikely(x == 0)) {
-		x = rt_nanotime() ^ (rt_goid() * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(p + 1) << 56);
-		if (x == 0)
-			x = 0x2545f4914f6cdd1dull;
-	}
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	selrand_state[p] = x;
-	uint32_t r = (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
-	return (uint32_t)(((uint64_t)r * n) >> 32);
-}
-
-/* Locks each distinct channel of the cases, in lock order (sorted by address). */
-static void sellock(struct rt_select_case *cases, const uint8_t *lockorder, int n)
-{
-	struct rt_chan *last = NULL;
-	for (int k = 0; k < n; k++) {
-		struct rt_chan *c = cases[lockorder[k]].c;
-		if (c != last)
-			chan_lock(c);
-		last = c;
-	}
-}
-
-/* Unlocks them in reverse lock order (the rank checker wants LIFO). */
-static void selunlock(struct rt_select_case *cases, const uint8_t *lockorder, int n)
-{
-	for (int k = n - 1; k >= 0; k--) {
-		struct rt_chan *c = cases[lockorder[k]].c;
-		if (k == 0 || cases[lockorder[k - 1]].c != c)
-			chan_unlock(c);
-	}
-}
-
-/*
- * rt_park's unlock for a select, on g0. arg is the G's sudog list in
- * descending lock order; a channel is unlocked after its last sudog in that
- * list. Each unlock may let a waker ready the G, but the G's step S3 needs
- * the lowest channel, unlocked last, so the list stays valid until then; it
- * is read before each unlock and never after the last.
- */
-static bool select_park_unlock(struct rt_g *gp, void *arg)
-{
-	(void)gp;
-	struct sudog *sg = arg;
-	while (sg != NULL) {
-		struct sudog *next = sg->waitlink;
-		struct rt_chan *c = sg->c;
-		bool last_of_c = next == NULL || next->c != c;
-		if (last_of_c)
-			chan_unlock_g0(c);
-		sg = next;
-	}
-	return true;
-}
-
-/* Step S1 for one case: does it if it can proceed. *readyg: a G to ready after unlocking. */
-static bool select_try(struct rt_select_case *cas, struct rt_g **readyg)
-{
-	struct rt_chan *c = cas->c;
-	struct sudog *sg;
-	if (cas->dir == RT_SELECT_RECV) {
-		if ((sg = waitq_dequeue(&c->sendq)) != NULL) {
-			*readyg = recv_from_sender(c, sg, cas->elem);
-			cas->ok = true;
-		} else if (c->qcount > 0) {
-			ring_take(c, cas->elem);
-			cas->ok = true;
-		} else if (c->closed) {
-			elem_clear(c, cas->elem);
-			cas->ok = false;
-		} else {
-			return false;
-		}
-		return true;
-	}
-	if (c->closed)
-		return true;   /* the caller panics after unlocking */
-	if ((sg = waitq_dequeue(&c->recvq)) != NULL)
-		*readyg = send_to_receiver(c, sg, cas->elem);
-	else if (c->qcount < c->cap)
-		ring_put(c, cas->elem);
-	else
-		return false;
-	return true;
-}
-
-int rt_select(struct rt_select_case *cases, int ncases, bool block)
-{
-	RT_ASSERT_MSG(ncases >= 0 && ncases <= RT_SELECT_MAX_CASES,
-		      "rt_select: %d cases (at most %d)", ncases, RT_SELECT_MAX_CASES);
-	uint8_t pollorder[RT_SELECT_MAX_CASES], lockorder[RT_SELECT_MAX_CASES];
-	int n = 0;
-
-	/* S0. The M is held from here to the park (or the return): this P's
-	 * random state and sudog cache stay ours. */
-	rt_acquirem();
-	int p = rt_port_current_p();
-	for (int i = 0; i < ncases; i++) {
-		if (cases[i].c == NULL)
-			continue;
-		chan_check(cases[i].c, "rt_select");
-		RT_ASSERT_MSG(cases[i].dir == RT_SELECT_SEND || cases[i].dir == RT_SELECT_RECV,
-			      "rt_select: case %d has direction %d", i, (int)cases[i].dir);
-		uint32_t j = selrand(p, (uint32_t)n + 1);   /* inside-out Fisher-Yates */
-		pollorder[n] = pollorder[j];
-		pollorder[j] = (uint8_t)i;
-		n++;
-	}
-	if (n == 0) {
-		rt_releasem();
-		if (!block)
-			return -1;
-		rt_throw("rt_select: every case has a NULL channel: blocks forever");
-	}
-	for (int k = 0; k < n; k++) {   /* insertion sort by channel address; n <= 64 */
-		uint8_t v = pollorder[k];
-		int j = k;
-		while (j > 0 && (uintptr_t)cases[lockorder[j - 1]].c > (uintptr_t)cases[v].c) {
-			lockorder[j] = lockorder[j - 1];
-			j--;
-		}
-		lockorder[j] = v;
-	}
-	if (block)
-		sudogcache_fill(p, n);
-
-	/* S1. */
-	sellock(cases, lockorder, n);
-	for (int k = 0; k < n; k++) {
-		int i = pollorder[k];
-		struct rt_g *readyg = NULL;
-		if (!select_try(&cases[i], &readyg))
-			continue;
-		bool send_closed = cases[i].dir == RT_SELECT_SEND && cases[i].c->closed;
-		selunlock(cases, lockorder, n);
-		rt_releasem();
-		if (send_closed)
-			rt_throw("send on closed channel %p (rt_select case %d)", (void *)cases[i].c, i);
-		if (readyg != NULL)
-			rt_ready(readyg);
-		return i;
-	}
-	if (!block) {
-		selunlock(cases, lockorder, n);
-		rt_releasem();
-		return -1;
-	}
-
-	/* S2. One sudog per case, enqueued in lock order; the list runs backwards. */
-	struct rt_g *gp = rt_getg_user();
-	struct sudog *waiting = NULL;
-	uint32_t *done = NULL;
-	for (int k = 0; k < n; k++) {
-		int i = lockorder[k];
-		struct sudog *sg = sudog_get(p);
-		if (done == NULL)
-			done = &sg->done;
-		sg->g = gp;
-		sg->c = cases[i].c;
-		sg->elem = cases[i].elem;
-		sg->selectdone = done;
-		sg->caseidx = i;
-		sg->isrecv = cases[i].dir == RT_SELECT_RECV;
-		waitq_enqueue(sg->isrecv ? &sg->c->recvq : &sg->c->sendq, sg);
-		sg->waitlink = waiting;
-		waiting = sg;
-	}
-	gp->param = NULL;
-	rt_releasem();   /* the channel locks still hold the M */
-	rt_park(select_park_unlock, waiting, "select");
-
-	/* S3. */
-	sellock(cases, lockorder, n);
-	struct sudog *fired = gp->param;
-	gp->param = NULL;
-	RT_ASSERT_MSG(fired != NULL && fired->fired && fired->g == gp,
-		      "rt_select: G %lu woken without a case firing", (unsigned long)gp->id);
-	for (struct sudog *sg = waiting; sg != NULL; sg = sg->waitlink)
-		if (sg != fired && sg->queued)
-			waitq_remove(sg->isrecv ? &sg->c->recvq : &sg->c->sendq, sg);
-	int idx = fired->caseidx;
-	bool success = fired->success;
-	selunlock(cases, lockorder, n);
-	sudogs_put(waiting);
-	if (cases[idx].dir == RT_SELECT_RECV)
-		cases[idx].ok = success;   /* false: the closer zeroed the element */
-	else if (!success)
-		rt_throw("send on closed channel %p (rt_select case %d)", (void *)cases[idx].c, idx);
-	return idx;
 }

@@ -55,5 +55,4 @@ void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name)
 	l->word = 0;
 	l->rank = (uint32_t)rank;
 	l->name = name;
-	l->port_state = 0;
 }

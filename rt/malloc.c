@@ -41,6 +41,10 @@
  *
  * Statistics: per-P counters in the mcache (mcache.c, mstats.c); no atomics
  * on the fast path.
+ *
+ * rt_free_dead_large is the one way memory comes back before the collector
+ * exists: the caller's word that a large object is dead, checked, then
+ * mheap_free_large (the sweeper's own entry, rt/mheap.c).
  */
 #include "rt/rt.h"
 #include "rt/mbitmap.h"
@@ -270,12 +274,16 @@ void *rt_alloc_array(const struct rt_type *elem, size_t n)
 	return rt_alloc(n * elem->size, elem);
 }
 
+void rt_free_dead_large(void *obj)
+{
+	struct mspan *s = spanof(obj);
+	RT_ASSERT_MSG(s != NULL && s->state == MSPAN_INUSE && s->startaddr == (uintptr_t)obj &&
+		      spanclass_sizeclass(s->spanclass) == 0,
+		      "rt_free_dead_large(%p): not the base of a live large object", obj);
+	mheap_free_large(s);
+}
+
 void *rt_object_base(const void *p)
 {
 	return (void *)mheap_object_base(p);
-}
-
-bool rt_is_heap_pointer(const void *p)
-{
-	return mheap_contains(p);
 }

@@ -29,7 +29,9 @@
  * phase nothing is known dead, and sweeping would wrongly free every object.
  * mspan_sweep below only advances sweepgen; the collector will make it copy
  * gcmark_bits into alloc_bits, count the survivors and free empty spans. Since
- * the heap's sweepgen never changes yet, the unswept lists stay empty.
+ * the heap's sweepgen never changes yet, the unswept lists stay empty. When
+ * the collector makes mspan_sweep real, it moves to rt/mgcsweep.c (Go's
+ * mgcsweep.go) with the rest of the sweeper; this file keeps the lists.
  *
  * Locking. c->lock (rank LOCKRANK_MCENTRAL) protects the lists and the spans
  * on them. It is never held across mheap_alloc.

@@ -395,11 +395,90 @@ static unsigned page_bit(uintptr_t p, int which)
 	return (unsigned)((bits[i / 64] >> (i % 64)) & 1);
 }
 
+/* What a walk of the arenas finds, to compare with the heap's counters. */
+struct verify_totals {
+	uint64_t free_bytes, inuse, manual, released, nfree;
+};
+
+/* One free run at p: end tag, bucket, coalesced with prev, no page both released and dirty. */
+static void verify_free_run(struct mheap *h, struct mspan *s, const struct mspan *prev,
+			    struct verify_totals *t)
+{
+	uintptr_t p = s->startaddr;
+	RT_ASSERT_MSG(spanof_unchecked(mspan_end(s) - RT_PAGE_SIZE) == s,
+		      "verify: free run at %p lacks its end tag", (void *)p);
+	RT_ASSERT_MSG(s->list == &h->free[pagefree_bucket(s->npages)],
+		      "verify: free run at %p (%lu pages) in the wrong bucket",
+		      (void *)p, (unsigned long)s->npages);
+	RT_ASSERT_MSG(prev == NULL || prev->state != MSPAN_FREE,
+		      "verify: free runs at %p and %p not coalesced",
+		      (void *)prev->startaddr, (void *)p);
+	t->free_bytes += s->npages * RT_PAGE_SIZE;
+	t->nfree++;
+	for (uintptr_t q = p; q < mspan_end(s); q += RT_PAGE_SIZE) {
+		unsigned sc = page_bit(q, 0);
+		RT_ASSERT_MSG(!(sc && page_bit(q, 1)),
+			      "verify: page %p both released and dirty", (void *)q);
+		t->released += sc * RT_PAGE_SIZE;
+	}
+}
+
+/* One in-use or manual span: every page maps to it, none is released. */
+static void verify_live_span(struct mspan *s, struct verify_totals *t)
+{
+	uintptr_t p = s->startaddr;
+	RT_ASSERT_MSG(s->state == MSPAN_INUSE || s->state == MSPAN_MANUAL,
+		      "verify: run at %p has state %u", (void *)p, s->state);
+	for (uintptr_t q = p; q < mspan_end(s); q += RT_PAGE_SIZE) {
+		RT_ASSERT_MSG(spanof_unchecked(q) == s,
+			      "verify: page %p of span %p maps elsewhere",
+			      (void *)q, (void *)p);
+		RT_ASSERT_MSG(!page_bit(q, 0),
+			      "verify: page %p of a live span is released", (void *)q);
+	}
+	if (s->state == MSPAN_INUSE)
+		t->inuse += s->npages * RT_PAGE_SIZE;
+	else
+		t->manual += s->npages * RT_PAGE_SIZE;
+}
+
+/* The free buckets' non-empty bits and lengths, and the counters, against the walk. */
+static void verify_counters(struct mheap *h, const struct verify_totals *t)
+{
+	uint64_t listed = 0;
+	for (unsigned b = 0; b < PAGEFREE_NBUCKETS; b++) {
+		bool bit = (h->free_nonempty[b / 64] >> (b % 64)) & 1;
+		RT_ASSERT_MSG(bit == !spanlist_empty(&h->free[b]),
+			      "verify: bucket %u non-empty bit is wrong", b);
+		listed += h->free[b].n;
+	}
+	RT_ASSERT_MSG(listed == t->nfree, "verify: %lu runs listed, %lu found in the arenas",
+		      (unsigned long)listed, (unsigned long)t->nfree);
+	RT_ASSERT_MSG(t->free_bytes == rt_mstats.heap_free, "verify: free bytes %lu, counted %lu",
+		      (unsigned long)t->free_bytes, (unsigned long)rt_mstats.heap_free);
+	RT_ASSERT_MSG(t->inuse == rt_mstats.heap_inuse, "verify: in-use bytes %lu, counted %lu",
+		      (unsigned long)t->inuse, (unsigned long)rt_mstats.heap_inuse);
+	RT_ASSERT_MSG(t->manual == rt_mstats.heap_manual, "verify: manual bytes %lu, counted %lu",
+		      (unsigned long)t->manual, (unsigned long)rt_mstats.heap_manual);
+	RT_ASSERT_MSG(t->released == rt_mstats.heap_released,
+		      "verify: released bytes %lu, counted %lu", (unsigned long)t->released,
+		      (unsigned long)rt_mstats.heap_released);
+	RT_ASSERT_MSG(rt_mstats.heap_sys == t->free_bytes + t->inuse,
+		      "verify: HeapSys %lu != free %lu + in use %lu",
+		      (unsigned long)rt_mstats.heap_sys, (unsigned long)t->free_bytes,
+		      (unsigned long)t->inuse);
+}
+
+/*
+ * Walks every mapped page of every arena in address order: each starts a
+ * run that lies in the mapped arenas, checked as a free run or a live span;
+ * then the totals against the buckets and counters.
+ */
 void mheap_verify(void)
 {
 	struct mheap *h = &mheap_;
 	rt_lock(&h->lock);
-	uint64_t free_bytes = 0, inuse = 0, manual = 0, released = 0, nfree = 0;
+	struct verify_totals t = {0};
 	uintptr_t next = 0;   /* end of the last run seen */
 	struct mspan *prev = NULL;
 	for (uintptr_t ai = 0; ai < RT_ARENA_COUNT; ai++) {
@@ -420,64 +499,15 @@ void mheap_verify(void)
 				      "verify: page %p starts no run (map entry %p)", (void *)p, (void *)s);
 			RT_ASSERT_MSG(s->npages > 0 && arena_of(mspan_end(s) - 1) != NULL,
 				      "verify: run at %p runs off the mapped arenas", (void *)p);
-			if (s->state == MSPAN_FREE) {
-				RT_ASSERT_MSG(spanof_unchecked(mspan_end(s) - RT_PAGE_SIZE) == s,
-					      "verify: free run at %p lacks its end tag", (void *)p);
-				RT_ASSERT_MSG(s->list == &h->free[pagefree_bucket(s->npages)],
-					      "verify: free run at %p (%lu pages) in the wrong bucket",
-					      (void *)p, (unsigned long)s->npages);
-				RT_ASSERT_MSG(prev == NULL || prev->state != MSPAN_FREE,
-					      "verify: free runs at %p and %p not coalesced",
-					      (void *)prev->startaddr, (void *)p);
-				free_bytes += s->npages * RT_PAGE_SIZE;
-				nfree++;
-				for (uintptr_t q = p; q < mspan_end(s); q += RT_PAGE_SIZE) {
-					unsigned sc = page_bit(q, 0);
-					RT_ASSERT_MSG(!(sc && page_bit(q, 1)),
-						      "verify: page %p both released and dirty", (void *)q);
-					released += sc * RT_PAGE_SIZE;
-				}
-			} else {
-				RT_ASSERT_MSG(s->state == MSPAN_INUSE || s->state == MSPAN_MANUAL,
-					      "verify: run at %p has state %u", (void *)p, s->state);
-				for (uintptr_t q = p; q < mspan_end(s); q += RT_PAGE_SIZE) {
-					RT_ASSERT_MSG(spanof_unchecked(q) == s,
-						      "verify: page %p of span %p maps elsewhere",
-						      (void *)q, (void *)p);
-					RT_ASSERT_MSG(!page_bit(q, 0),
-						      "verify: page %p of a live span is released", (void *)q);
-				}
-				if (s->state == MSPAN_INUSE)
-					inuse += s->npages * RT_PAGE_SIZE;
-				else
-					manual += s->npages * RT_PAGE_SIZE;
-			}
+			if (s->state == MSPAN_FREE)
+				verify_free_run(h, s, prev, &t);
+			else
+				verify_live_span(s, &t);
 			prev = s;
 			p = mspan_end(s);
 		}
 		next = p;
 	}
-	uint64_t listed = 0;
-	for (unsigned b = 0; b < PAGEFREE_NBUCKETS; b++) {
-		bool bit = (h->free_nonempty[b / 64] >> (b % 64)) & 1;
-		RT_ASSERT_MSG(bit == !spanlist_empty(&h->free[b]),
-			      "verify: bucket %u non-empty bit is wrong", b);
-		listed += h->free[b].n;
-	}
-	RT_ASSERT_MSG(listed == nfree, "verify: %lu runs listed, %lu found in the arenas",
-		      (unsigned long)listed, (unsigned long)nfree);
-	RT_ASSERT_MSG(free_bytes == rt_mstats.heap_free, "verify: free bytes %lu, counted %lu",
-		      (unsigned long)free_bytes, (unsigned long)rt_mstats.heap_free);
-	RT_ASSERT_MSG(inuse == rt_mstats.heap_inuse, "verify: in-use bytes %lu, counted %lu",
-		      (unsigned long)inuse, (unsigned long)rt_mstats.heap_inuse);
-	RT_ASSERT_MSG(manual == rt_mstats.heap_manual, "verify: manual bytes %lu, counted %lu",
-		      (unsigned long)manual, (unsigned long)rt_mstats.heap_manual);
-	RT_ASSERT_MSG(released == rt_mstats.heap_released,
-		      "verify: released bytes %lu, counted %lu", (unsigned long)released,
-		      (unsigned long)rt_mstats.heap_released);
-	RT_ASSERT_MSG(rt_mstats.heap_sys == free_bytes + inuse,
-		      "verify: HeapSys %lu != free %lu + in use %lu",
-		      (unsigned long)rt_mstats.heap_sys, (unsigned long)free_bytes,
-		      (unsigned long)inuse);
+	verify_counters(h, &t);
 	rt_unlock(&h->lock);
 }

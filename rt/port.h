@@ -1,47 +1,56 @@
 /*
  * port.h - everything the portable runtime needs from its host, besides sys.h.
  *
- * The files of rt/ include only this header, sys.h and freestanding C headers (stddef,
- * stdint, stdbool, stdarg). One port file implements it for each host:
+ * Besides each other's headers, the files of rt/ include only this header, sys.h and
+ * freestanding C headers (stddef, stdint, stdbool, stdarg); only the port files
+ * include their host's headers. One port file implements it for each host:
  *   rt/port/hosted.c   Linux user space (pthreads, stdio, mmap); tests, benchmarks
- *   rt/port/kernel.c   our kernel (kprintf, panic, spinlocks) - comes with mm/sys.c
+ *   rt/port/kernel.c   our kernel (kprintf, panic, nanotime, per-CPU data); its
+ *                      sys_port_* half is the OS's own, mm/sysmem.c
  *
  * What a port provides:
- *   - address-space constants: where the heap region is and how big;
+ *   - address-space constants: where the heap and stack regions are, how big;
  *   - locks (rt_lock_*): mutual exclusion between CPUs/threads; ranks are
  *     checked by the portable rt/lockrank.c through rt_port_lockrank_state();
  *   - output and failure: rt_printf, rt_throw (never returns);
  *   - memory helpers: rt_memclr, rt_memcpy (byte semantics of memset/memcpy);
- *   - identity of the running context: which P it runs on, and its stack bounds.
+ *   - identity of the running context: which P it runs on, and its stack bounds;
+ *   - the scheduler's needs: time, Ms, idling and waking, the preemption tick.
  *
- * The kernel port's obligations, for whoever writes rt/port/kernel.c with mm/sys.c:
- * rt_lock/rt_unlock as interrupt-saving spinlocks (port_state holds the saved
- * flags) that call rt_lockrank_acquire/release; rt_port_lockrank_state and
- * rt_port_current_p per CPU (through the per-CPU block); rt_printf/rt_snprintf
- * over kprintf/ksnprintf; rt_throw over panic; rt_memclr/rt_memcpy over the
- * kernel's memset/memcpy; rt_port_stack_bounds from the running stack (CPU
- * or coroutine); and the sys_port_* half of sys.h. The portable objects need
- * nothing else (checked: the rt-kcheck build's undefined symbols are exactly
- * these plus the runtime's own).
+ * What rt/port/kernel.c does for each: rt_lock/rt_unlock are spinlocks that
+ * leave the interrupt flag alone (no interrupt handler takes a runtime lock)
+ * and call rt_lockrank_acquire/release; rt_port_lockrank_state and
+ * rt_port_current_p are per CPU (the per-CPU block, at the offsets below);
+ * rt_port_vprintf, _vsnprintf and _vthrow go to kvprintf, kvsnprintf and
+ * panic; rt_memclr/rt_memcpy to the kernel's memset/memcpy;
+ * rt_port_stack_bounds finds the running stack (CPU or coroutine); the
+ * scheduler's needs (below) use the CPUs, the LAPIC tick and hlt. The
+ * sys_port_* half of sys.h is mm/sysmem.c's.
  */
 #ifndef RT_PORT_H
 #define RT_PORT_H
+
+/*
+ * Where the running code finds its context, as offsets from a segment base
+ * (C and rt/port/amd64.S both use these names):
+ *   %fs:RT_FS_STACK_GUARD  -fsplit-stack's guard word: gcc's fixed offset
+ *                          (hosted: glibc's TCB; kernel: struct cpu's stack_guard)
+ *   %gs:RT_GS_CPU_ID       kernel: this CPU's id, which is its P's (struct cpu's id)
+ *   %gs:RT_GS_M            kernel: the M running on this CPU (struct cpu's rt_m)
+ * rt/port/kernel.c asserts all three against kernel/percpu.h.
+ */
+#define RT_FS_STACK_GUARD 0x70
+#define RT_GS_CPU_ID      0x08
+#define RT_GS_M           0x78
+
+#ifndef __ASSEMBLER__
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Debug level (a named constant, as Go's debug switches):
- *   0  benchmarks: no checks beyond the always-on ones (invariants that would
- *      corrupt memory if broken are checked at every level)
- *   1  cheap asserts, lock-rank checks, barrier stack check, strict sys states
- *   2  expensive verification (whole-heap walks in mheap_verify after changes)
- */
-#ifndef RT_DEBUG
-#define RT_DEBUG 1
-#endif
+#include "rt/rt.h"   /* RT_DEBUG, RT_MAX_PROCS */
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -66,9 +75,6 @@
 #define RT_STACK_REGION_SIZE ((uintptr_t)1 << 44)   /* 16 TiB */
 #endif
 
-/* Maximum number of Ps (logical processors, one mcache each). */
-#define RT_MAX_PROCS 64
-
 /* ---- locks ---------------------------------------------------------------- */
 
 /*
@@ -84,7 +90,7 @@ enum rt_lockrank {
 	LOCKRANK_LEAF0 = 0,
 	LOCKRANK_CHAN = 2,        /* a channel (rt/chan.c); rt_ready may follow */
 	LOCKRANK_SEMA = 3,        /* a mutex's or wait group's waiters (rt/sema.c) */
-	LOCKRANK_TIMERS = 4,      /* the sleep timer heap (rt/proc.c) */
+	LOCKRANK_TIMERS = 4,      /* the sleep timer heap (rt/time.c) */
 	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,
 	LOCKRANK_MHEAP = 20,
@@ -97,7 +103,6 @@ struct rt_lock {
 	uint32_t word;          /* 0 free, 1 held */
 	uint32_t rank;          /* enum rt_lockrank */
 	const char *name;       /* for reports */
-	uint64_t port_state;    /* the port's (e.g. saved interrupt flag) */
 };
 
 void rt_lock_init(struct rt_lock *l, enum rt_lockrank rank, const char *name);
@@ -167,11 +172,11 @@ void rt_memcpy(void *dst, const void *src, size_t n);
 extern __thread int rt_hosted_current_p;   /* set by rt_hosted_set_p (rt/port/hosted.h) */
 static inline int rt_port_current_p(void) { return rt_hosted_current_p; }
 #else
-/* The kernel: P n runs on CPU n, whose id is at %gs:8 (kernel/percpu.h). */
+/* The kernel: P n runs on CPU n, whose id is at %gs:RT_GS_CPU_ID. */
 static inline int rt_port_current_p(void)
 {
 	uint32_t id;
-	__asm__ volatile("movl %%gs:8, %0" : "=r"(id));
+	__asm__ volatile("movl %%gs:%c1, %0" : "=r"(id) : "i"(RT_GS_CPU_ID));
 	return (int)id;
 }
 #endif
@@ -201,4 +206,5 @@ void rt_port_preempt_stop(void);
 /* A stack is handed to a coroutine (hosted ASan: clear stale shadow poison). */
 void rt_port_stack_fresh(uintptr_t lo, size_t n);
 
+#endif /* !__ASSEMBLER__ */
 #endif

@@ -19,7 +19,7 @@
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
- * Finding work (findrunnable): due timers, the local queue, the global queue,
+ * Finding work (findrunnable): due timers (rt/time.c), the local queue, the global queue,
  * then stealing from the other Ps in a random order; with nothing found the
  * M announces itself idle, checks everything once more (a waker that missed
  * the announcement must not find it asleep with work queued), and sleeps in
@@ -44,8 +44,8 @@
  *     point, and m->locks > 0 (rt_acquirem) wherever it uses the P's state.
  *
  * Locking: rt_sched.lock (LOCKRANK_SCHED) for the global queue and the
- * G lists; timers_lock (LOCKRANK_TIMERS) for the sleep heap; run rings are
- * lock-free; everything in an M or P is its own M's.
+ * G lists; run rings are lock-free; everything in an M or P is its own M's.
+ * The sleep heap and its lock are rt/time.c's.
  *
  * Cites: Go's proc.go (runqput/runqget/runqsteal, findrunnable, schedule,
  * gopark/goready, the 61-round global-queue check), and "Scalable Go
@@ -66,25 +66,9 @@ static struct fixalloc g_alloc;
 static uint64_t g_inuse;             /* bytes of G structs ever made (sched lock) */
 static struct rt_g *allgs;            /* every G struct ever made, through alllink (sched lock) */
 
-/* Timers: a binary min-heap of sleeping Gs by wake time. */
-static struct rt_lock timers_lock;
-static struct rt_g **timer_heap;
-static int ntimers, timers_cap;
-
 static void schedule(struct rt_m *m) __attribute__((noreturn));
 void rt_gstart(void);
 void rt_async_preempt_yield(void);
-
-
-static inline uint32_t fastrand(struct rt_m *m)
-{
-	uint32_t x = m->fastrand;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	m->fastrand = x;
-	return x;
-}
 
 uint64_t rt_nanotime(void) { return rt_port_nanotime(); }
 uint64_t rt_goid(void) { struct rt_g *g = rt_getg_user(); return g ? g->id : 0; }
@@ -260,72 +244,12 @@ static void wake_all(void)
 	}
 }
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- due timers (rt/time.c) ------------------------------------------------------ */
 
-static void timer_swap(int i, int j)
+/* Makes every sleeper due by now runnable on pp; *next = the next deadline (0: none). */
+static void ready_due_timers(struct rt_p *pp, uint64_t *next)
 {
-	struct rt_g *a = timer_heap[i], *b = timer_heap[j];
-	timer_heap[i] = b;
-	timer_heap[j] = a;
-	b->timer_index = i;
-	a->timer_index = j;
-}
-
-static void timer_push(struct rt_g *g)
-{
-	if (ntimers == timers_cap) {
-		int cap = timers_cap ? timers_cap * 2 : 256;
-		struct rt_g **h = persistent_alloc((size_t)cap * sizeof(*h), 8, &rt_mstats.other_sys);
-		for (int i = 0; i < ntimers; i++)
-			h[i] = timer_heap[i];
-		timer_heap = h;   /* the old array stays with the persistent allocator (metadata) */
-		timers_cap = cap;
-	}
-	int i = ntimers++;
-	timer_heap[i] = g;
-	g->timer_index = i;
-	while (i > 0 && timer_heap[(i - 1) / 2]->when > timer_heap[i]->when) {
-		timer_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static struct rt_g *timer_pop(void)
-{
-	struct rt_g *top = timer_heap[0];
-	timer_swap(0, --ntimers);
-	int i = 0;
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		if (l < ntimers && timer_heap[l]->when < timer_heap[m]->when)
-			m = l;
-		if (r < ntimers && timer_heap[r]->when < timer_heap[m]->when)
-			m = r;
-		if (m == i)
-			break;
-		timer_swap(i, m);
-		i = m;
-	}
-	top->timer_index = -1;
-	return top;
-}
-
-/* Readies every sleeper due by now; *next = the next deadline (0: none). */
-static void timers_run(struct rt_p *pp, uint64_t now, uint64_t *next)
-{
-	*next = 0;
-	if (__atomic_load_n(&ntimers, __ATOMIC_RELAXED) == 0)
-		return;
-	struct rt_g *due = NULL;
-	rt_lock(&timers_lock);
-	while (ntimers > 0 && timer_heap[0]->when <= now) {
-		struct rt_g *g = timer_pop();
-		g->schedlink = due;
-		due = g;
-	}
-	if (ntimers > 0)
-		*next = timer_heap[0]->when;
-	rt_unlock(&timers_lock);
+	struct rt_g *due = timers_take_due(next);
 	while (due != NULL) {
 		struct rt_g *g = due;
 		due = g->schedlink;
@@ -333,24 +257,6 @@ static void timers_run(struct rt_p *pp, uint64_t now, uint64_t *next)
 		__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
 		runqput(pp, g, false);
 	}
-}
-
-static bool sleep_unlock(struct rt_g *gp, void *arg)
-{
-	(void)gp;
-	(void)arg;
-	rt_unlock(&timers_lock);
-	return true;
-}
-
-void rt_sleep(uint64_t ns)
-{
-	struct rt_g *g = rt_getg_user();
-	RT_ASSERT_MSG(g != NULL, "rt_sleep outside a coroutine");
-	g->when = rt_port_nanotime() + ns;
-	rt_lock(&timers_lock);
-	timer_push(g);
-	rt_park(sleep_unlock, NULL, "sleep");
 }
 
 /* ---- running a G ---------------------------------------------------------------- */
@@ -378,8 +284,7 @@ static struct rt_g *findrunnable(struct rt_m *m)
 		if (rt_sched.ending)
 			return NULL;
 		uint64_t next_timer = 0;
-		if (__atomic_load_n(&ntimers, __ATOMIC_RELAXED) != 0)
-			timers_run(pp, rt_port_nanotime(), &next_timer);
+		ready_due_timers(pp, &next_timer);
 		struct rt_g *g = NULL;
 		if (m->schedtick++ % 61 == 0)
 			g = globrunqget(pp, false);
@@ -387,7 +292,7 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			g = runqget(pp);
 		if (g == NULL)
 			g = globrunqget(pp, true);
-		/* Steal: four passes over the other Ps in a random order. */
+		/* Steal: four passes over the other Ps, each from a random start (fastrand). */
 		for (int pass = 0; g == NULL && pass < 4 && rt_sched.nprocs > 1; pass++) {
 			uint32_t start = fastrand(m);
 			for (int i = 0; i < rt_sched.nprocs && g == NULL; i++) {
@@ -612,11 +517,10 @@ static void park_m(struct rt_g *gp)
 	schedule(m);
 }
 
-void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg, const char *reason)
+void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg)
 {
 	struct rt_m *m = rt_getm();
 	RT_ASSERT_MSG(m != NULL && m->curg != NULL, "rt_park outside a coroutine");
-	m->curg->wait_reason = reason;
 	m->park_unlock = unlock;
 	m->park_arg = arg;
 	rt_mcall(park_m);
@@ -663,7 +567,6 @@ static void mstart(int id)
 	rt_port_setm(m);
 	m->curg = NULL;
 	m->locks = 0;
-	m->g0_hi = rt_getsp();
 	rt_set_stackguard(0);
 	rt_mstart_asm(m, mstart_on_g0);
 	rt_port_setm(NULL);
@@ -679,7 +582,7 @@ static void procs_create(int n)
 		pp->id = i;
 		m->id = i;
 		m->p = pp;
-		m->fastrand = 0x9e3779b9u * (uint32_t)(i + 1);
+		m->fastrand = (rt_port_nanotime() ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1))) | 1;
 		rt_allp[i] = pp;
 		__atomic_store_n(&rt_allm[i], m, __ATOMIC_RELEASE);
 	}
@@ -693,9 +596,7 @@ static uint64_t world_cleanup(void)
 	rt_sched.runq_head = rt_sched.runq_tail = NULL;
 	rt_sched.runq_size = 0;
 	rt_unlock(&rt_sched.lock);
-	rt_lock(&timers_lock);
-	ntimers = 0;
-	rt_unlock(&timers_lock);
+	timers_clear();
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_p *pp = rt_allp[i];
 		pp->runqhead = pp->runqtail = 0;
@@ -730,7 +631,7 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	stack_init();
 	if (!inited) {
 		rt_lock_init(&rt_sched.lock, LOCKRANK_SCHED, "sched");
-		rt_lock_init(&timers_lock, LOCKRANK_TIMERS, "timers");
+		timers_init();
 		fixalloc_init(&g_alloc, sizeof(struct rt_g), &rt_mstats.other_sys, &g_inuse, "G");
 		inited = true;
 	}
@@ -760,7 +661,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	out->g_struct_bytes = g_inuse;
 	rt_unlock(&rt_sched.lock);
 	out->g_structs = out->g_struct_bytes / sizeof(struct rt_g);
-	for (int i = 0; i < RT_MAX_PROCS && i < 64; i++) {
+	for (int i = 0; i < RT_MAX_PROCS; i++) {
 		struct rt_m *m = rt_allm[i];
 		if (m == NULL)
 			continue;

@@ -2,10 +2,12 @@
  * rt.h - the runtime's public API: typed, garbage-collected allocation.
  *
  * There is no free: memory is reclaimed by the collector (a later issue).
+ * Until it exists, rt_free_dead_large stands in for its sweeper on one kind
+ * of object, so the tour and tests can show pages going back to the OS.
  * Every allocation returns zeroed memory aligned to its type (at least 8 bytes;
  * power-of-two sizes up to 8 KiB are naturally aligned) or panics with
  * "runtime: out of memory: ..." naming the request when the heap cannot grow.
- * Pointer stores into heap objects go through RT_STORE_PTR (rt/barrier.h).
+ * Pointer stores into heap objects go through RT_STORE_PTR (rt/mbarrier.h).
  *
  * Thread safety: any number of threads may allocate, each bound to a distinct P
  * (hosted: rt_hosted_set_p in rt/port/hosted.h, after rt_start_procs).
@@ -16,6 +18,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Debug level (a named constant, as Go's debug switches):
+ *   0  benchmarks: no checks beyond the always-on ones (invariants that would
+ *      corrupt memory if broken are checked at every level)
+ *   1  cheap asserts, lock-rank checks, barrier stack check, strict sys states
+ *   2  expensive verification (whole-heap walks in mheap_verify after changes)
+ */
+#ifndef RT_DEBUG
+#define RT_DEBUG 1
+#endif
+
+/* Most Ps (logical processors, one mcache each; in the kernel one per CPU). */
+#define RT_MAX_PROCS 64
 
 /*
  * A type descriptor: what the collector needs to scan an object precisely.
@@ -52,6 +68,16 @@ void *rt_new(const struct rt_type *type);
 /* n elements of elem; panics if n * elem->size overflows. */
 void *rt_alloc_array(const struct rt_type *elem, size_t n);
 
+/*
+ * Until the collector exists: frees the large object (over 32 KiB) whose
+ * base is obj, which the caller knows is dead (nothing refers to it any
+ * more), as the sweeper will free an unreachable large object. Its pages
+ * become free heap pages, which the scavenger can return to the OS. Panics
+ * unless obj is the base of a live large object. Goes away with the
+ * collector: dead objects will be found, not declared.
+ */
+void rt_free_dead_large(void *obj);
+
 /* Returns as much free heap memory to the OS as possible (Go's debug.FreeOSMemory). */
 void rt_free_os_memory(void);
 /* Returns up to `bytes` of free heap memory to the OS; the bytes released. */
@@ -62,10 +88,13 @@ size_t rt_scavenge(size_t bytes);
  */
 size_t rt_scavenge_to_goal(void);
 
-/* Base of the heap object containing p, or NULL (any interior pointer works). */
+/*
+ * Base of the live heap object containing p (any interior pointer works), or
+ * NULL: p outside the heap's arenas, in a free slot or in a span's tail.
+ * (So "is p in the heap?" is rt_object_base(p) != NULL; the collector will
+ * ask the same inside rt/, with mheap_contains and mheap_object_base.)
+ */
 void *rt_object_base(const void *p);
-/* p points into the heap's mapped arenas. */
-bool rt_is_heap_pointer(const void *p);
 
 /* Go's runtime.MemStats (bytes unless said otherwise). Identities in mstats.c. */
 struct rt_memstats {

@@ -96,7 +96,6 @@ struct rt_g {
 	struct rt_g *schedlink;    /* run queue / free list link (queue's lock) */
 	void (*fn)(void *);
 	void *arg;
-	const char *wait_reason;   /* while G_WAITING */
 
 	/* Stack bookkeeping (own M). */
 	void *stack_chunk;         /* the stack's chunk (rt/stack.c) */
@@ -104,7 +103,7 @@ struct rt_g {
 	uint32_t ncopies;          /* growths + shrinks, for the tour and tests */
 	uintptr_t max_used;        /* deepest use seen at a copy (bytes) */
 
-	/* Parking (rt/proc.c, rt/chan.c): a waiter's result. */
+	/* Parking (rt/proc.c; rt/chan.c, rt/select.c, rt/sema.c): a waiter's result. */
 	void *param;               /* set by whoever readies the G */
 	uint64_t when;             /* rt_sleep wake-up time (timer lock) */
 	int timer_index;           /* position in the timer heap, -1 if none */
@@ -115,6 +114,29 @@ _Static_assert(__builtin_offsetof(struct rt_g, stackguard) == 16, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, sched_sp) == 24, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, morebuf) == 32, "amd64.S");
 _Static_assert(sizeof(struct morebuf) == MOREBUF_WORDS * 8, "amd64.S");
+
+/* ---- sudog: a parked waiter (rt/sudog.c) ------------------------------------ */
+
+/*
+ * One G waiting in one queue: on a channel (rt/chan.c, rt/select.c) or on a
+ * mutex or wait group (rt/sema.c). Where it lives and who frees it: rt/sudog.c.
+ */
+struct sudog {
+	struct rt_g *g;            /* the waiting G */
+	struct sudog *next, *prev; /* in c's sendq or recvq (c->lock); sema: next in its root (root lock) */
+	struct rt_chan *c;
+	void *elem;                /* send: the value; recv: its destination (NULL: drop it);
+	                              sema: the mutex or wait group waited on */
+	uint32_t *selectdone;      /* select: the shared fired word; NULL for send/recv */
+	struct sudog *waitlink;    /* select: the G's sudogs, descending lock order (own G) */
+	struct sudog *readylink;   /* close: to ready after unlocking (c->lock) */
+	int caseidx;               /* select: index into the cases */
+	bool isrecv;               /* in recvq (else sendq) */
+	bool queued;               /* linked in its queue (c->lock) */
+	bool fired;                /* claimed by a waker (its queue's lock, then read by the G) */
+	bool success;              /* the waker's verdict: an element passed (false: closed) */
+	uint32_t done;             /* the selectdone word of a select's first sudog */
+};
 
 /* ---- M ---------------------------------------------------------------------- */
 
@@ -129,7 +151,6 @@ struct rt_m {
 	int id;                    /* == its P's id */
 	int locks;                 /* >0: must not be preempted (own M) */
 	struct rt_p *p;
-	uintptr_t g0_lo, g0_hi;    /* the scheduler stack's bounds (diagnostics) */
 	volatile uint32_t idle;    /* sleeping in rt_port_idle (its own flag; port wakes it) */
 	volatile uint32_t wake;    /* a waker set this; the idle loop clears it */
 	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
@@ -139,7 +160,7 @@ struct rt_m {
 	uint64_t npreempt_async, npreempt_sync;
 	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (monitor only) */
 	uint64_t preempt_seen_ns;  /* when it first saw that count (monitor only) */
-	uint32_t fastrand;         /* xorshift state (stealing order, select) */
+	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
 };
@@ -195,7 +216,7 @@ extern struct rt_m *rt_allm[RT_MAX_PROCS];
 extern struct rt_p *rt_allp[RT_MAX_PROCS];
 extern uintptr_t rt_stack_max;
 
-/* The M this code runs on (%gs:0x78 in the kernel: struct cpu's rt_m; a TLS word hosted). */
+/* The M this code runs on (%gs:RT_GS_M in the kernel: struct cpu's rt_m; a TLS word hosted). */
 #if defined(HOSTED)
 extern __thread struct rt_m *rt_tls_m;
 static inline struct rt_m *rt_getm(void) { return rt_tls_m; }
@@ -203,21 +224,21 @@ static inline struct rt_m *rt_getm(void) { return rt_tls_m; }
 static inline struct rt_m *rt_getm(void)
 {
 	struct rt_m *m;
-	__asm__ volatile("movq %%gs:0x78, %0" : "=r"(m));
+	__asm__ volatile("movq %%gs:%c1, %0" : "=r"(m) : "i"(RT_GS_M));
 	return m;
 }
 #endif
 static inline struct rt_g *rt_getg_user(void) { return rt_getm() ? rt_getm()->curg : NULL; }
 
-/* Sets the running stack guard (%fs:0x70, both ports). */
+/* Sets the running stack guard (%fs:RT_FS_STACK_GUARD, both ports). */
 static inline void rt_set_stackguard(uintptr_t v)
 {
-	__asm__ volatile("movq %0, %%fs:0x70" : : "r"(v) : "memory");
+	__asm__ volatile("movq %0, %%fs:%c1" : : "r"(v), "i"(RT_FS_STACK_GUARD) : "memory");
 }
 static inline uintptr_t rt_get_stackguard(void)
 {
 	uintptr_t v;
-	__asm__ volatile("movq %%fs:0x70, %0" : "=r"(v));
+	__asm__ volatile("movq %%fs:%c1, %0" : "=r"(v) : "i"(RT_FS_STACK_GUARD));
 	return v;
 }
 static inline uintptr_t rt_getsp(void)
@@ -268,7 +289,7 @@ void rt_ready(struct rt_g *gp);             /* G_WAITING -> G_RUNNABLE, into thi
  * takes the lock can never ready a G that is still running. If unlock
  * returns false the G is made runnable again at once (a wake-up raced).
  */
-void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg, const char *reason);
+void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg);
 void rt_gosched_preempted(void);          /* yield from a preemption point */
 void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
 /* Should the G running on m be asked to yield? (the preemption tick) */
@@ -277,7 +298,42 @@ bool rt_preempt_due(struct rt_m *m, uint64_t now);
 bool rt_is_stack_pointer(const void *p);
 void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);
 
-/* rt/chan.c, rt/sema.c have their own headers only in sched.h. */
+/* rt/time.c: the sleep timers. */
+void timers_init(void);                   /* once, before the first world */
+struct rt_g *timers_take_due(uint64_t *next); /* due sleepers (schedlink), still G_WAITING */
+void timers_clear(void);                  /* the world ended: forget every sleeper */
+
+/* rt/sudog.c: select's sudogs, from P p's cache (p: the caller's P, M held). */
+void sudogcache_fill(int p, int n);       /* the cache holds at least n; takes the pool lock */
+struct sudog *sudog_get(int p);           /* a zeroed sudog from the cache, filled beforehand */
+void sudogs_put(struct sudog *list);      /* a select's sudogs (waitlink) back; holds the M itself */
+
+/* rt/chan.c and rt/select.c share rt/chan.h; their public API, and rt/sema.c's, is sched.h's. */
+
+/*
+ * fastrand: the runtime's one pseudo-random number generator (Go's
+ * fastrand), one state per M: Vigna's xorshift64* (tests/xorshift.h uses it
+ * too), seeded in procs_create from the clock and the M's id. Cheap, not
+ * unpredictable. It chooses the order in which findrunnable tries to steal
+ * from the other Ps and the order in which rt_select polls its cases. The
+ * caller runs on m and cannot be preempted (g0, or m->locks > 0).
+ */
+static inline uint32_t fastrand(struct rt_m *m)
+{
+	uint64_t x = m->fastrand;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->fastrand = x;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/* Uniform in [0, n): Lemire's multiply-shift ("Fast Random Integer
+ * Generation in an Interval", 2019); its bias is below n / 2^32. */
+static inline uint32_t fastrandn(struct rt_m *m, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)fastrand(m) * n) >> 32);
+}
 
 static inline void rt_acquirem(void) { rt_getm()->locks++; }
 static inline void rt_releasem(void)

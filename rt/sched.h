@@ -1,6 +1,6 @@
 /*
  * sched.h - coroutines, as Go's goroutines: the public API of rt/proc.c,
- * rt/stack.c, rt/chan.c and rt/sema.c.
+ * rt/stack.c, rt/chan.c, rt/select.c and rt/sema.c.
  *
  * A coroutine starts on a small stack (one 4 KiB page) that grows by copying
  * when a function's prologue finds it short, and shrinks again at safe points.
@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rt/rt.h"   /* RT_MAX_PROCS */
 
 struct rt_g;
 
@@ -76,8 +78,8 @@ struct rt_sched_stats {
 	uint64_t created;          /* since boot */
 	uint64_t g_structs;        /* G structs made so far: kept for reuse, never freed (as Go's allgs) */
 	uint64_t g_struct_bytes;   /* their metadata bytes (charged to MemStats.OtherSys) */
-	uint64_t switches[64];     /* Gs run per P */
-	uint64_t stolen[64];       /* Gs stolen per P */
+	uint64_t switches[RT_MAX_PROCS]; /* Gs run per P */
+	uint64_t stolen[RT_MAX_PROCS];   /* Gs stolen per P */
 	uint64_t preempt_async;    /* timer-injected preemptions */
 	uint64_t preempt_sync;     /* poisoned-guard preemptions */
 	uint64_t stack_grows, stack_shrinks;
@@ -86,7 +88,7 @@ struct rt_sched_stats {
 };
 void rt_read_sched_stats(struct rt_sched_stats *out);
 
-/* ---- channels (rt/chan.c) ---- */
+/* ---- channels (rt/chan.c, rt/select.c) ---- */
 
 struct rt_chan;
 /* A channel of elements of elemsize bytes with cap slots (0 = unbuffered), on the heap. */

@@ -7,9 +7,9 @@
  * zero is a valid initial state, so they live in static storage or on the
  * heap with no constructor. A coroutine that must wait parks in one of
  * SEMTABLE_SIZE roots chosen by hashing the object's address; a root holds a
- * FIFO list of waiter records and a lock. The record lives on the waiting
- * G's stack: a parked stack never moves, and the waker unlinks the record
- * before it readies the G.
+ * FIFO list of waiters and a lock. A waiter is a struct sudog (rt/sudog.c)
+ * whose elem is the object's address, on the waiting G's stack: a parked
+ * stack never moves, and the waker unlinks it before it readies the G.
  *
  * Mutex. state is 0 unlocked, 1 locked, 2 locked with waiters (maybe).
  *   lock:   1. CAS 0 -> 1 (the fast path).
@@ -41,8 +41,8 @@
  * afterwards; a waiter that saw count != 0 under that lock is queued before
  * the adder can look.
  *
- * Invariants (root lock): every record in a root's list is a parked G's,
- * hashed to that root; mu->nwait / wg->nwait count the records for that
+ * Invariants (root lock): every sudog in a root's list is a parked G's,
+ * hashed to that root; mu->nwait / wg->nwait count the sudogs for that
  * object; a mutex with nwait > 0 has state 2.
  *
  * Locking. A root's lock (LOCKRANK_SEMA) is taken with no other runtime lock
@@ -57,16 +57,9 @@
 #define SEMTABLE_SIZE 251       /* prime, as Go's */
 #define MUTEX_SPINS   4
 
-struct semawaiter {
-	struct rt_g *g;
-	const void *addr;          /* the mutex or wait group waited on */
-	struct semawaiter *next;   /* in the root's list (root lock) */
-	bool granted;              /* set by the waker before it readies g */
-};
-
 struct semroot {
 	struct rt_lock lock;
-	struct semawaiter *head, *tail; /* FIFO (lock) */
+	struct sudog *head, *tail; /* FIFO through next; elem = the object (lock) */
 } __attribute__((aligned(64)));
 
 static struct semroot semtable[SEMTABLE_SIZE] = {
@@ -111,30 +104,27 @@ static bool root_park_unlock(struct rt_g *gp, void *arg)
 	return true;
 }
 
-/* Enqueues w (on this G's stack) and parks until a waker grants it. Root locked. */
-static void root_park(struct semroot *r, struct semawaiter *w, const void *addr, const char *reason)
+/* Enqueues w (on this G's stack) and parks until a waker grants it (w->fired). Root locked. */
+static void root_park(struct semroot *r, struct sudog *w, const void *addr, const char *reason)
 {
 	struct rt_g *gp = rt_getg_user();
-	w->g = gp;
-	w->addr = addr;
-	w->next = NULL;
-	w->granted = false;
+	*w = (struct sudog){.g = gp, .elem = (void *)addr};
 	if (r->tail != NULL)
 		r->tail->next = w;
 	else
 		r->head = w;
 	r->tail = w;
-	rt_park(root_park_unlock, r, reason);
-	RT_ASSERT_MSG(w->granted, "%s: G %lu woken without being granted", reason,
+	rt_park(root_park_unlock, r);
+	RT_ASSERT_MSG(w->fired, "%s: G %lu woken without being granted", reason,
 		      (unsigned long)gp->id);
 }
 
 /* Unlinks the first waiter on addr, or returns NULL. Root locked. */
-static struct semawaiter *root_dequeue(struct semroot *r, const void *addr)
+static struct sudog *root_dequeue(struct semroot *r, const void *addr)
 {
-	struct semawaiter *prev = NULL;
-	for (struct semawaiter *w = r->head; w != NULL; prev = w, w = w->next) {
-		if (w->addr != addr)
+	struct sudog *prev = NULL;
+	for (struct sudog *w = r->head; w != NULL; prev = w, w = w->next) {
+		if (w->elem != addr)
 			continue;
 		if (prev != NULL)
 			prev->next = w->next;
@@ -179,7 +169,7 @@ static void mutex_lock_slow(struct rt_mutex *mu)
 		}
 	}
 	mu->nwait++;
-	struct semawaiter w;
+	struct sudog w;
 	root_park(r, &w, mu, "mutex");
 	/* Handed over: state stayed non-zero from the unlocker to us. */
 }
@@ -202,14 +192,14 @@ static void mutex_unlock_slow(struct rt_mutex *mu)
 {
 	struct semroot *r = semroot_of(mu);
 	root_lock(r);
-	struct semawaiter *w = root_dequeue(r, mu);
+	struct sudog *w = root_dequeue(r, mu);
 	RT_ASSERT_MSG(w != NULL && mu->nwait > 0,
 		      "rt_mutex_unlock: mutex %p has state 2 but no waiter (nwait %u)",
 		      (void *)mu, mu->nwait);
 	mu->nwait--;
 	__atomic_store_n(&mu->state, mu->nwait > 0 ? 2u : 1u, __ATOMIC_RELEASE);
 	struct rt_g *gp = w->g;
-	w->granted = true;
+	w->fired = true;
 	root_unlock(r);
 	rt_ready(gp);
 }
@@ -229,15 +219,15 @@ void rt_mutex_unlock(struct rt_mutex *mu)
 /* ---- wait group ------------------------------------------------------------------ */
 
 /* Grants and readies every waiter on wg, in FIFO order, under the root lock
- * (rt_ready's rank allows it); each record is read before its G is readied. */
+ * (rt_ready's rank allows it); each sudog is read before its G is readied. */
 static void wg_wake_all(struct rt_waitgroup *wg)
 {
 	struct semroot *r = semroot_of(wg);
 	root_lock(r);
-	struct semawaiter *w;
+	struct sudog *w;
 	while ((w = root_dequeue(r, wg)) != NULL) {
 		struct rt_g *gp = w->g;
-		w->granted = true;
+		w->fired = true;
 		rt_ready(gp);
 	}
 	wg->nwait = 0;
@@ -272,6 +262,6 @@ void rt_wg_wait(struct rt_waitgroup *wg)
 		return;
 	}
 	wg->nwait++;
-	struct semawaiter w;
+	struct sudog w;
 	root_park(r, &w, wg, "wait group");
 }

@@ -6,7 +6,14 @@
  *
  * Reservations are recorded in a small table (SYS_MAX_RESERVATIONS) so that
  * every later call can be checked to lie inside one reservation; sys_free
- * must name a whole reservation. The table and the limits are protected by
+ * must name a whole reservation. The table records each reservation as the
+ * runtime made it, for every port. The kernel keeps a second table
+ * (mm/sysmem.c's g_resv) that records something else: the OS's allocation of
+ * address space, merged into sorted ranges and read by its fault reports.
+ * Neither can stand in for the other: merged ranges have lost the
+ * boundaries sys_free is checked against, and the hosted port has no OS
+ * table to ask; the kernel must not take a runtime lock or trust the
+ * client's records. The table and the limits are protected by
  * sys_lock (rank LOCKRANK_SYS, the innermost runtime lock); statistics are
  * updated with atomics so sys_read_stats needs no lock.
  */

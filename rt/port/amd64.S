@@ -31,10 +31,12 @@
  * Everything here is in the runtime's text (rt_asm_text_start..end): never a
  * point where the timer may inject a preemption.
  */
+#include "rt/port.h"   /* RT_GS_M, RT_FS_STACK_GUARD */
+
 #if defined(HOSTED)
 #define GETM(reg) movq %fs:rt_tls_m@tpoff, reg
 #else
-#define GETM(reg) movq %gs:0x78, reg
+#define GETM(reg) movq %gs:RT_GS_M, reg
 #endif
 
 /* struct rt_m (rt/runtime2.h) */
@@ -80,7 +82,7 @@ rt_mcall:
     GETM(%rax)
     movq M_CURG(%rax), %rsi
     movq %rsp, G_SCHEDSP(%rsi)
-    movq $0, %fs:0x70
+    movq $0, %fs:RT_FS_STACK_GUARD
     movq M_G0SP(%rax), %rsp
     movq %rdi, %rcx
     movq %rsi, %rdi
@@ -93,7 +95,7 @@ rt_mcall:
     .type rt_gogo, @function
 rt_gogo:
     movq %rdi, %rsp
-    movq %rsi, %fs:0x70
+    movq %rsi, %fs:RT_FS_STACK_GUARD
     popq %r15
     popq %r14
     popq %r13
@@ -172,7 +174,7 @@ __morestack:
     popq %rbx
     movq %rbx, M_MOREBUF+MB_RAX(%rax)
     movq %rsp, M_MOREBUF+MB_SP(%rax)
-    movq $0, %fs:0x70
+    movq $0, %fs:RT_FS_STACK_GUARD
     movq M_G0SP(%rax), %rsp
     movq %rax, %rdi
     call rt_newstack
@@ -204,7 +206,7 @@ rt_morestack_tail:
     incq %r11                   /* R + 1: past the `ret`, F's body */
     leaq -8(%rax), %rbp         /* S - 16 */
     movq %r9, %rsp
-    movq %rsi, %fs:0x70
+    movq %rsi, %fs:RT_FS_STACK_GUARD
     movq %rdi, %r10
     movq MB_RAX(%r10), %rax
     movq MB_RBX(%r10), %rbx

@@ -209,7 +209,7 @@ void rt_port_setm(struct rt_m *m)
 		/* glibc's TCB keeps %fs:0x70 for split stacks (tcbhead_t.__private_ss). */
 		uintptr_t tcb;
 		__asm__ volatile("movq %%fs:0, %0" : "=r"(tcb));
-		m->guard_slot = (uintptr_t *)(tcb + 0x70);
+		m->guard_slot = (uintptr_t *)(tcb + RT_FS_STACK_GUARD);
 	}
 }
 

@@ -8,18 +8,23 @@
  *               still answer another CPU's TLB-shootdown IPI. Unfair on
  *               purpose, like Go's runtime locks: measured here, a fair ticket
  *               hand-off to a vCPU the host has descheduled costs ~1 ms with
- *               4 vCPUs on 2 host cores, and the heap lock is the hottest
+ *               4 vCPUs on 2 host cores, and the heap lock is the hottest.
+ *               At RT_DEBUG >= 1 taking one with a kernel spinlock held
+ *               panics (kernel/spinlock.h's order: runtime locks first)
  *   output      kprintf; rt_throw prints "fatal error: ..." and panics, so the
  *               report carries the backtrace and QEMU ends with the panic status
  *   P identity  one P per CPU: P n runs on CPU n (cpu_id(); kmain creates the
  *               Ps with rt_start_procs once the APs are up)
+ *   facts       rt/port.h's region bases and sizes and its %gs/%fs offsets
+ *               are asserted below against mm/layout.h and kernel/percpu.h
  *   stack       the bounds of the kernel stack %rsp lies in: an AP's
  *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h), or
  *               the running coroutine's
  *   scheduler   M n is CPU n (smp_run_on_all starts them, struct cpu's
- *               rt_m at %gs:0x78 names it); an idle M halts with interrupts
+ *               rt_m at %gs:RT_GS_M names it); an idle M halts with interrupts
  *               on and is woken by cpu_wake's IPI or the tick; time is
- *               nanotime(). The guard %fs:0x70 is struct cpu's stack_guard.
+ *               nanotime(). The guard %fs:RT_FS_STACK_GUARD is struct cpu's
+ *               stack_guard.
  *   preemption  a 1 kHz tick hook (RT_TICK_HZ) on every CPU while a world
  *               runs. A G past its time slice gets g->preempt and either an
  *               injected call to rt_async_preempt, when the interrupted code
@@ -45,11 +50,28 @@
 #include "kernel/string.h"
 #include "kernel/x86.h"
 #include "mm/kstack.h"
+#include "mm/layout.h"
+
+/* The facts rt/port.h states about this kernel, checked against their source. */
+_Static_assert(RT_HEAP_REGION_BASE == LAYOUT_RT_HEAP_BASE && RT_HEAP_REGION_SIZE == LAYOUT_RT_HEAP_SIZE,
+               "rt/port.h's heap region is mm/layout.h's runtime heap");
+_Static_assert(RT_STACK_REGION_BASE == LAYOUT_RT_STACK_BASE && RT_STACK_REGION_SIZE == LAYOUT_RT_STACK_SIZE,
+               "rt/port.h's stack region is mm/layout.h's runtime stacks");
+_Static_assert(RT_GS_CPU_ID == __builtin_offsetof(struct cpu, id), "rt_port_current_p reads struct cpu's id");
+_Static_assert(RT_GS_M == CPU_RT_M, "rt_getm and amd64.S read struct cpu's rt_m");
+_Static_assert(RT_FS_STACK_GUARD == CPU_STACK_GUARD, "the split-stack guard is struct cpu's stack_guard");
+_Static_assert(MAX_CPUS <= RT_MAX_PROCS, "P n runs on CPU n: every CPU id is a P index");
 
 static struct rt_lockrank_state g_lockrank[MAX_CPUS]; /* the locks each CPU holds */
 
 void rt_lock(struct rt_lock *l)
 {
+    /* kernel/spinlock.h's lock order: every runtime lock ranks below every
+     * kernel spinlock (the runtime calls mm/ holding its locks, never the
+     * reverse). spin_held_count() is 0 when SPIN_DEBUG is off. */
+    if (RT_DEBUG >= 1 && unlikely(spin_held_count() != 0))
+        rt_throw("rt_lock(%s) with %u kernel spinlock(s) held: runtime locks rank below every "
+                 "spinlock (kernel/spinlock.h)", l->name, spin_held_count());
     rt_lockrank_acquire(l);
     while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0 ||
            __atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE) != 0)

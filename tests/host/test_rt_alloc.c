@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt/barrier.h"
+#include "rt/mbarrier.h"
 #include "rt/mbitmap.h"
 #include "rt/mcache.h"
 #include "rt/mheap.h"

@@ -1,8 +1,9 @@
 /*
- * barrier.c - the debug half of the pointer-store barrier (see barrier.h).
+ * mbarrier.c - the debug half of the pointer-store barrier (see mbarrier.h).
  */
-#include "rt/barrier.h"
+#include "rt/mbarrier.h"
 #include "rt/mheap.h"
+#include "rt/port.h"
 
 void rt_barrier_check(const void *slot, const void *val)
 {
