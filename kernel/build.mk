@@ -11,8 +11,8 @@
 
 KCORE_SRCS := $(addprefix kernel/, \
 	entry.S kjmp.S trap_entry.S trampoline.S smp.c \
-	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c fmt.c gdt.c \
-	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c percpu.c pgwalk.c serial.c string.c tour.c trap.c)
+	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c lib/fmt.c gdt.c \
+	glob.c idt.c lib/kprintf.c krun.c ksyms.c ktest.c panic.c lib/percpu.c pgwalk.c lib/serial.c lib/string.c tour.c trap.c)
 KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))
 
 KERNEL_OBJS += $(KCORE_OBJS)
@@ -34,7 +34,7 @@ $(BUILD)/kernel/%.o: kernel/%.S
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
 # gcc must not turn string.c's loops back into calls to themselves.
-$(BUILD)/kernel/string.o: KCORE_EXTRA_CFLAGS := -fno-tree-loop-distribute-patterns
+$(BUILD)/kernel/lib/string.o: KCORE_EXTRA_CFLAGS := -fno-tree-loop-distribute-patterns
 
 # Build identification for the banner, rewritten only when it changes so
 # main.o is not rebuilt every time. (git rev-parse only reads the repo.)

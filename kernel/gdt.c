@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 #include "kernel/bootstacks.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
 
 #define MSR_FS_BASE 0xc0000100u
 #define MSR_GS_BASE 0xc0000101u

@@ -65,10 +65,10 @@
 #include "kernel/acpi.h"
 #include "kernel/gdt.h"
 #include "kernel/idt.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/x86.h"
 
 /* Register offsets (SDM table 11-1). */
 enum {

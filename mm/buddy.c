@@ -45,7 +45,7 @@
  * struct buddy, the frame arrays and the free lists; nothing else is taken
  * while it is held but the console's (a panic). In the kernel it is an
  * interrupt-disabling ticket spinlock of rank SPIN_RANK_BUDDY
- * (kernel/spinlock.h), so every CPU may allocate and free and an interrupt
+ * (kernel/lib/spinlock.h), so every CPU may allocate and free and an interrupt
  * handler cannot deadlock against its own CPU. Host builds are single-threaded
  * and keep a re-entry check in its place. Zeroing (FRAME_ZERO) happens
  * outside the lock.
@@ -119,12 +119,12 @@
 #define mm_vsnprintf vsnprintf
 #define mm_snprintf  snprintf
 #else
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 #define mm_vsnprintf kvsnprintf
 #define mm_snprintf  ksnprintf
 #endif

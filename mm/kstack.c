@@ -8,7 +8,7 @@
 #include "mm/kstack.h"
 
 #include "kernel/gdt.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
 #include "mm/paging.h"

@@ -50,11 +50,11 @@
 #include "mm/paging.h"
 
 #include "boot/boot_info.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
 #include "kernel/smp.h"
-#include "kernel/spinlock.h"
-#include "kernel/x86.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/x86.h"
 #include "mm/buddy.h"
 
 #define PTE_P    ((uint64_t)1 << 0)

@@ -167,7 +167,7 @@ void rt_memcpy(void *dst, const void *src, size_t n);
 extern __thread int rt_hosted_current_p;   /* set by rt_hosted_set_p (rt/port/hosted.h) */
 static inline int rt_port_current_p(void) { return rt_hosted_current_p; }
 #else
-/* The kernel: P n runs on CPU n, whose id is at %gs:8 (kernel/percpu.h). */
+/* The kernel: P n runs on CPU n, whose id is at %gs:8 (kernel/lib/percpu.h). */
 static inline int rt_port_current_p(void)
 {
 	uint32_t id;

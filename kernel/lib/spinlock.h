@@ -1,6 +1,6 @@
 /*
  * spinlock.h - fair ticket spinlocks with lock-order checking (design essay:
- * kernel/spinlock.c).
+ * kernel/lib/spinlock.c).
  *
  *   static struct spinlock frames_lock = SPINLOCK_INIT("buddy", SPIN_RANK_BUDDY);
  *
@@ -72,7 +72,7 @@
  *                         drains it
  *   500       BUDDY       mm/buddy.c: the free lists (a leaf of mm/)
  *   600       SMP         kernel/smp.c: the cross-CPU call/IPI mailbox
- *   1000      CONSOLE     kernel/kprintf.c: the serial console. Highest:
+ *   1000      CONSOLE     kernel/lib/kprintf.c: the serial console. Highest:
  *                         anything may print whatever it holds; nothing is
  *                         taken while printing.
  */

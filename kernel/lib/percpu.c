@@ -1,9 +1,9 @@
 /*
  * percpu.c - the per-CPU blocks (see percpu.h).
  */
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 #define MSR_FS_BASE 0xc0000100u
 #define MSR_GS_BASE 0xc0000101u
