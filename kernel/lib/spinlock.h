@@ -67,7 +67,8 @@
  *   100       SYSMEM      mm/sysmem.c: the sys_* state and its accounting
  *   200       PAGING      mm/paging.c: the kernel page tables (map, unmap,
  *                         protect); allocates table frames under it
- *   300       SHOOTDOWN   the TLB-shootdown request being sent (under PAGING)
+ *   300       SHOOTDOWN   mm/tlb.c: the TLB-shootdown request being sent
+ *                         (under PAGING)
  *   400       FRAMECACHE  a per-CPU cache of free frames, when another CPU
  *                         drains it
  *   500       BUDDY       mm/buddy.c: the free lists (a leaf of mm/)
