@@ -111,6 +111,7 @@
 #include <stdbool.h>
 
 #include "boot/boot_info.h"
+#include "kernel/lib/compiler.h"
 
 #ifdef HOSTED
 #include <stdio.h>
@@ -132,9 +133,6 @@
 #ifndef BUDDY_DEBUG
 #define BUDDY_DEBUG BUDDY_DEBUG_JUNK
 #endif
-
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define BLOCK_BYTES(order) (FRAME_SIZE << (order))
 

@@ -373,11 +373,6 @@ bool vm_translate(uint64_t va, uint64_t *pa, unsigned *prot, uint64_t *page_size
     return true;
 }
 
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(msr));
-}
-
 static void detect_features(bool *have_1g)
 {
     uint32_t a, b, c, d;

@@ -110,6 +110,7 @@
 
 #include <stdarg.h>
 
+#include "kernel/lib/compiler.h"
 #include "kernel/lib/percpu.h" /* MAX_CPUS; cpu_id() in the kernel */
 #include "kernel/lib/x86.h"    /* rdtsc, cpu_relax, read_rflags, cli, RFLAGS_IF */
 
@@ -140,9 +141,6 @@ static uint64_t irq_flags(void) { return read_rflags(); }
 /* irq_save and irq_restore: kernel/lib/x86.h */
 #define spin_vsnprintf kvsnprintf
 #endif
-
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define SPIN_TSC_CHECK_MASK 1023u /* read the TSC every 1024 spins */
 
