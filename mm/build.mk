@@ -2,7 +2,7 @@
 # Kernel objects: $(BUILD)/mm/*.o with KERNEL_CFLAGS. Host builds of the same
 # sources (HOSTED=1, sanitizers) are in tests/host/mm.mk.
 
-MM_SRCS := mm/memmap.c mm/buddy.c mm/layout.c mm/paging.c mm/tlb.c mm/sysmem.c mm/kstack.c
+MM_SRCS := mm/memmap.c mm/buddy.c mm/frame_boot.c mm/layout.c mm/paging.c mm/tlb.c mm/sysmem.c mm/kstack.c
 MM_OBJS := $(MM_SRCS:%.c=$(BUILD)/%.o)
 
 KERNEL_OBJS += $(MM_OBJS)
