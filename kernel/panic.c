@@ -1,5 +1,10 @@
 /*
- * panic.c - fatal errors (contract in panic.h).
+ * panic.c - fatal errors (contract in kernel/lib/panic.h).
+ *
+ * The contract is in kernel/lib/ because every layer calls it; the body is
+ * here, in the core, because a report needs what only the core has:
+ * backtraces and symbols, the test runner's TAP stream and the other CPUs
+ * (kernel/build.mk, "Layers").
  *
  * Order of a panic: claim the panic (a second, nested panic prints one line
  * and exits at once, so a fault inside the reporter cannot loop); end any
