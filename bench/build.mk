@@ -10,10 +10,9 @@
 #
 # Knobs: BENCH_PASSES=N (default 3), BENCH_SIZES="16 64" (default: all sizes).
 #
-# "ours" is built only when rt/ offers its benchmark library: rt/rt.h exists
-# and rt/build.mk sets RT_BENCH_LIB to an archive it knows how to build
-# (-O2, no sanitizers, HOSTED), plus RT_BENCH_LDLIBS if it needs any
-# (-lpthread is always given). Otherwise the table says why "ours" is missing.
+# "ours" links rt/build.mk's benchmark library RT_BENCH_LIB (-O2, no
+# sanitizers, HOSTED), plus RT_BENCH_LDLIBS if it needs any (-lpthread is
+# always given).
 
 BENCH_OUT := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1
@@ -33,20 +32,13 @@ BENCH_LDLIBS_mimalloc := -Wl,--no-as-needed -lmimalloc -Wl,--as-needed
 BENCH_LDLIBS_jemalloc := -Wl,--no-as-needed -ljemalloc -Wl,--as-needed
 
 BENCH_HARNESS := $(BENCH_OUT)/alloc_bench.o
-BENCH_BINS := $(BENCH_MALLOCS:%=$(BENCH_OUT)/alloc-%) $(BENCH_OUT)/alloc-boehm $(BENCH_OUT)/alloc-go
-BENCH_OBJS := $(BENCH_HARNESS) $(BENCH_MALLOCS:%=$(BENCH_OUT)/peer_malloc-%.o) $(BENCH_OUT)/peer_boehm.o
+BENCH_BINS := $(BENCH_MALLOCS:%=$(BENCH_OUT)/alloc-%) $(BENCH_OUT)/alloc-boehm $(BENCH_OUT)/alloc-go \
+	$(BENCH_OUT)/alloc-ours
+BENCH_OBJS := $(BENCH_HARNESS) $(BENCH_MALLOCS:%=$(BENCH_OUT)/peer_malloc-%.o) $(BENCH_OUT)/peer_boehm.o \
+	$(BENCH_OUT)/peer_rt.o
 
-ifeq ($(wildcard rt/rt.h),)
-BENCH_OURS_MISSING := not built: rt/ has no bench library yet (no rt/rt.h)
-else ifeq ($(strip $(RT_BENCH_LIB)),)
-BENCH_OURS_MISSING := not built: rt/ has no bench library yet (rt/build.mk sets no RT_BENCH_LIB)
-else
-BENCH_OURS_MISSING :=
-BENCH_BINS += $(BENCH_OUT)/alloc-ours
-BENCH_OBJS += $(BENCH_OUT)/peer_rt.o
 $(BENCH_OUT)/alloc-ours: $(BENCH_OUT)/peer_rt.o $(BENCH_HARNESS) $(RT_BENCH_LIB)
 	$(Q)$(CC) -o $@ $^ $(RT_BENCH_LDLIBS) -lpthread
-endif
 
 ALL_DEPS += $(BENCH_OBJS:.o=.d)
 
@@ -77,33 +69,13 @@ $(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
 # The scheduler benchmarks (bench/sched_bench.h): ours hosted (sched-ours, the
 # -O2 RT_BENCH_LIB) with 1 and 2 Ps, Go 1.19 (sched-go) with GOMAXPROCS 1 and
 # 2, ours in the kernel (run=bench.sched, linked into every kernel.elf) under
-# QEMU with 2 CPUs. Ours is built when rt/ has the scheduler: rt/proc.c among
-# the hosted library's sources (hosted) or rt/proc.o among the kernel's
-# runtime objects (kernel). The code that runs on coroutine stacks
-# (sched_bench.c) is compiled with the split-stack prologue, RT_SPLIT_CFLAGS if
-# rt/build.mk defines it, else -fsplit-stack; it is compiled twice, for the
-# hosted and the kernel build. Linking never gets -fsplit-stack: gcc would wrap
+# QEMU with 2 CPUs. The code that runs on coroutine stacks (sched_bench.c) is
+# compiled with the split-stack prologue, RT_SPLIT_CFLAGS if rt/build.mk
+# defines it, else -fsplit-stack; it is compiled twice, for the hosted and the
+# kernel build. Linking never gets -fsplit-stack: gcc would wrap
 # pthread_create for libgcc's segmented stacks, which rt/ replaces.
 BENCH_SPLIT_CFLAGS := $(or $(RT_SPLIT_CFLAGS),-fsplit-stack)
-BENCH_SCHED_BINS := $(BENCH_OUT)/sched-go
-ifeq ($(wildcard rt/sched.h),)
-BENCH_SCHED_OURS_MISSING := not built: rt/ has no scheduler yet (no rt/sched.h)
-BENCH_SCHED_KERNEL_MISSING := not built: rt/ has no scheduler yet (no rt/sched.h)
-else
-ifeq ($(filter rt/proc.c,$(RT_HOSTED_SRCS)),)
-BENCH_SCHED_OURS_MISSING := not built: rt/build.mk puts no scheduler (rt/proc.c) in RT_BENCH_LIB yet
-else ifneq ($(BENCH_OURS_MISSING),)
-BENCH_SCHED_OURS_MISSING := $(BENCH_OURS_MISSING)
-else
-BENCH_SCHED_OURS_MISSING :=
-BENCH_SCHED_BINS += $(BENCH_OUT)/sched-ours
-endif
-ifeq ($(filter %/rt/proc.o,$(RT_KERNEL_OBJS)),)
-BENCH_SCHED_KERNEL_MISSING := not built: the kernel has no scheduler (rt/proc.c) yet
-else
-BENCH_SCHED_KERNEL_MISSING :=
-endif
-endif
+BENCH_SCHED_BINS := $(BENCH_OUT)/sched-go $(BENCH_OUT)/sched-ours
 
 $(BENCH_OUT)/sched_bench-split.o: bench/sched_bench.c | bench-deps
 	$(Q)mkdir -p $(@D)
@@ -118,18 +90,13 @@ $(BENCH_OUT)/sched-go: bench/sched.go | bench-deps
 
 ALL_DEPS += $(BENCH_OUT)/sched_hosted.d $(BENCH_OUT)/sched_bench-split.d
 
-ifeq ($(BENCH_SCHED_KERNEL_MISSING),)
 KERNEL_OBJS += $(BUILD)/kernel-bench/sched_bench-split.o
 ALL_DEPS += $(BUILD)/kernel-bench/sched_bench-split.d
 $(BUILD)/kernel-bench/sched_bench-split.o: bench/sched_bench.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -fsplit-stack,$(KERNEL_CFLAGS)) $(BENCH_SPLIT_CFLAGS) -c $< -o $@
-endif
 
-BENCH_SCHED_RUN = bench/run-sched --out $(BENCH_OUT)/sched.tsv \
-	$(if $(BENCH_SCHED_OURS_MISSING),--ours-missing "$(BENCH_SCHED_OURS_MISSING)") \
-	$(if $(BENCH_SCHED_KERNEL_MISSING),--kernel-missing "$(BENCH_SCHED_KERNEL_MISSING)",--kernel $(LOADER) $(KERNEL)) \
-	$(BENCH_SCHED_BINS)
+BENCH_SCHED_RUN = bench/run-sched --out $(BENCH_OUT)/sched.tsv --kernel $(LOADER) $(KERNEL) $(BENCH_SCHED_BINS)
 
 .PHONY: bench-sched
 bench-sched: $(BENCH_SCHED_BINS) $(LOADER) $(KERNEL) | bench-deps
@@ -137,10 +104,8 @@ bench-sched: $(BENCH_SCHED_BINS) $(LOADER) $(KERNEL) | bench-deps
 
 # The frame allocator's cost: run=bench.frames in the kernel (linked into every
 # kernel.elf, built without the peers' packages) and the same code hosted.
-BENCH_KERNEL_OBJS := $(BUILD)/kernel-bench/frames_kernel.o $(BUILD)/kernel-bench/smp_kernel.o
-ifeq ($(BENCH_SCHED_KERNEL_MISSING),)
-BENCH_KERNEL_OBJS += $(BUILD)/kernel-bench/sched_kernel.o
-endif
+BENCH_KERNEL_OBJS := $(BUILD)/kernel-bench/frames_kernel.o $(BUILD)/kernel-bench/smp_kernel.o \
+	$(BUILD)/kernel-bench/sched_kernel.o
 KERNEL_OBJS += $(BENCH_KERNEL_OBJS)
 ALL_DEPS += $(BENCH_KERNEL_OBJS:.o=.d)
 $(BENCH_KERNEL_OBJS): $(BUILD)/kernel-bench/%.o: bench/%.c
@@ -156,9 +121,7 @@ bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(BENCH_SCHED_BINS) $(LOADER) $(
 	$(Q)bench/run-frames $(BENCH_OUT)/frames.tsv $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL)
 	$(Q)bench/run-smp $(BENCH_OUT)/smp.tsv $(LOADER) $(KERNEL)
 	$(Q)$(BENCH_SCHED_RUN)
-	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv \
-		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
+	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv $(BENCH_BINS)
 
 bench-callgrind: $(BENCH_BINS) | bench-deps
-	$(Q)bench/callgrind --out $(BENCH_OUT)/callgrind.tsv \
-		$(if $(BENCH_OURS_MISSING),--ours-missing "$(BENCH_OURS_MISSING)") $(BENCH_BINS)
+	$(Q)bench/callgrind --out $(BENCH_OUT)/callgrind.tsv $(BENCH_BINS)

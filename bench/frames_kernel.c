@@ -5,8 +5,8 @@
  */
 #include "bench/frames_bench.h"
 #include "kernel/krun.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
 
 KRUN(bench_frames, "bench.frames", "frame alloc+free cost in cycles, order 0 and 9, vs a write loop")
 {

@@ -16,10 +16,10 @@
  * bench/sched_bench.c, built with -fsplit-stack.
  */
 #include "bench/sched_bench.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/krun.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
 #include "rt/sched.h"
 
 #define KERNEL_ROUNDS 3

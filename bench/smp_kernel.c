@@ -14,9 +14,9 @@
  * two vCPUs, the "all CPUs" figure measures the host's scheduling as much as
  * our locks, and a lock holder descheduled by the host stalls every waiter.
  */
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/krun.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/smp.h"
 #include "kernel/time.h"
 #include "mm/buddy.h"

@@ -53,12 +53,12 @@
  */
 #include "kernel/acpi.h"
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 #ifndef HOSTED
 #include "boot/boot_info.h"
-#include "kernel/percpu.h"
-#include "kernel/string.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/string.h"
 _Static_assert(ACPI_MAX_CPUS == MAX_CPUS, "one MADT slot per possible CPU");
 #endif
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACPI_MAX_CPUS       64          /* == MAX_CPUS (kernel/percpu.h); checked in acpi.c */
+#define ACPI_MAX_CPUS       64          /* == MAX_CPUS (kernel/lib/percpu.h); checked in acpi.c */
 #define ACPI_MAX_IOAPICS    8
 #define ACPI_MAX_ISOS       24          /* interrupt source overrides */
 #define ACPI_MAX_LAPIC_NMIS 8

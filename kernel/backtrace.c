@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #include "kernel/bootstacks.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/ksyms.h"
 #include "kernel/pgwalk.h"
 #include "kernel/sections.h"

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 #define PAGE_4K 4096ull
 #define PAGE_2M (2ull << 20)

@@ -8,11 +8,46 @@
 # .ksyms is the last section of the image (linker/kernel.ld), so the table's
 # size cannot move any other symbol; the recipe still compares the two nm
 # listings and fails the build if anything but the table's bounds moved.
+#
+# Layers. The kernel's sources form layers with one-way includes, listed from
+# the bottom; a file may include its own layer and those listed before it:
+#   boot/boot_info.h  the loader's hand-off; includes nothing of ours (boot/,
+#                     the loader, includes only boot/)
+#   kernel/lib/       the leaf services every layer calls: kprintf, fmt,
+#                     serial, string, panic.h, spinlock, percpu, x86.h,
+#                     compiler.h; includes only kernel/lib/
+#   mm/               frames, page tables, TLB shootdown, kernel stacks, the
+#                     OS half of sys_*; includes mm/, kernel/lib/,
+#                     boot/boot_info.h and rt/sys.h (the boundary it implements)
+#   kernel/           the core: boot sequence, traps, CPUs and SMP, platform
+#                     (ACPI, LAPIC, HPET, time), symbols, the test runner; may
+#                     include all of the above and rt/'s headers (kmain starts
+#                     the runtime) but rt/port.h and rt/port/
+#   rt/port/kernel.c  the runtime's kernel port: may include all of the above
+# The rest of rt/ is portable and includes only rt/. Exceptions, and why:
+#   - mm/tlb.c includes kernel/lapic.h (it sends the shootdown IPI) and
+#     kernel/time.h (its timeout): the protocol belongs with the page tables,
+#     the interrupt controller and the clock to the platform. Neither header
+#     includes anything of mm/, so no include cycle results.
+#   - kernel/lib/panic.h is implemented by kernel/panic.c in the core, since
+#     a report needs backtraces, symbols, the test runner and the other CPUs:
+#     lib calls panic() upward at link time, no #include goes up.
+#   - kernel/main.c includes buildinfo.h, generated in $(BUILD)/kernel/.
+#   - The core and rt/port/kernel.c call each other (kmain starts the
+#     runtime; the port uses the core's timer, IPIs and traps); they meet only
+#     through rt/'s headers, which include no kernel header.
+# scripts/check-layers checks every #include "..." against this before each
+# link and fails naming the file, the line and what that layer may include.
 
+# The leaf services (kernel/lib/) and the core, platform included (ACPI,
+# LAPIC, HPET, time). Every kernel/ source is compiled here; the fragments of
+# tests/kernel/ compile only the tests.
+KLIB_SRCS := $(addprefix kernel/lib/, fmt.c kprintf.c percpu.c serial.c spinlock.c string.c)
 KCORE_SRCS := $(addprefix kernel/, \
-	entry.S kjmp.S trap_entry.S trampoline.S smp.c \
-	main.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c fmt.c gdt.c \
-	glob.c idt.c kprintf.c krun.c ksyms.c ktest.c panic.c percpu.c pgwalk.c serial.c string.c tour.c trap.c)
+	entry.S kjmp.S trap_entry.S irq_entry.S trampoline.S smp.c \
+	main.c acpi.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c gdt.c glob.c \
+	hpet.c idt.c krun.c ksyms.c ktest.c lapic.c panic.c pgwalk.c time.c tour.c trap.c) \
+	$(KLIB_SRCS)
 KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))
 
 KERNEL_OBJS += $(KCORE_OBJS)
@@ -34,7 +69,7 @@ $(BUILD)/kernel/%.o: kernel/%.S
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
 
 # gcc must not turn string.c's loops back into calls to themselves.
-$(BUILD)/kernel/string.o: KCORE_EXTRA_CFLAGS := -fno-tree-loop-distribute-patterns
+$(BUILD)/kernel/lib/string.o: KCORE_EXTRA_CFLAGS := -fno-tree-loop-distribute-patterns
 
 # Build identification for the banner, rewritten only when it changes so
 # main.o is not rebuilt every time. (git rev-parse only reads the repo.)
@@ -50,9 +85,19 @@ kcore-buildinfo-force:
 $(BUILD)/kernel/main.o: $(KCORE_BUILDINFO)
 $(BUILD)/kernel/main.o: KCORE_EXTRA_CFLAGS := -I$(BUILD)/kernel
 
+# The layer rule above, checked before the link when a source changed
+# (order-only: a passing check is no reason to relink).
+KCORE_LAYERS_OK := $(BUILD)/kernel/layers.ok
+$(KCORE_LAYERS_OK): scripts/check-layers $(wildcard boot/*.[chS] kernel/*.[chS] kernel/*.inc kernel/lib/*.[chS] \
+		mm/*.[chS] rt/*.[chS] rt/port/*.[chS])
+	@mkdir -p $(@D)
+	@echo "  CHECK    include layers"
+	$(Q)scripts/check-layers
+	@touch $@
+
 # KERNEL_OBJS is complete only after every fragment is read: expand it late.
 .SECONDEXPANSION:
-$(KERNEL_ELF): $$(KERNEL_OBJS) $(KERNEL_LDS) scripts/gen-ksyms kernel/build.mk
+$(KERNEL_ELF): $$(KERNEL_OBJS) $(KERNEL_LDS) scripts/gen-ksyms kernel/build.mk | $(KCORE_LAYERS_OK)
 	@echo "  LD [kernel] $@ (pass 1: empty symbol table)"
 	$(Q)scripts/gen-ksyms >$(@D)/ksymtab-empty.S
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $(@D)/ksymtab-empty.S -o $(@D)/ksymtab-empty.o

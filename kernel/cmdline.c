@@ -39,7 +39,7 @@
  */
 #include "kernel/cmdline.h"
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 #define CMDLINE_ECHO_MAX 40 /* bytes of a bad value quoted in a message */
 

@@ -3,9 +3,9 @@
  */
 #include "kernel/cpu.h"
 
-#include "kernel/kprintf.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 
 static struct cpu_info boot_cpu;
 

@@ -8,8 +8,8 @@
 #include "kernel/crash.h"
 
 #include "kernel/bootstacks.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
 #include "rt/sched.h"
 
 /* `ret` (0xc3) in .data: executable only if the loader forgot NX. */

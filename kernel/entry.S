@@ -17,7 +17,7 @@
  *   - FS base (IA32_FS_BASE) points at percpu_early_fs, a zero-filled .bss
  *     block, so %fs:0x70, the -fsplit-stack guard every C prologue may read,
  *     is 0 ("never call __morestack") until percpu_init points FS base at
- *     the CPU's own struct cpu (kernel/percpu.h). The firmware leaves FS base
+ *     the CPU's own struct cpu (kernel/lib/percpu.h). The firmware leaves FS base
  *     0, and the word at address 0x70 is junk (or unmapped once the identity
  *     map is gone). The APs do the same in kernel/trampoline.S.
  *
@@ -25,7 +25,7 @@
  * never returns; should it, panic() says so and ends the run.
  */
 #include "kernel/bootstacks.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 
 #define MSR_FS_BASE 0xc0000100
 

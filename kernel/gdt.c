@@ -8,11 +8,9 @@
 #include <stdint.h>
 
 #include "kernel/bootstacks.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-
-#define MSR_FS_BASE 0xc0000100u
-#define MSR_GS_BASE 0xc0000101u
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/x86.h"
 
 struct tss {
     uint32_t reserved0;

@@ -16,8 +16,8 @@
 #include "kernel/hpet.h"
 
 #include "boot/boot_info.h"
-#include "kernel/kprintf.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/x86.h"
 
 enum { HPET_CAP = 0x000, HPET_CONFIG = 0x010, HPET_COUNTER = 0x0f0 };
 #define CAP_COUNT_64     (1u << 13)

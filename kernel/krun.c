@@ -4,9 +4,9 @@
 #include "kernel/krun.h"
 
 #include "boot/boot_info.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/string.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/string.h"
 
 extern const struct krun __krun_start[], __krun_end[];
 

@@ -9,9 +9,9 @@
  */
 #include "kernel/ksyms.h"
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/sections.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 struct ksyms_header {
     char magic[8];         /* "KSYMTAB1" */

@@ -55,10 +55,10 @@
 
 #include "boot/boot_info.h"
 #include "kernel/glob.h"
-#include "kernel/panic.h"
+#include "kernel/lib/panic.h"
 #include "kernel/sections.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 #include "mm/buddy.h"
 
 #define KTEST_MAX 2048 /* tests in one kernel; more is a build error */

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/trap.h"
 
 struct ktest {

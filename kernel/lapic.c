@@ -65,10 +65,10 @@
 #include "kernel/acpi.h"
 #include "kernel/gdt.h"
 #include "kernel/idt.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/x86.h"
 
 /* Register offsets (SDM table 11-1). */
 enum {
@@ -118,11 +118,6 @@ static uint64_t g_wakes[MAX_CPUS];                /* written by CPU c only */
 
 static inline uint32_t rd(unsigned reg) { return *(volatile uint32_t *)(g_base + reg); }
 static inline void wr(unsigned reg, uint32_t v) { *(volatile uint32_t *)(g_base + reg) = v; }
-
-static void wrmsr64(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
-}
 
 uint32_t lapic_id(void) { return rd(LAPIC_ID) >> 24; }
 void lapic_eoi(void) { wr(LAPIC_EOI, 0); }
@@ -219,12 +214,12 @@ static void lapic_enable_msr(void)
     if (msr & APIC_BASE_EXTD) {
         /* x2APIC -> xAPIC is only allowed through "disabled" (SDM 11.12.5). */
         kprintf("lapic: CPU %u: firmware left x2APIC mode on; switching to xAPIC\n", cpu_id());
-        wrmsr64(MSR_APIC_BASE, msr & ~(APIC_BASE_EXTD | APIC_BASE_EN));
+        wrmsr(MSR_APIC_BASE, msr & ~(APIC_BASE_EXTD | APIC_BASE_EN));
         msr &= ~(APIC_BASE_EXTD | APIC_BASE_EN);
     }
     if (!(msr & APIC_BASE_EN)) {
         msr |= APIC_BASE_EN;
-        wrmsr64(MSR_APIC_BASE, msr);
+        wrmsr(MSR_APIC_BASE, msr);
     }
     if ((msr & APIC_BASE_ADDR) != g_base_phys)
         panic("lapic: CPU %u has its local APIC at 0x%llx, the boot CPU at 0x%llx", cpu_id(),

@@ -19,7 +19,7 @@
  */
 #define LAPIC_VEC_TIMER    0x20 /* periodic tick (kernel/time.c) */
 #define LAPIC_VEC_CALL     0xf0 /* IPI: run a function on another CPU (smp) */
-#define LAPIC_VEC_TLB      0xf1 /* IPI: TLB shootdown (mm/paging.c) */
+#define LAPIC_VEC_TLB      0xf1 /* IPI: TLB shootdown (mm/tlb.c) */
 #define LAPIC_VEC_STOP     0xf2 /* IPI: a panic stops the other CPUs (or use lapic_send_nmi) */
 #define LAPIC_VEC_WAKE     0xf3 /* IPI: does nothing; ends a hlt (cpu_wake) */
 #define LAPIC_VEC_TEST     0xf8 /* reserved for tests (self-IPI) */

@@ -1,5 +1,10 @@
 /*
- * panic.c - fatal errors (contract in panic.h).
+ * panic.c - fatal errors (contract in kernel/lib/panic.h).
+ *
+ * The contract is in kernel/lib/ because every layer calls it; the body is
+ * here, in the core, because a report needs what only the core has:
+ * backtraces and symbols, the test runner's TAP stream and the other CPUs
+ * (kernel/build.mk, "Layers").
  *
  * Order of a panic: claim the panic (a second, nested panic prints one line
  * and exits at once, so a fault inside the reporter cannot loop); end any
@@ -7,7 +12,7 @@
  * the test runner close its TAP stream (ktest_on_panic); write the verdict
  * to the debug-exit port; halt.
  */
-#include "kernel/panic.h"
+#include "kernel/lib/panic.h"
 
 #include <stdbool.h>
 
@@ -15,9 +20,9 @@
 #include "kernel/backtrace.h"
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/smp.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 #define NO_CPU (-1)
 static volatile int panicking_cpu = NO_CPU; /* the CPU that owns the panic report */
@@ -55,7 +60,7 @@ static bool panic_claim(const char *fmt, va_list ap)
         kprintf("\n");
         return false;
     }
-    kprintf_panic_enter(); /* the console is this CPU's alone (kernel/kprintf.c); ends the line */
+    kprintf_panic_enter(); /* the console is this CPU's alone (kernel/lib/kprintf.c); ends the line */
     smp_stop_others();
     if (cpu_count() > 1)
         kprintf("PANIC on CPU %d (the other CPUs are stopped)\n", me);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "boot/boot_info.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 static uint64_t dm_size; /* 0 until pgwalk_init: every walk answers "unknown" */
 

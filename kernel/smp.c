@@ -31,10 +31,8 @@
  * CPU from the end of smp_start), so that it answers shootdowns even while
  * it spins on a lock; code that must not be interrupted uses irqsave locks.
  *
- * TLB shootdown has its own IPI so it works while a CPU is busy in a call:
- * the requester publishes the range and a generation number, every other CPU
- * invalidates in its interrupt handler and acknowledges; the requester waits
- * for all acknowledgements (bounded, then a panic naming the CPU).
+ * TLB shootdown is mm/tlb.c's (beside the page tables); this file only
+ * installs its IPI handler, before the first AP starts.
  *
  * Invariants: cpus[i].online is set only by CPU i itself; ids are dense
  * (0..cpu_count()-1) in the order CPUs came up; a CPU never leaves.
@@ -45,21 +43,20 @@
 #include "kernel/acpi.h"
 #include "kernel/gdt.h"
 #include "kernel/idt.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/lapic.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/string.h"
 #include "kernel/time.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 #include "mm/buddy.h"
 #include "mm/kstack.h"
 #include "mm/layout.h"
+#include "mm/tlb.h"
 
 #define AP_TIMEOUT_NS (2000ull * 1000 * 1000) /* TCG with many vCPUs on 2 host cores is slow */
 #define CALL_TIMEOUT_NS (60ull * 1000 * 1000 * 1000)
-#define SHOOTDOWN_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
 
 /* Must match the offsets in kernel/trampoline.S. */
 struct trampoline_params {
@@ -102,17 +99,12 @@ struct mailbox {
 
 static struct mailbox g_mail[MAX_CPUS];
 static struct kstack_set g_stacks[MAX_CPUS];
+/* smp_ap_main hands g_stacks[id].ist_top to gdt_init_cpu: mm/kstack.h's IST
+ * areas must be kernel/gdt.h's IST slots, in the same order. */
+_Static_assert(KSTACK_NIST == IST_COUNT, "a stack for every IST slot");
+_Static_assert(IST_DF == 1 && IST_NMI == 2 && IST_MC == 3 && IST_IRQ == 4 && IST_EXC == 5,
+               "mm/kstack.c names its IST areas #DF, NMI, #MC, IRQ, exceptions");
 static unsigned g_failed; /* CPUs that did not come up */
-
-/* One shootdown at a time (the request block is shared). Taken without
- * disabling interrupts, inside the paging lock: waiters still answer IPIs. */
-static struct spinlock g_shoot_lock = SPINLOCK_INIT("shootdown", SPIN_RANK_SHOOTDOWN);
-
-static struct {
-    volatile uint64_t va, n;
-    volatile uint64_t gen;               /* bumped per request */
-    volatile uint64_t acked[MAX_CPUS];   /* gen each CPU has finished */
-} g_shoot;
 
 static void *phys(uint64_t p) { return (void *)(BOOT_DIRECT_MAP_BASE + p); }
 
@@ -121,19 +113,6 @@ static void *phys(uint64_t p) { return (void *)(BOOT_DIRECT_MAP_BASE + p); }
 static void call_ipi(struct trap_frame *f)
 {
     (void)f; /* the wake-up itself is the point: the idle loop reads the mailbox */
-}
-
-static void shootdown_ipi(struct trap_frame *f)
-{
-    (void)f;
-    unsigned me = cpu_id();
-    uint64_t gen = g_shoot.gen;
-    if (g_shoot.n > 32 * 4096)
-        write_cr3(read_cr3());
-    else
-        for (uint64_t va = g_shoot.va; va < g_shoot.va + g_shoot.n; va += 4096)
-            invlpg(va);
-    __atomic_store_n(&g_shoot.acked[me], gen, __ATOMIC_RELEASE);
 }
 
 static void stop_ipi(struct trap_frame *f)
@@ -239,7 +218,7 @@ unsigned smp_start(unsigned max_cpus)
               (unsigned long long)(trampoline_end - trampoline_start), TRAMPOLINE_PARAMS);
     memcpy(phys(low), trampoline_start, (size_t)(trampoline_end - trampoline_start));
     irq_set_handler(LAPIC_VEC_CALL, call_ipi);
-    irq_set_handler(LAPIC_VEC_TLB, shootdown_ipi);
+    irq_set_handler(LAPIC_VEC_TLB, tlb_shootdown_ipi);
     irq_set_handler(LAPIC_VEC_STOP, stop_ipi);
     uint32_t efer_or = (1u << 8) | ((uint32_t)rdmsr(MSR_EFER) & (uint32_t)EFER_NXE); /* LME (+ NXE) */
 
@@ -311,30 +290,6 @@ void smp_run_on_all(void (*fn)(void *), void *arg)
             cpu_relax();
         }
     }
-}
-
-void smp_tlb_shootdown(uint64_t va, uint64_t n)
-{
-    unsigned me = cpu_id(), count = cpu_count();
-    if (count < 2)
-        return;
-    spin_lock(&g_shoot_lock);
-    g_shoot.va = va;
-    g_shoot.n = n;
-    uint64_t gen = __atomic_add_fetch(&g_shoot.gen, 1, __ATOMIC_SEQ_CST);
-    lapic_send_ipi_all_but_self(LAPIC_VEC_TLB);
-    uint64_t deadline = nanotime() + SHOOTDOWN_TIMEOUT_NS;
-    for (unsigned c = 0; c < count; c++) {
-        if (c == me || !cpus[c].online)
-            continue;
-        while (__atomic_load_n(&g_shoot.acked[c], __ATOMIC_ACQUIRE) < gen) {
-            if (nanotime() > deadline)
-                panic("TLB shootdown of [0x%llx, +0x%llx): CPU %u did not acknowledge", (unsigned long long)va,
-                      (unsigned long long)n, c);
-            cpu_relax();
-        }
-    }
-    spin_unlock(&g_shoot_lock);
 }
 
 void smp_stop_others(void)

@@ -23,10 +23,6 @@ void smp_run_on(unsigned cpu, void (*fn)(void *), void *arg);
 /* Runs fn(arg) on every online CPU at once (the caller too) and waits for all. */
 void smp_run_on_all(void (*fn)(void *), void *arg);
 
-/* Invalidates [va, va+n) in every other online CPU's TLB and waits for all of
- * them (mm/paging.c calls it after changing a mapping). */
-void smp_tlb_shootdown(uint64_t va, uint64_t n);
-
 /* Stops every other CPU (panic): they halt with interrupts off. Never waits long. */
 void smp_stop_others(void);
 

@@ -56,12 +56,12 @@
 #include "kernel/acpi.h"
 #include "kernel/cpu.h"
 #include "kernel/hpet.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/lapic.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/smp.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 #define NS_PER_SEC       1000000000ull
 #define CALIB_WINDOW_NS  20000000ull  /* 20 ms: long against TCG's jitter, short for boot */

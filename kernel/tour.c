@@ -16,8 +16,8 @@
  */
 #include "kernel/tour.h"
 
-#include "kernel/kprintf.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/smp.h"
 #include "mm/buddy.h"
 #include "mm/sysmem.h"

@@ -95,7 +95,7 @@ trampoline_end:
     /* Step 3's landing, in the kernel's text: switch to the kernel's own tables
      * (the trampoline page is not mapped there), point FS base at the zeroed
      * early block (-fsplit-stack prologues read %fs:0x70 from the first C
-     * function on; kernel/percpu.h) and enter C. */
+     * function on; kernel/lib/percpu.h) and enter C. */
     .text
     .globl smp_ap_start64
 smp_ap_start64:                     /* %rdi = CPU id, %rsi = the kernel's CR3 */

@@ -63,15 +63,15 @@
 #include "boot/boot_info.h"
 #include "kernel/backtrace.h"
 #include "kernel/bootstacks.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "kernel/ksyms.h"
 #include "kernel/lapic.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/pgwalk.h"
 #include "mm/layout.h"
 #include "kernel/sections.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 /* Per CPU (indexed by cpu_id()): each CPU catches its own faults. */
 static struct trap_catch *catch_top_of[MAX_CPUS]; /* innermost armed catcher, NULL if none */

@@ -39,7 +39,7 @@ enum {
  * handler's IST stack (kernel/gdt.h), never on the interrupted one.
  *
  * stack_guard is the interrupted code's -fsplit-stack guard (%fs:0x70,
- * kernel/percpu.h). Entry saves it here and sets %fs:0x70 to 0 for the
+ * kernel/lib/percpu.h). Entry saves it here and sets %fs:0x70 to 0 for the
  * handler; exit writes this copy back just before iretq. So a handler that
  * changes f->stack_guard changes the guard the interrupted code resumes
  * with: that is how the runtime's tick hook poisons a running coroutine's

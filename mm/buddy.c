@@ -25,6 +25,10 @@
  * those frames are recorded as used by FRAME_OWNER_METADATA. Cost: 4 bytes per
  * 4 KiB frame, i.e. 1 MiB per GiB of RAM (0.1%), plus 24 bytes per range.
  * Holes between ranges (the PCI hole, RAM above 4 GiB) cost nothing.
+ * buddy_init's steps: 1. reset the state; 2. check the ranges' contract and
+ * count the frames below the limit; 3. size the metadata and pick the range
+ * that holds it; 4. lay out the range table and frame arrays there; 5. tile
+ * every range with maximal free blocks and the metadata with used ones.
  *
  * Invariants (checked by buddy_verify(); the cheap ones by every call).
  *  I1 Each range is tiled exactly by blocks: a head (FREE or USED) of order k
@@ -41,18 +45,25 @@
  * head, a merge makes one head a tail), so a tail frame passed to frame_free
  * is recognized without ever marking 2^k frames at allocation time.
  *
- * Locking. One lock (buddy_lock/buddy_unlock) protects everything in
- * struct buddy, the frame arrays and the free lists; nothing else is taken
+ * Port. Everything this file needs from its host (formatting, failure, the
+ * lock, block fill, per-CPU identity) is in mm/buddy_port.h, implemented
+ * once for the kernel and once hosted (Linux: tests, benchmarks), so the
+ * code below has no #ifdef. The kernel's boot-time front (the boot map, the
+ * low-memory carve-out, the report) is mm/frame_boot.c.
+ *
+ * Locking. One lock (buddy_port_lock/buddy_port_unlock) protects everything
+ * in struct buddy, the frame arrays and the free lists; nothing else is taken
  * while it is held but the console's (a panic). In the kernel it is an
  * interrupt-disabling ticket spinlock of rank SPIN_RANK_BUDDY
- * (kernel/spinlock.h), so every CPU may allocate and free and an interrupt
+ * (kernel/lib/spinlock.h), so every CPU may allocate and free and an interrupt
  * handler cannot deadlock against its own CPU. Host builds are single-threaded
  * and keep a re-entry check in its place. Zeroing (FRAME_ZERO) happens
  * outside the lock.
  *
- * Per-CPU caches (kernel), as Linux's per-CPU page lists: order-0 requests,
- * the common case, rarely take the lock. Each CPU keeps up to FRAME_CACHE_CAP
- * free frames, touched only by that CPU with interrupts off:
+ * Per-CPU caches (kernel only: BUDDY_PORT_CACHES), as Linux's per-CPU page
+ * lists: order-0 requests, the common case, rarely take the lock. Each CPU
+ * keeps up to FRAME_CACHE_CAP free frames, touched only by that CPU with
+ * interrupts off:
  *  - alloc pops one; an empty cache first takes FRAME_CACHE_BATCH frames from
  *    the lists under the lock (one lock round trip per batch);
  *  - free checks the frame exactly as the lists would (a double free of a
@@ -110,31 +121,12 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include "boot/boot_info.h"
-
-#ifdef HOSTED
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#define mm_vsnprintf vsnprintf
-#define mm_snprintf  snprintf
-#else
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/percpu.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
-#define mm_vsnprintf kvsnprintf
-#define mm_snprintf  ksnprintf
-#endif
+#include "kernel/lib/compiler.h"
+#include "mm/buddy_port.h"
 
 #ifndef BUDDY_DEBUG
 #define BUDDY_DEBUG BUDDY_DEBUG_JUNK
 #endif
-
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define BLOCK_BYTES(order) (FRAME_SIZE << (order))
 
@@ -154,7 +146,7 @@ struct frame {
     uint8_t owner; /* USED heads: enum frame_owner, never NONE */
     uint8_t flags; /* FREE heads: FRAME_F_* */
 };
-_Static_assert(sizeof(struct frame) == 4, "metadata cost is 4 bytes per frame");
+_Static_assert(sizeof(struct frame) == FRAME_METADATA_BYTES, "metadata cost is 4 bytes per frame");
 _Static_assert(FRAME_NOWNERS <= 256 && FRAME_NORDERS <= 32, "fields fit");
 
 /* Lives in the first bytes of every free block (I2). */
@@ -170,7 +162,6 @@ struct buddy_range {
 };
 
 static struct buddy {
-    int locked;                 /* the lock (see the essay); protects all below */
     int debug;                  /* BUDDY_DEBUG_* */
     uintptr_t dmap;             /* physical p is at dmap + p */
     struct buddy_range *ranges; /* sorted; carved at init */
@@ -182,7 +173,7 @@ static struct buddy {
     uint64_t used[FRAME_NOWNERS];
     uint64_t allocs, frees, failed;
     uint64_t metadata_bytes;
-} buddy = { .debug = BUDDY_DEBUG };
+} buddy = { .debug = BUDDY_DEBUG }; /* under buddy_lock (see the essay) */
 
 /* used[] also changes outside the lock (the per-CPU caches move frames between
  * owners), so every update of it is atomic. */
@@ -216,29 +207,14 @@ static const char *state_name(unsigned s)
 
 /* ---- Failure: every panic names what and where. ---- */
 
-#ifdef HOSTED
-static void default_panic_hook(const char *msg)
-{
-    fprintf(stderr, "buddy panic: %s\n", msg);
-    abort();
-}
-void (*buddy_panic_hook)(const char *msg) = default_panic_hook;
-#endif
-
 __attribute__((format(printf, 1, 2))) _Noreturn static void buddy_panic(const char *fmt, ...)
 {
     char msg[320];
     va_list ap;
     va_start(ap, fmt);
-    mm_vsnprintf(msg, sizeof(msg), fmt, ap);
+    buddy_port_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    buddy.locked = 0; /* host tests resume after a detected bad free; the state is intact */
-#ifdef HOSTED
-    buddy_panic_hook(msg);
-    abort();
-#else
-    panic("%s", msg);
-#endif
+    buddy_port_fail(msg);
 }
 
 #define BUDDY_ASSERT(cond, fmt, ...)                                                      \
@@ -247,38 +223,6 @@ __attribute__((format(printf, 1, 2))) _Noreturn static void buddy_panic(const ch
             buddy_panic("%s:%d: %s: assertion '%s' failed: " fmt, __FILE__, __LINE__,    \
                         __func__, #cond, ##__VA_ARGS__);                                  \
     } while (0)
-
-/* ---- The lock hook. ---- */
-
-#ifdef HOSTED
-static void buddy_lock(void)
-{
-    if (unlikely(buddy.locked))
-        buddy_panic("frame allocator re-entered");
-    buddy.locked = 1;
-}
-
-static void buddy_unlock(void)
-{
-    buddy.locked = 0;
-}
-#else
-static struct spinlock g_buddy_lock = SPINLOCK_INIT("buddy", SPIN_RANK_BUDDY);
-static uint64_t g_buddy_lock_flags; /* RFLAGS of the holder; only the holder touches it */
-
-static void buddy_lock(void)
-{
-    uint64_t flags = spin_lock_irqsave(&g_buddy_lock);
-    g_buddy_lock_flags = flags;
-    buddy.locked = 1;
-}
-
-static void buddy_unlock(void)
-{
-    buddy.locked = 0;
-    spin_unlock_irqrestore(&g_buddy_lock, g_buddy_lock_flags);
-}
-#endif
 
 int buddy_set_debug(int level)
 {
@@ -357,15 +301,7 @@ static void list_remove(struct free_node *n, unsigned order)
 
 static void junk_fill(phys_addr_t p, uint64_t bytes)
 {
-#ifdef HOSTED
-    memset(frame_virt(p), FRAME_JUNK, bytes);
-#else
-    /* 8 bytes a step: under TCG this is ~8x faster than the byte-wise memset. */
-    void *d = frame_virt(p);
-    uint64_t n = bytes / 8;
-    __asm__ volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0x0101010101010101ull * FRAME_JUNK)
-                     : "memory");
-#endif
+    buddy_port_fill(frame_virt(p), FRAME_JUNK, bytes);
 }
 
 /* BUDDY_DEBUG_VERIFY: a junk-filled block about to be handed out must still hold junk. */
@@ -460,7 +396,7 @@ phys_addr_t frame_alloc(unsigned order, unsigned flags, enum frame_owner owner)
             return c;
         }
     }
-    buddy_lock();
+    buddy_port_lock();
     phys_addr_t p;
     if (likely(buddy.nonempty & (1u << order)))
         p = take(order, order, owner);
@@ -468,7 +404,7 @@ phys_addr_t frame_alloc(unsigned order, unsigned flags, enum frame_owner owner)
         p = alloc_split(order, owner);
     if (buddy.debug >= BUDDY_DEBUG_VERIFY)
         verify_lists();
-    buddy_unlock();
+    buddy_port_unlock();
 
     if (p != 0 && (flags & FRAME_ZERO))
         memset(frame_virt(p), 0, BLOCK_BYTES(order));
@@ -495,24 +431,24 @@ char *frame_describe(phys_addr_t p, char *buf, size_t len)
 {
     const struct buddy_range *r = range_of(p);
     if (r == NULL) {
-        mm_snprintf(buf, len, "%#llx: not in any managed range", (unsigned long long)p);
+        buddy_port_snprintf(buf, len, "%#llx: not in any managed range", (unsigned long long)p);
         return buf;
     }
     const struct frame *f = frame_of(r, p & ~(FRAME_SIZE - 1));
     if (f->state == FRAME_FREE || f->state == FRAME_USED) {
-        mm_snprintf(buf, len, "%#llx: %s, order %u, owner %s", (unsigned long long)p,
+        buddy_port_snprintf(buf, len, "%#llx: %s, order %u, owner %s", (unsigned long long)p,
                     state_name(f->state), f->order,
                     f->state == FRAME_USED ? frame_owner_name(f->owner) : "none");
         return buf;
     }
     phys_addr_t h = f->state == FRAME_TAIL ? head_of(r, p & ~(FRAME_SIZE - 1)) : 0;
     if (f->state != FRAME_TAIL || h == 0) {
-        mm_snprintf(buf, len, "%#llx: %s frame (corrupt metadata)", (unsigned long long)p,
+        buddy_port_snprintf(buf, len, "%#llx: %s frame (corrupt metadata)", (unsigned long long)p,
                     state_name(f->state));
         return buf;
     }
     const struct frame *g = frame_of(r, h);
-    mm_snprintf(buf, len, "%#llx: tail frame of the %s block at %#llx, order %u, owner %s",
+    buddy_port_snprintf(buf, len, "%#llx: tail frame of the %s block at %#llx, order %u, owner %s",
                 (unsigned long long)p, g->state == FRAME_USED ? "used" : "free",
                 (unsigned long long)h, g->order,
                 g->state == FRAME_USED ? frame_owner_name(g->owner) : "none");
@@ -599,25 +535,6 @@ static void free_locked(struct buddy_range *r, phys_addr_t p, unsigned order)
 
 /* ---- Per-CPU caches of order-0 frames. ---- */
 
-#ifdef HOSTED
-/* Host builds are single-threaded: no caches (their tests check exact list shapes). */
-static phys_addr_t cache_alloc(enum frame_owner owner)
-{
-    (void)owner;
-    return 0;
-}
-static bool cache_free(phys_addr_t p)
-{
-    (void)p;
-    return false;
-}
-static void cache_drain_mine(void) {}
-unsigned frame_cache_count(unsigned cpu)
-{
-    (void)cpu;
-    return 0;
-}
-#else
 #define FRAME_CACHE_CAP   64 /* frames a CPU may hold */
 #define FRAME_CACHE_BATCH 32 /* frames moved per refill or drain: one lock round trip */
 
@@ -627,35 +544,37 @@ struct frame_cache {
     phys_addr_t frames[FRAME_CACHE_CAP]; /* USED heads of order 0, owner FRAME_OWNER_CACHE */
 } __attribute__((aligned(64)));
 
-static struct frame_cache g_cache[MAX_CPUS];
+static struct frame_cache g_cache[BUDDY_PORT_NCPUS];
 
 /* Up to FRAME_CACHE_BATCH frames from the lists into c, under the lock. */
 static void cache_refill(struct frame_cache *c)
 {
-    buddy_lock();
+    buddy_port_lock();
     while (c->n < FRAME_CACHE_BATCH && buddy.nonempty != 0) {
         phys_addr_t p = (buddy.nonempty & 1u) ? take(0, 0, FRAME_OWNER_CACHE) : alloc_split(0, FRAME_OWNER_CACHE);
         c->frames[c->n++] = p;
     }
-    buddy_unlock();
+    buddy_port_unlock();
 }
 
 /* Up to count frames of c back to the lists, under the lock. */
 static void cache_drain(struct frame_cache *c, unsigned count)
 {
-    buddy_lock();
+    buddy_port_lock();
     for (; count > 0 && c->n > 0; count--) {
         phys_addr_t p = c->frames[--c->n];
         free_locked(range_of(p), p, 0);
     }
-    buddy_unlock();
+    buddy_port_unlock();
 }
 
 /* A frame from this CPU's cache (refilled when empty), now owned by owner; 0 if none. */
 static phys_addr_t cache_alloc(enum frame_owner owner)
 {
-    uint64_t flags = irq_save();
-    struct frame_cache *c = &g_cache[cpu_id()];
+    if (!BUDDY_PORT_CACHES)
+        return 0;
+    uint64_t flags = buddy_port_irq_save();
+    struct frame_cache *c = &g_cache[buddy_port_cpu()];
     if (c->n == 0)
         cache_refill(c);
     phys_addr_t p = 0;
@@ -665,47 +584,51 @@ static phys_addr_t cache_alloc(enum frame_owner owner)
         used_add(FRAME_OWNER_CACHE, -1);
         used_add(owner, 1);
     }
-    irq_restore(flags);
+    buddy_port_irq_restore(flags);
     return p;
 }
 
 /* Puts p (checked as frame_free checks it) in this CPU's cache; true when done. */
 static bool cache_free(phys_addr_t p)
 {
-    if (unlikely(buddy.nranges == 0))
+    if (!BUDDY_PORT_CACHES || unlikely(buddy.nranges == 0))
         return false;
     struct frame *f = frame_of(check_free(p, 0), p); /* p is the caller's: its metadata is stable */
     if (buddy.debug >= BUDDY_DEBUG_JUNK)
         junk_fill(p, FRAME_SIZE);
-    uint64_t flags = irq_save();
-    struct frame_cache *c = &g_cache[cpu_id()];
+    uint64_t flags = buddy_port_irq_save();
+    struct frame_cache *c = &g_cache[buddy_port_cpu()];
     if (c->n == FRAME_CACHE_CAP)
         cache_drain(c, FRAME_CACHE_BATCH);
     used_add(f->owner, -1);
     f->owner = FRAME_OWNER_CACHE;
     used_add(FRAME_OWNER_CACHE, 1);
     c->frames[c->n++] = p;
-    irq_restore(flags);
+    buddy_port_irq_restore(flags);
     return true;
 }
 
 static void cache_drain_mine(void)
 {
-    uint64_t flags = irq_save();
-    cache_drain(&g_cache[cpu_id()], FRAME_CACHE_CAP);
-    irq_restore(flags);
+    if (!BUDDY_PORT_CACHES)
+        return;
+    uint64_t flags = buddy_port_irq_save();
+    cache_drain(&g_cache[buddy_port_cpu()], FRAME_CACHE_CAP);
+    buddy_port_irq_restore(flags);
 }
 
-unsigned frame_cache_count(unsigned cpu) { return cpu < MAX_CPUS ? g_cache[cpu].n : 0; }
-#endif
+unsigned frame_cache_count(unsigned cpu)
+{
+    return BUDDY_PORT_CACHES && cpu < BUDDY_PORT_NCPUS ? g_cache[cpu].n : 0;
+}
 
 void frame_free(phys_addr_t p, unsigned order)
 {
     if (order == 0 && cache_free(p))
         return;
-    buddy_lock();
+    buddy_port_lock();
     free_locked(check_free(p, order), p, order);
-    buddy_unlock();
+    buddy_port_unlock();
 }
 
 /* ---- Init. ---- */
@@ -736,8 +659,8 @@ static phys_addr_t clip_end(const struct memmap_range *r, phys_addr_t limit)
     return r->end < limit ? r->end : limit;
 }
 
-void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_limit,
-                uintptr_t dmap_base)
+/* Init step 1: forget any previous state; the debug level stays. */
+static void init_reset(uintptr_t dmap_base)
 {
     int debug = buddy.debug;
     memset(&buddy, 0, sizeof(buddy));
@@ -745,11 +668,15 @@ void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_
     buddy.dmap = dmap_base;
     for (unsigned k = 0; k < FRAME_NORDERS; k++)
         buddy.lists[k].next = buddy.lists[k].prev = &buddy.lists[k];
+}
 
-    /* The ranges' contract, and what the metadata will cost. */
-    phys_limit &= ~(FRAME_SIZE - 1);
+/* Init step 2: check the ranges' contract (panics naming the range); returns
+ * how many start below phys_limit, and in *frames the frames they hold. */
+static unsigned init_count(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_limit,
+                           uint64_t *frames)
+{
     unsigned nr = 0;
-    uint64_t frames = 0;
+    *frames = 0;
     for (unsigned i = 0; i < n; i++) {
         const struct memmap_range *r = &ranges[i];
         if ((r->base | r->end) & (FRAME_SIZE - 1))
@@ -767,29 +694,32 @@ void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_
         if (r->base >= phys_limit)
             break;
         nr++;
-        frames += (clip_end(r, phys_limit) - r->base) >> FRAME_SHIFT;
+        *frames += (clip_end(r, phys_limit) - r->base) >> FRAME_SHIFT;
     }
     if (nr == 0)
         buddy_panic("buddy_init: no usable memory below %#llx in %u ranges",
                     (unsigned long long)phys_limit, n);
-    uint64_t table = ((uint64_t)nr * sizeof(struct buddy_range) + 7) & ~7ull;
-    buddy.metadata_bytes = table + frames * sizeof(struct frame);
-    uint64_t meta_len = (buddy.metadata_bytes + FRAME_SIZE - 1) & ~(FRAME_SIZE - 1);
+    return nr;
+}
 
-    /* Bootstrap: carve the metadata from the end of the highest range that holds it. */
-    unsigned host = nr;
-    for (unsigned i = nr; i-- > 0;) {
-        if (clip_end(&ranges[i], phys_limit) - ranges[i].base >= meta_len) {
-            host = i;
-            break;
-        }
-    }
-    if (host == nr)
-        buddy_panic("buddy_init: no range can hold %llu bytes of frame metadata (%llu frames in "
-                    "%u ranges)",
-                    (unsigned long long)meta_len, (unsigned long long)frames, nr);
-    phys_addr_t meta = clip_end(&ranges[host], phys_limit) - meta_len;
+/* Init step 3 (bootstrap): the highest of ranges[0..nr) whose end can hold
+ * meta_len bytes of metadata; panics if none can. */
+static unsigned init_metadata_host(const struct memmap_range *ranges, unsigned nr, phys_addr_t phys_limit,
+                                   uint64_t meta_len, uint64_t frames)
+{
+    for (unsigned i = nr; i-- > 0;)
+        if (clip_end(&ranges[i], phys_limit) - ranges[i].base >= meta_len)
+            return i;
+    buddy_panic("buddy_init: no range can hold %llu bytes of frame metadata (%llu frames in "
+                "%u ranges)",
+                (unsigned long long)meta_len, (unsigned long long)frames, nr);
+}
 
+/* Init step 4: the range table at physical meta, then each range's frame
+ * array after it (table bytes on), every frame a TAIL until tiled. */
+static void init_ranges(const struct memmap_range *ranges, unsigned nr, phys_addr_t phys_limit, phys_addr_t meta,
+                        uint64_t table)
+{
     buddy.ranges = frame_virt(meta);
     buddy.nranges = nr;
     struct frame *next = (struct frame *)((char *)buddy.ranges + table);
@@ -804,9 +734,13 @@ void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_
         next += nf;
         buddy.total_frames += nf;
     }
+}
 
-    /* Tile every range with free blocks, the metadata with used ones (I1). */
-    for (unsigned i = 0; i < nr; i++) {
+/* Init step 5: tile every range with free blocks, and the metadata (from meta
+ * to the end of range host) with used ones (I1). */
+static void init_tile(unsigned host, phys_addr_t meta)
+{
+    for (unsigned i = 0; i < buddy.nranges; i++) {
         struct buddy_range *r = &buddy.ranges[i];
         if (i != host) {
             tile(r, r->base, r->end, FRAME_OWNER_NONE);
@@ -815,6 +749,25 @@ void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_
             tile(r, meta, r->end, FRAME_OWNER_METADATA);
         }
     }
+}
+
+void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_limit,
+                uintptr_t dmap_base)
+{
+    init_reset(dmap_base);
+    phys_limit &= ~(FRAME_SIZE - 1);
+    uint64_t frames;
+    unsigned nr = init_count(ranges, n, phys_limit, &frames);
+
+    /* What the metadata costs: the range table (8-byte aligned), then 4 bytes a frame. */
+    uint64_t table = ((uint64_t)nr * sizeof(struct buddy_range) + 7) & ~7ull;
+    buddy.metadata_bytes = table + frames * sizeof(struct frame);
+    uint64_t meta_len = (buddy.metadata_bytes + FRAME_SIZE - 1) & ~(FRAME_SIZE - 1);
+    unsigned host = init_metadata_host(ranges, nr, phys_limit, meta_len, frames);
+    phys_addr_t meta = clip_end(&ranges[host], phys_limit) - meta_len;
+
+    init_ranges(ranges, nr, phys_limit, meta, table);
+    init_tile(host, meta);
     if (buddy.free_frames == 0)
         buddy_panic("buddy_init: the metadata (%llu bytes) took all %llu frames",
                     (unsigned long long)meta_len, (unsigned long long)buddy.total_frames);
@@ -825,7 +778,7 @@ void buddy_init(const struct memmap_range *ranges, unsigned n, phys_addr_t phys_
 void frame_stats(struct frame_stats *out)
 {
     cache_drain_mine(); /* so the lists show every free frame this CPU holds */
-    buddy_lock();
+    buddy_port_lock();
     out->total_frames = buddy.total_frames;
     out->free_frames = buddy.free_frames;
     for (unsigned k = 0; k < FRAME_NORDERS; k++)
@@ -837,18 +790,18 @@ void frame_stats(struct frame_stats *out)
     out->failed = buddy.failed;
     out->metadata_bytes = buddy.metadata_bytes;
     out->nranges = buddy.nranges;
-    buddy_unlock();
+    buddy_port_unlock();
 }
 
 unsigned frame_ranges(struct memmap_range *out, unsigned max)
 {
-    buddy_lock();
+    buddy_port_lock();
     unsigned n = buddy.nranges;
     for (unsigned i = 0; i < n && i < max; i++) {
         out[i].base = buddy.ranges[i].base;
         out[i].end = buddy.ranges[i].end;
     }
-    buddy_unlock();
+    buddy_port_unlock();
     return n;
 }
 
@@ -895,7 +848,7 @@ static void verify_lists(void)
 
 uint64_t buddy_verify(void)
 {
-    buddy_lock();
+    buddy_port_lock();
     verify_lists();
     uint64_t used[FRAME_NOWNERS] = { 0 };
     uint64_t free_blocks = 0, frames = 0;
@@ -949,70 +902,6 @@ uint64_t buddy_verify(void)
                  "tiling covers %llu frames, used %llu + free %llu, total %llu",
                  (unsigned long long)frames, (unsigned long long)used_total,
                  (unsigned long long)buddy.free_frames, (unsigned long long)buddy.total_frames);
-    buddy_unlock();
+    buddy_port_unlock();
     return free_blocks;
 }
-
-#ifndef HOSTED
-/* ---- Kernel only. ---- */
-
-static phys_addr_t g_lowmem; /* FRAME_LOWMEM_PAGES below 1 MiB, kept out of the buddy */
-
-void frame_init(const struct boot_info *bi)
-{
-    static struct memmap_range ranges[MEMMAP_MAX_RANGES];
-    const struct memmap *m = memmap_boot(bi);
-    unsigned n = m->nusable;
-    for (unsigned i = 0; i < n; i++)
-        ranges[i] = m->usable[i];
-    /* Low memory for real-mode code (the SMP trampoline): the top pages of the
-     * highest usable range below 1 MiB. No such memory just means no APs. */
-    const phys_addr_t need = FRAME_LOWMEM_PAGES * FRAME_SIZE, limit = 0x100000;
-    for (unsigned i = n; i-- > 0;) {
-        phys_addr_t top = ranges[i].end < limit ? ranges[i].end : limit;
-        if (ranges[i].base < top && top - ranges[i].base >= need) {
-            g_lowmem = top - need;
-            if (top < ranges[i].end) { /* the range crosses 1 MiB: keep the part above */
-                if (n == MEMMAP_MAX_RANGES)
-                    panic("frame_init: no room to split range %u around low memory", i);
-                for (unsigned j = n; j > i + 1; j--)
-                    ranges[j] = ranges[j - 1];
-                ranges[i + 1] = (struct memmap_range){top, ranges[i].end};
-                n++;
-            }
-            ranges[i].end = g_lowmem;
-            if (ranges[i].base == ranges[i].end) { /* nothing left of it */
-                for (unsigned j = i; j + 1 < n; j++)
-                    ranges[j] = ranges[j + 1];
-                n--;
-            }
-            break;
-        }
-    }
-    buddy_init(ranges, n, bi->direct_map_size, (uintptr_t)BOOT_DIRECT_MAP_BASE);
-}
-
-phys_addr_t frame_lowmem(void) { return g_lowmem; }
-
-void frame_report(void)
-{
-    struct frame_stats s;
-    char a[24], b[24], c[24], d[24];
-    frame_stats(&s);
-    kprintf("frames: %s managed in %u ranges, %s free, metadata %s (%s per GiB)\n",
-            memmap_fmt_size(a, sizeof(a), s.total_frames * FRAME_SIZE), s.nranges,
-            memmap_fmt_size(b, sizeof(b), s.free_frames * FRAME_SIZE),
-            memmap_fmt_size(c, sizeof(c), s.metadata_bytes),
-            memmap_fmt_size(d, sizeof(d), sizeof(struct frame) << (30 - FRAME_SHIFT)));
-    kprintf("  free blocks by order:");
-    for (unsigned k = 0; k < FRAME_NORDERS; k++)
-        if (s.free_blocks[k])
-            kprintf(" %u:%llu", k, (unsigned long long)s.free_blocks[k]);
-    kprintf("\n  used by owner:");
-    for (unsigned o = 1; o < FRAME_NOWNERS; o++)
-        if (s.used_frames[o])
-            kprintf(" %s %s", owner_names[o],
-                    memmap_fmt_size(a, sizeof(a), s.used_frames[o] * FRAME_SIZE));
-    kprintf("\n");
-}
-#endif

@@ -115,6 +115,9 @@ int buddy_set_debug(int level);
 /* Frames in CPU cpu's cache of free order-0 frames (kernel only; 0 on the host). */
 unsigned frame_cache_count(unsigned cpu);
 
+/* The allocator's metadata per managed frame (its struct frame), in bytes. */
+#define FRAME_METADATA_BYTES 4
+
 /* Byte written over freed blocks at BUDDY_DEBUG_JUNK and above. */
 #define FRAME_JUNK 0xfb
 
@@ -126,6 +129,8 @@ unsigned frame_cache_count(unsigned cpu);
  */
 extern void (*buddy_panic_hook)(const char *msg);
 #else
+/* The kernel's front of the allocator (mm/frame_boot.c). */
+
 /* Kernel: parse the boot map (memmap_boot), then buddy_init over what the
  * loader's direct map covers. kmain calls it once, on the kernel's own stack. */
 void frame_init(const struct boot_info *bi);

@@ -4,11 +4,12 @@
  * Frames are order-0 blocks of FRAME_OWNER_KSTACK, mapped RW+NX; a stack
  * lives as long as its CPU (for the whole boot). Slot layout offsets are
  * computed once by area_at(), so the allocator and the fault report agree.
+ * Area k >= 1 is IST slot k of kernel/gdt.h; kernel/smp.c, which hands these
+ * stacks to gdt_init_cpu, checks that the two numberings agree.
  */
 #include "mm/kstack.h"
 
-#include "kernel/gdt.h"
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
 #include "mm/paging.h"
@@ -18,8 +19,6 @@
 static const char *const area_names[NAREAS] = {"kernel", "#DF IST", "NMI IST", "#MC IST", "IRQ IST",
                                                "exception IST"};
 
-_Static_assert(KSTACK_NIST == IST_COUNT, "a stack for every IST slot");
-_Static_assert(IST_DF == 1 && IST_NMI == 2 && IST_MC == 3 && IST_IRQ == 4 && IST_EXC == 5, "area_names order");
 _Static_assert(KSTACK_GUARD_SIZE + KSTACK_SIZE + KSTACK_NIST * (KSTACK_GUARD_SIZE + KSTACK_IST_SIZE) <=
                    KSTACK_SLOT_SIZE,
                "a CPU's stacks fit its slot");

@@ -22,7 +22,7 @@
 #define KSTACK_IST_SIZE   (16u << 10)
 #define KSTACK_GUARD_SIZE 4096u
 #define KSTACK_SLOT_SIZE  (1u << 20)
-#define KSTACK_NIST       5 /* = IST_COUNT of kernel/gdt.h (checked in kstack.c) */
+#define KSTACK_NIST       5 /* = IST_COUNT of kernel/gdt.h (checked in kernel/smp.c) */
 
 struct kstack_set {
     uint64_t top;                 /* initial %rsp of the kernel stack */

@@ -3,7 +3,7 @@
  */
 #include "mm/layout.h"
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "mm/kstack.h"
 #include "mm/paging.h"
 #include "mm/sysmem.h"

@@ -35,9 +35,9 @@
 #include <string.h>
 #define mm_snprintf snprintf
 #else
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/string.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/string.h"
 #define mm_snprintf ksnprintf
 #endif
 

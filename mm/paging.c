@@ -33,8 +33,8 @@
  * not cache non-present entries); removing or restricting one needs invlpg per
  * page before the call returns; freeing a table page reloads CR3 so no
  * paging-structure cache keeps a pointer to it. Other CPUs: vm_unmap and
- * vm_protect end with smp_tlb_shootdown, which returns only when every other
- * online CPU has invalidated the range too (kernel/smp.c).
+ * vm_protect end with tlb_shootdown, which returns only when every other
+ * online CPU has invalidated the range too (mm/tlb.c).
  *
  * Locking: the tables change only under g_paging_lock (rank SPIN_RANK_PAGING),
  * taken without disabling interrupts so that waiters still answer shootdown
@@ -50,12 +50,12 @@
 #include "mm/paging.h"
 
 #include "boot/boot_info.h"
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/smp.h"
-#include "kernel/spinlock.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/x86.h"
 #include "mm/buddy.h"
+#include "mm/tlb.h"
 
 #define PTE_P    ((uint64_t)1 << 0)
 #define PTE_W    ((uint64_t)1 << 1)
@@ -280,7 +280,7 @@ static void unmap_locked(uint64_t va, uint64_t n, bool free_frames, enum vm_page
     unmap_level(&w, g_pml4, 3, va, va + n);
     if (w.reload)
         flush_tlb_all();
-    smp_tlb_shootdown(va, n);
+    tlb_shootdown(va, n);
     if (free_frames) {
         w.pass = 2;
         w.reload = false;
@@ -353,7 +353,7 @@ void vm_protect(uint64_t va, uint64_t n, unsigned prot)
         *e = (*e & PTE_ADDR) | leaf_flags(prot);
         invlpg(va + off);
     }
-    smp_tlb_shootdown(va, n);
+    tlb_shootdown(va, n);
     spin_unlock(&g_paging_lock);
 }
 
@@ -371,11 +371,6 @@ bool vm_translate(uint64_t va, uint64_t *pa, unsigned *prot, uint64_t *page_size
     if (page_size)
         *page_size = size;
     return true;
-}
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" ::"a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(msr));
 }
 
 static void detect_features(bool *have_1g)

@@ -42,9 +42,9 @@
  */
 #include "mm/sysmem.h"
 
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/spinlock.h"
 #include "mm/buddy.h"
 #include "mm/paging.h"
 #include "rt/sys.h"

@@ -37,7 +37,7 @@
  *                          (hosted: glibc's TCB; kernel: struct cpu's stack_guard)
  *   %gs:RT_GS_CPU_ID       kernel: this CPU's id, which is its P's (struct cpu's id)
  *   %gs:RT_GS_M            kernel: the M running on this CPU (struct cpu's rt_m)
- * rt/port/kernel.c asserts all three against kernel/percpu.h.
+ * rt/port/kernel.c asserts all three against kernel/lib/percpu.h.
  */
 #define RT_FS_STACK_GUARD 0x70
 #define RT_GS_CPU_ID      0x08

@@ -10,13 +10,13 @@
  *               hand-off to a vCPU the host has descheduled costs ~1 ms with
  *               4 vCPUs on 2 host cores, and the heap lock is the hottest.
  *               At RT_DEBUG >= 1 taking one with a kernel spinlock held
- *               panics (kernel/spinlock.h's order: runtime locks first)
+ *               panics (kernel/lib/spinlock.h's order: runtime locks first)
  *   output      kprintf; rt_throw prints "fatal error: ..." and panics, so the
  *               report carries the backtrace and QEMU ends with the panic status
  *   P identity  one P per CPU: P n runs on CPU n (cpu_id(); kmain creates the
  *               Ps with rt_start_procs once the APs are up)
  *   facts       rt/port.h's region bases and sizes and its %gs/%fs offsets
- *               are asserted below against mm/layout.h and kernel/percpu.h
+ *               are asserted below against mm/layout.h and kernel/lib/percpu.h
  *   stack       the bounds of the kernel stack %rsp lies in: an AP's
  *               (mm/kstack.h) or the boot CPU's (kernel/bootstacks.h), or
  *               the running coroutine's
@@ -41,14 +41,14 @@
 #include "kernel/bootstacks.h"
 #include "kernel/lapic.h"
 #include "kernel/smp.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/spinlock.h"
 #include "kernel/time.h"
 #include "kernel/trap.h"
-#include "kernel/kprintf.h"
-#include "kernel/percpu.h"
-#include "kernel/panic.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/panic.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 #include "mm/kstack.h"
 #include "mm/layout.h"
 
@@ -66,12 +66,12 @@ static struct rt_lockrank_state g_lockrank[MAX_CPUS]; /* the locks each CPU hold
 
 void rt_lock(struct rt_lock *l)
 {
-    /* kernel/spinlock.h's lock order: every runtime lock ranks below every
+    /* kernel/lib/spinlock.h's lock order: every runtime lock ranks below every
      * kernel spinlock (the runtime calls mm/ holding its locks, never the
      * reverse). spin_held_count() is 0 when SPIN_DEBUG is off. */
     if (RT_DEBUG >= 1 && unlikely(spin_held_count() != 0))
         rt_throw("rt_lock(%s) with %u kernel spinlock(s) held: runtime locks rank below every "
-                 "spinlock (kernel/spinlock.h)", l->name, spin_held_count());
+                 "spinlock (kernel/lib/spinlock.h)", l->name, spin_held_count());
     rt_lockrank_acquire(l);
     while (__atomic_load_n(&l->word, __ATOMIC_RELAXED) != 0 ||
            __atomic_exchange_n(&l->word, 1, __ATOMIC_ACQUIRE) != 0)

@@ -1,7 +1,7 @@
 # Host test of the ACPI parsers (kernel/acpi.c, pure part) under ASan/UBSan,
 # with synthetic tables: tests/host/test_acpi.c.
 PLATFORM_HOST_TESTS := $(BUILD)/tests/host/test_acpi
-PLATFORM_HOST_OBJS := $(BUILD)/host/platform/acpi.o $(BUILD)/host/platform/fmt.o
+PLATFORM_HOST_OBJS := $(BUILD)/host/platform/acpi.o $(BUILD)/host/platform/lib/fmt.o
 HOST_TESTS += $(PLATFORM_HOST_TESTS)
 ALL_DEPS += $(PLATFORM_HOST_TESTS:=.d) $(PLATFORM_HOST_OBJS:.o=.d)
 

@@ -1,5 +1,5 @@
 /*
- * test_fmt.c - kernel/fmt.c against the host's snprintf (glibc), under
+ * test_fmt.c - kernel/lib/fmt.c against the host's snprintf (glibc), under
  * ASan/UBSan.
  *
  * Integer conversions are checked over the cross product of all 32 flag sets,
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 #include "tests/host/tap.h"
 
 #define BUFSZ 512

@@ -1,5 +1,5 @@
 /*
- * test_spinlock.c - kernel/spinlock.c on the host: threads play CPUs.
+ * test_spinlock.c - kernel/lib/spinlock.c on the host: threads play CPUs.
  *
  * The same source as the kernel's, built with HOSTED=1 (the CPU id, the
  * interrupt flag, panic and the too-long limit come from here).
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel/spinlock.h"
+#include "kernel/lib/spinlock.h"
 #include "tests/host/tap.h"
 
 #define THREADS 4

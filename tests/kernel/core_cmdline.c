@@ -6,7 +6,7 @@
 #include "kernel/cmdline.h"
 #include "kernel/glob.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 static bool contains(const char *hay, const char *needle)
 {

@@ -4,7 +4,7 @@
 #include "kernel/backtrace.h"
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 void kmain(void); /* only its address is used */
 

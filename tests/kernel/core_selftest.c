@@ -5,7 +5,7 @@
  */
 #include "kernel/crash.h"
 #include "kernel/ktest.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 #include "mm/buddy.h"
 
 /* The suite must report this as "not ok" and exit with status 1. */

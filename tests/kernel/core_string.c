@@ -1,8 +1,8 @@
 /*
- * core_string.c - kernel/string.c on the target (gcc emits calls to these).
+ * core_string.c - kernel/lib/string.c on the target (gcc emits calls to these).
  */
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 KTEST(string_memmove_overlap, "core.string.memmove_overlap")
 {

@@ -11,7 +11,7 @@
 #include "kernel/ktest.h"
 #include "kernel/pgwalk.h"
 #include "kernel/sections.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 /* True if rip lies inside the function named fn (by the symbol table). */
 static bool rip_in(uint64_t rip, const char *fn)

@@ -14,7 +14,7 @@
  * line, or the runner's default), and prints it.
  */
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 #include "mm/buddy.h"
 #include "tests/xorshift.h"
 

@@ -6,7 +6,7 @@
  */
 #include "kernel/crash.h"
 #include "kernel/ktest.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 #include "kernel/trap.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"

@@ -7,9 +7,9 @@
 #include "kernel/acpi.h"
 #include "kernel/ktest.h"
 #include "kernel/lapic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/time.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 #include "mm/memmap.h"
 #include "tests/kernel/platform_test.h"
 

@@ -10,9 +10,9 @@
 #include "kernel/krun.h"
 #include "kernel/ktest.h"
 #include "kernel/lapic.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/time.h"
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 #include "tests/kernel/platform_test.h"
 
 static volatile unsigned g_hits;

@@ -15,7 +15,7 @@
  * tests keep 6 to 900 frames of heap arenas and G structs; run again, none.
  */
 #include "kernel/ktest.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "mm/buddy.h"
 #include "rt/rt.h"
 #include "rt/sched.h"

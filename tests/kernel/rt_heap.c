@@ -9,7 +9,7 @@
  */
 #include "kernel/ktest.h"
 #include "kernel/krun.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
 #include "rt/mheap.h"

@@ -8,7 +8,7 @@
  * results go to statics and are asserted after the world has ended.
  */
 #include "kernel/ktest.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/trap.h"
 #include "mm/buddy.h"
 #include "rt/rt.h"

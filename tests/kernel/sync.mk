@@ -1,20 +1,12 @@
-# Synchronization: the spinlock (kernel/spinlock.c) and its in-kernel tests
-# (tests/kernel/sync_*.c), linked into kernel.elf. Objects go under
-# $(BUILD)/sync/ so this fragment owns its rules outright.
-#
-# sync_smp.c (contention and fairness on every CPU) needs kernel/smp.c's
-# smp_run_on_all: it is linked only once the kernel links smp.o.
-SYNC_KERNEL_OBJS := $(BUILD)/sync/kernel/spinlock.o
-SYNC_KTEST_SRCS := tests/kernel/sync_spinlock.c
-ifneq ($(filter $(BUILD)/kernel/smp.o,$(KERNEL_OBJS)),)
-SYNC_KTEST_SRCS += tests/kernel/sync_smp.c
-endif
-SYNC_KTEST_OBJS := $(patsubst %.c,$(BUILD)/sync/%.o,$(SYNC_KTEST_SRCS))
+# In-kernel tests of synchronization: the spinlock (kernel/lib/spinlock.c,
+# compiled by kernel/build.mk) alone and under contention on every CPU
+# (tests/kernel/sync_*.c), linked into kernel.elf.
+SYNC_KTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/kernel/sync_*.c)))
 
-KERNEL_OBJS += $(SYNC_KERNEL_OBJS) $(SYNC_KTEST_OBJS)
-ALL_DEPS    += $(SYNC_KERNEL_OBJS:.o=.d) $(SYNC_KTEST_OBJS:.o=.d)
+KERNEL_OBJS += $(SYNC_KTEST_OBJS)
+ALL_DEPS    += $(SYNC_KTEST_OBJS:.o=.d)
 
-$(BUILD)/sync/%.o: %.c
+$(BUILD)/tests/kernel/sync_%.o: tests/kernel/sync_%.c
 	@mkdir -p $(@D)
-	@echo "  CC [sync] $<"
+	@echo "  CC [ktest] $<"
 	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@

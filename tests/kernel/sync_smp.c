@@ -6,11 +6,11 @@
  * counts only.
  */
 #include "kernel/ktest.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/smp.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 
 #define ROUNDS 500u
 #define BARRIER_CYCLES (1ull << 34) /* start together; give up (and say so) after this */

@@ -1,6 +1,6 @@
 /*
  * sync_spinlock.c - the spinlock on one CPU: semantics, and every debug
- * check caught (kernel/spinlock.h).
+ * check caught (kernel/lib/spinlock.h).
  *
  * The debug checks are tested through their pure functions (spin_check_*,
  * spin_wait_ticket), which spin_lock and friends call and panic on: the
@@ -9,10 +9,10 @@
  * recorded (a lock left held would poison every later test on this CPU).
  */
 #include "kernel/ktest.h"
-#include "kernel/percpu.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 
 /* Whether s contains sub (the kernel has no strstr). */
 static bool contains(const char *s, const char *sub)

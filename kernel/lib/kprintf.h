@@ -1,7 +1,7 @@
 /*
  * kprintf.h - formatted output for the kernel.
  *
- * Formats (kernel/fmt.c has the full contract): conversions d i u x X o p s c %,
+ * Formats (kernel/lib/fmt.c has the full contract): conversions d i u x X o p s c %,
  * flags - 0 + space #, width, .precision, * for either, length modifiers
  * hh h l ll z t j. No floating point. An unsupported conversion is printed
  * literally (e.g. "%f") so a mistake is visible rather than silently eaten.
@@ -33,10 +33,10 @@ const char *kprintf_set_line_prefix(const char *prefix);
 void kprintf_end_line(void);
 
 /*
- * SMP: lines from different CPUs never mix (kernel/kprintf.c has the rules).
+ * SMP: lines from different CPUs never mix (kernel/lib/kprintf.c has the rules).
  * kprintf_lock/kprintf_unlock hold the console across several calls so a
  * multi-line report prints as one block; they nest. Between them only print:
- * the console lock ranks above every other lock (kernel/spinlock.h), so no
+ * the console lock ranks above every other lock (kernel/lib/spinlock.h), so no
  * lock may be taken inside a block. Interrupts are off inside a block.
  */
 void kprintf_lock(void);

@@ -40,12 +40,12 @@
  * Cites: ISO C11 7.21.6.1 (fprintf), for the rules of each flag; glibc's
  * output for %p and NULL strings, which the host test compares against.
  */
-#include "kernel/fmt.h"
+#include "kernel/lib/fmt.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 enum {
     FL_MINUS = 1 << 0,

@@ -1,6 +1,6 @@
 /*
  * spinlock.h - fair ticket spinlocks with lock-order checking (design essay:
- * kernel/spinlock.c).
+ * kernel/lib/spinlock.c).
  *
  *   static struct spinlock frames_lock = SPINLOCK_INIT("buddy", SPIN_RANK_BUDDY);
  *
@@ -67,12 +67,13 @@
  *   100       SYSMEM      mm/sysmem.c: the sys_* state and its accounting
  *   200       PAGING      mm/paging.c: the kernel page tables (map, unmap,
  *                         protect); allocates table frames under it
- *   300       SHOOTDOWN   the TLB-shootdown request being sent (under PAGING)
+ *   300       SHOOTDOWN   mm/tlb.c: the TLB-shootdown request being sent
+ *                         (under PAGING)
  *   400       FRAMECACHE  a per-CPU cache of free frames, when another CPU
  *                         drains it
  *   500       BUDDY       mm/buddy.c: the free lists (a leaf of mm/)
  *   600       SMP         kernel/smp.c: the cross-CPU call/IPI mailbox
- *   1000      CONSOLE     kernel/kprintf.c: the serial console. Highest:
+ *   1000      CONSOLE     kernel/lib/kprintf.c: the serial console. Highest:
  *                         anything may print whatever it holds; nothing is
  *                         taken while printing.
  */

@@ -1,6 +1,6 @@
 /*
  * spinlock.c - fair ticket spinlocks and the checks that keep them honest
- * (API and the rank table: kernel/spinlock.h).
+ * (API and the rank table: kernel/lib/spinlock.h).
  *
  * Why tickets
  *   The simplest spinlock is one word swapped from 0 to 1 (test-and-set, or
@@ -88,14 +88,14 @@
  *   tests call it directly; the lock operations panic with that message.
  *
  * Per-CPU state: the list of held locks of each CPU lives in spin_cpus[],
- * indexed by cpu_id() (kernel/percpu.h); only that CPU touches its entry, so
+ * indexed by cpu_id() (kernel/lib/percpu.h); only that CPU touches its entry, so
  * it needs no lock, and nothing there is shared between CPUs. Locks may be
  * released in any order (the list is searched, the rank check uses the
  * maximum of what is held).
  *
  * Panics and the console: the checks call panic() while holding locks; the
  * panic path takes no spinlock. The console lock (rank CONSOLE, see
- * kernel/kprintf.c) is not taken by a panicking CPU: panic first claims the
+ * kernel/lib/kprintf.c) is not taken by a panicking CPU: panic first claims the
  * console for its CPU (kprintf_panic_enter), waits a bounded time for a
  * CPU in the middle of writing to finish, then writes without the lock;
  * any other CPU that reaches the console afterwards parks itself. A panic
@@ -106,12 +106,13 @@
  * interrupt flag and panic come from the test (threads play CPUs), the rest
  * is this same code.
  */
-#include "kernel/spinlock.h"
+#include "kernel/lib/spinlock.h"
 
 #include <stdarg.h>
 
-#include "kernel/percpu.h" /* MAX_CPUS; cpu_id() in the kernel */
-#include "kernel/x86.h"    /* rdtsc, cpu_relax, read_rflags, cli, RFLAGS_IF */
+#include "kernel/lib/compiler.h"
+#include "kernel/lib/percpu.h" /* MAX_CPUS; cpu_id() in the kernel */
+#include "kernel/lib/x86.h"    /* rdtsc, cpu_relax, read_rflags, cli, RFLAGS_IF */
 
 #ifdef HOSTED
 #include <stdio.h>
@@ -133,16 +134,13 @@ static void wait_yield(void) { sched_yield(); }
 #else
 static void wait_yield(void) {}
 #define SPIN_WAIT_LIMIT SPIN_TIMEOUT_CYCLES
-#include "kernel/kprintf.h"
-#include "kernel/panic.h"
+#include "kernel/lib/kprintf.h"
+#include "kernel/lib/panic.h"
 static unsigned my_cpu(void) { return cpu_id(); }
 static uint64_t irq_flags(void) { return read_rflags(); }
-/* irq_save and irq_restore: kernel/x86.h */
+/* irq_save and irq_restore: kernel/lib/x86.h */
 #define spin_vsnprintf kvsnprintf
 #endif
-
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define SPIN_TSC_CHECK_MASK 1023u /* read the TSC every 1024 spins */
 
@@ -260,7 +258,7 @@ int spin_check_acquire(const struct spinlock *l, char *err, size_t n)
     }
     if (top != NULL && l->rank <= top->rank)
         return errf(err, n, "lock order: CPU %u takes %s (rank %u) while holding %s (rank %u); "
-                    "ranks must increase (kernel/spinlock.h)", id, l->name, l->rank, top->name, top->rank);
+                    "ranks must increase (kernel/lib/spinlock.h)", id, l->name, l->rank, top->name, top->rank);
     if (c->depth >= SPIN_HELD_MAX)
         return errf(err, n, "CPU %u takes %s while holding %u locks already (SPIN_HELD_MAX)", id, l->name,
                     c->depth);

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 _Noreturn void panic(const char *fmt, ...) KPRINTF_FMT(1, 2);
 _Noreturn void panic_at(const char *file, int line, const char *func, const char *fmt, ...)

@@ -1,7 +1,8 @@
 /*
- * x86.h - the handful of privileged instructions the kernel core uses, as
- * inline functions. Nothing here has side effects beyond the instruction it
- * names; callers own the ordering rules (e.g. CR3 reload after a PTE change).
+ * x86.h - the handful of privileged instructions the kernel uses, as inline
+ * functions, and the MSR numbers more than one file uses. Nothing here has
+ * side effects beyond the instruction it names; callers own the ordering
+ * rules (e.g. CR3 reload after a PTE change).
  */
 #ifndef KERNEL_X86_H
 #define KERNEL_X86_H
@@ -44,8 +45,15 @@ static inline uint64_t rdmsr(uint32_t msr)
     return ((uint64_t)hi << 32) | lo;
 }
 
-#define MSR_EFER   0xc0000080u
-#define EFER_NXE   (1ull << 11)
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+#define MSR_EFER    0xc0000080u
+#define EFER_NXE    (1ull << 11)
+#define MSR_FS_BASE 0xc0000100u /* kernel/entry.S has its own copy: assembly */
+#define MSR_GS_BASE 0xc0000101u
 
 #define RFLAGS_IF  (1ull << 9)
 

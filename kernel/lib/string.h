@@ -1,5 +1,5 @@
 /*
- * string.h - the kernel's own memory and string functions (kernel/string.c).
+ * string.h - the kernel's own memory and string functions (kernel/lib/string.c).
  * gcc may emit calls to memcpy, memset, memmove and memcmp by itself (struct
  * copies, zeroing), so these names must exist and behave as in C11 7.24.
  */

@@ -1,5 +1,5 @@
 /*
- * kprintf.c - the console side of kprintf (the formatting is kernel/fmt.c).
+ * kprintf.c - the console side of kprintf (the formatting is kernel/lib/fmt.c).
  *
  * Output goes to COM1 as it is produced, so a report printed just before a
  * hang or a triple fault is still seen. A line prefix, when set, is written
@@ -31,16 +31,16 @@
  * Output is still written as it is produced (no buffering), and with one
  * CPU the bytes are exactly as before.
  */
-#include "kernel/kprintf.h"
+#include "kernel/lib/kprintf.h"
 
 #include <stdbool.h>
 
-#include "kernel/fmt.h"
-#include "kernel/percpu.h"
-#include "kernel/serial.h"
-#include "kernel/spinlock.h"
-#include "kernel/string.h"
-#include "kernel/x86.h"
+#include "kernel/lib/fmt.h"
+#include "kernel/lib/percpu.h"
+#include "kernel/lib/serial.h"
+#include "kernel/lib/spinlock.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/x86.h"
 
 #define LINE_WAIT_CYCLES  (1ull << 30) /* < SPIN_TIMEOUT_CYCLES: a cut line, not a lock panic */
 #define PANIC_WAIT_CYCLES (1ull << 30)

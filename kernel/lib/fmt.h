@@ -1,11 +1,11 @@
 /*
- * fmt.h - the printf engine (kernel/fmt.c): pure logic, no kernel state, so
+ * fmt.h - the printf engine (kernel/lib/fmt.c): pure logic, no kernel state, so
  * the same source is compiled into the kernel and into the host tests.
  *
  * fmt_vformat() walks a format string and hands every piece of output to a
  * sink. It never allocates and never writes anywhere but through the sink.
  * The user-facing wrappers (kprintf, ksnprintf, kvsnprintf) are declared in
- * kernel/kprintf.h.
+ * kernel/lib/kprintf.h.
  */
 #ifndef KERNEL_FMT_H
 #define KERNEL_FMT_H

@@ -7,11 +7,11 @@
  * holding register empty) before each byte, with a bound so that a machine
  * without a UART loses output instead of hanging.
  */
-#include "kernel/serial.h"
+#include "kernel/lib/serial.h"
 
 #include <stdbool.h>
 
-#include "kernel/x86.h"
+#include "kernel/lib/x86.h"
 
 #define COM1 0x3f8
 #define REG_DATA 0

@@ -7,7 +7,7 @@
  * only when the destination overlaps the source from above. The direction
  * flag is clear on entry (SysV ABI) and is cleared again before returning.
  */
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 #include <stdint.h>
 
