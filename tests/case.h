@@ -39,7 +39,7 @@
  *     fails, the command that reruns it.
  *   - CASE_ALL_PROCS is the rt_run processor count of "every P": all CPUs in
  *     the kernel, 4 threads on the host (so the host run is the same on any
- *     machine).
+ *     machine); CASE_NPROCS() is how many Ps that gives.
  *   - HOSTED is defined on the host side; a few #ifndef HOSTED lines may add
  *     checks only one side can make (e.g. the kernel's frame owners).
  */
@@ -56,6 +56,7 @@
 #ifndef HOSTED
 /* ---- kernel: the KTEST framework ---- */
 #include "kernel/ktest.h"
+#include "kernel/percpu.h"
 
 #define CASE_FLAGS_(ident, flags) KTEST_FLAGS(case_##ident, CASE_GROUP "." #ident, flags)
 #define CASE_KEEPS_FRAMES_F KTEST_F_KEEPS_FRAMES
@@ -72,6 +73,7 @@
 
 static inline uint64_t case_seed(void) { return ktest_seed(); }
 #define CASE_ALL_PROCS 0
+#define CASE_NPROCS() cpu_count()
 
 #else
 /* ---- host: tests/host/case_runner.c ---- */
@@ -146,6 +148,7 @@ uint64_t case_seed(void);
     } while (0)
 #define CASE_DIAG(...) case_diag(__VA_ARGS__)
 #define CASE_ALL_PROCS 4
+#define CASE_NPROCS() 4u
 #endif
 
 #define CASE(ident) CASE_FLAGS_(ident, 0)

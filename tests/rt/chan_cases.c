@@ -26,6 +26,7 @@
 
 #include "rt/rt.h"
 #include "rt/sched.h"
+#include "tests/rt/rt_cases.h"
 
 #ifndef HOSTED
 #include "kernel/percpu.h"
@@ -61,14 +62,7 @@ static void begin(void)
  */
 static void expect_stacks_returned(void)
 {
-    struct rt_sched_stats ss;
-    rt_read_sched_stats(&ss);
-    EXPECT_EQ(ss.stacks_inuse, 0);
-    EXPECT_EQ(ss.stack_chunks, 0);
-    struct rt_memstats ms;
-    rt_read_memstats(&ms);
-    EXPECT_EQ(ms.stack_inuse, 0);
-    EXPECT_EQ(ms.stack_sys, 0);
+    expect_nothing_held();
 #ifndef HOSTED
     struct frame_stats fs;
     frame_stats(&fs);
