@@ -34,9 +34,17 @@
  *   5. A test that passed but left fewer free frames than it found (the
  *      frame allocator's count, as xv6's usertests count free pages) fails
  *      with the difference, unless it is flagged KTEST_F_KEEPS_FRAMES.
- *   6. Print "ok N - name" or "not ok N - name".
+ *   6. Print "ok N - name" or "not ok N - name"; before a "not ok", the
+ *      command that reruns that test alone with this run's seed.
  *   The stack the test was using is abandoned, not unwound: tests must not
  *   leave locks held or state half-built that a later test depends on.
+ *
+ * Seeds
+ *   Randomized tests seed their generators from ktest_seed() when they
+ *   start: seed=N from the command line, or a fresh seed from the TSC when
+ *   none was given. The runner prints it ("# seed=N") before the first
+ *   test, so any run - and any one failing test, run alone with
+ *   test=NAME seed=N - can be repeated exactly.
  *
  * Invariants
  *   - Test names are unique (checked before anything runs; a duplicate is
@@ -57,6 +65,7 @@
 #include "kernel/glob.h"
 #include "kernel/lib/panic.h"
 #include "kernel/sections.h"
+#include "kernel/lib/percpu.h"
 #include "kernel/lib/string.h"
 #include "kernel/lib/x86.h"
 #include "mm/buddy.h"
@@ -212,11 +221,21 @@ static _Noreturn void bail_out(const char *why, const struct ktest *a, const str
     kernel_exit(DEBUG_EXIT_TESTS_FAILED);
 }
 
-#define DEFAULT_SEED 0x5eedull
-
-static uint64_t g_seed = DEFAULT_SEED;
+static uint64_t g_seed;
 
 uint64_t ktest_seed(void) { return g_seed; }
+
+/* A seed for a run without seed=N: the TSC, mixed (splitmix64's finalizer)
+ * so that runs a few cycles apart differ in every bit; below 2^53 so it is
+ * short to type back, and never 0 (xorshift's fixed point). */
+static uint64_t fresh_seed(void)
+{
+    uint64_t z = rdtsc() + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z = (z ^ (z >> 31)) & ((1ull << 53) - 1);
+    return z ? z : 1;
+}
 
 static void run_one(const struct ktest *t, unsigned index)
 {
@@ -251,6 +270,10 @@ static void run_one(const struct ktest *t, unsigned index)
         run.failed++;
         if (how != RESUME_ASSERT)
             kprintf("# %s: unexpected CPU exception (report above); the suite continues\n", t->name);
+        /* The kernel does not know the launcher's other flags (--machine,
+         * --cpu, --mem): the line says what it knows. */
+        kprintf("# rerun: scripts/qemu --cmdline \"test=%s seed=%llu\" --smp %u (and this run's other flags)\n",
+                t->name, (unsigned long long)g_seed, cpu_count());
         kprintf("not ok %u - %s\n", index, t->name);
     }
     run.current = NULL;
@@ -258,8 +281,7 @@ static void run_one(const struct ktest *t, unsigned index)
 
 _Noreturn void ktest_run(const char *glob, bool seed_set, uint64_t seed)
 {
-    if (seed_set)
-        g_seed = seed;
+    g_seed = seed_set ? seed : fresh_seed();
     unsigned n = 0, skipped_selftests = 0;
     for (const struct ktest *t = tests_begin(); t < tests_end(); t++) {
         if (!wanted(t, glob)) {
@@ -280,8 +302,8 @@ _Noreturn void ktest_run(const char *glob, bool seed_set, uint64_t seed)
 
     kprintf("1..%u\n", n);
     kprintf("# %u of %u registered tests match test=%s\n", n, ktest_count(), glob);
-    kprintf("# seed %llu%s\n", (unsigned long long)g_seed,
-            seed_set ? " (from seed=N)" : " (the default; boot with seed=N for another)");
+    kprintf("# seed=%llu%s\n", (unsigned long long)g_seed,
+            seed_set ? " (from the command line)" : " (fresh; boot with this seed=N to repeat the run)");
     if (skipped_selftests)
         kprintf("# %u selftest.* tests not run: they fail on purpose; select them with test=selftest.*\n",
                 skipped_selftests);

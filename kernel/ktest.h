@@ -54,8 +54,10 @@ _Static_assert(sizeof(struct ktest) == 32, "linker/kernel.ld checks .ktest in 32
 #define KTEST(ident, name_) KTEST_FLAGS(ident, name_, 0)
 #define KTEST_KEEPS_FRAMES(ident, name_) KTEST_FLAGS(ident, name_, KTEST_F_KEEPS_FRAMES)
 
-/* The seed of randomized tests: seed=N from the command line, or a fixed
- * default so that runs repeat. The runner prints it. */
+/* The seed of randomized tests: seed=N from the command line, or a fresh
+ * one each run (from the TSC). The runner prints it ("# seed=N"); a test
+ * seeds its generator from it when it starts, so test=NAME seed=N repeats
+ * that test exactly. */
 uint64_t ktest_seed(void);
 
 /* A value being compared: any integer or pointer, widened without loss. */

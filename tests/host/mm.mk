@@ -14,7 +14,9 @@ $(BUILD)/tests/host/test_memmap: tests/host/test_memmap.c $(BUILD)/host/mm/memma
 	@echo "  CC [host] $@"
 	$(Q)$(CC) $(HOST_CFLAGS) -MF $@.d $< $(BUILD)/host/mm/memmap.o $(HOST_LDFLAGS) -o $@
 
-$(BUILD)/tests/host/test_buddy: tests/host/test_buddy.c $(BUILD)/host/mm/buddy.o $(BUILD)/host/mm/memmap.o
+# test_buddy also runs the cases the kernel runs (tests/mm/buddy_cases.c).
+$(BUILD)/tests/host/test_buddy: tests/host/test_buddy.c $(BUILD)/host/mm/buddy.o $(BUILD)/host/mm/memmap.o \
+		$(BUILD)/host/tests/mm/buddy_cases.o $(CASE_RUNNER_OBJ)
 	@mkdir -p $(@D)
 	@echo "  CC [host] $@"
-	$(Q)$(CC) $(HOST_CFLAGS) -MF $@.d $< $(BUILD)/host/mm/buddy.o $(BUILD)/host/mm/memmap.o $(HOST_LDFLAGS) -o $@
+	$(Q)$(CC) $(HOST_CFLAGS) -MF $@.d $< $(filter %.o,$^) $(HOST_LDFLAGS) -o $@

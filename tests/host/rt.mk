@@ -26,8 +26,12 @@ $(RT_SCHED_TEST_BINS:=.o): $(BUILD)/tests/host/%.o: tests/host/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HOST_CFLAGS) $(RT_SPLIT_CFLAGS) -c $< -o $@
 
-$(RT_SCHED_TEST_BINS): $(BUILD)/tests/host/%: $(BUILD)/tests/host/%.o $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB)
-	$(Q)$(CC) $< $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB) $(HOST_LDFLAGS) -lpthread -o $@
+# Each also links its cases (tests/rt/cases.mk adds them as prerequisites)
+# and the case runner.
+$(RT_SCHED_TEST_BINS): $(BUILD)/tests/host/%: $(BUILD)/tests/host/%.o $(CASE_RUNNER_OBJ) \
+		$(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB)
+	$(Q)$(CC) $< $(filter %_cases.o,$^) $(CASE_RUNNER_OBJ) $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB) \
+		$(HOST_LDFLAGS) -lpthread -o $@
 
 HOST_TESTS += $(RT_SCHED_TEST_BINS)
 ALL_DEPS += $(RT_SCHED_TEST_BINS:=.d)

@@ -14,6 +14,7 @@
 
 #include "kernel/acpi.h"
 #include "tests/host/tap.h"
+#include "tests/xorshift.h"
 
 #define MEM_SIZE 0x10000u
 #define RSDP_AT  0x0100u
@@ -440,22 +441,21 @@ static void test_hpet(void)
  * and the result only ever holds validated CPUs. */
 static void test_fuzz(void)
 {
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    uint64_t rng = tap_seed(); /* TEST_SEED=N repeats this sequence */
     unsigned rounds = 20000, ok = 0, bad = 0;
     bool sane = true;
     for (unsigned i = 0; i < rounds; i++) {
         make_good();
-        unsigned flips = 1 + (unsigned)(rng % 4);
+        uint64_t r = xorshift64star(&rng);
+        unsigned flips = 1 + (unsigned)(r % 4);
         for (unsigned f = 0; f < flips; f++) {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            uint32_t region = (uint32_t)(rng >> 40) % 4;
+            r = xorshift64star(&rng);
+            uint32_t region = (uint32_t)(r >> 40) % 4;
             uint32_t base = region == 0 ? MADT_AT : region == 1 ? XSDT_AT : region == 2 ? HPET_AT : RSDP_AT;
             uint32_t span = region == 0 ? 120 : region == 1 ? 60 : region == 2 ? 56 : 36;
-            mem[base + (uint32_t)(rng >> 8) % span] = (uint8_t)(rng >> 32);
+            mem[base + (uint32_t)(r >> 8) % span] = (uint8_t)(r >> 32);
         }
-        if (rng & 1) {
+        if (r & 1) {
             seal(mem + MADT_AT);
             seal(mem + XSDT_AT);
             seal(mem + HPET_AT);

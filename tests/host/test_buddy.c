@@ -8,19 +8,21 @@
  * order 18 and RAM above 4 GiB. The panic hook longjmps back into the test, so
  * bad frees are checked to be detected, named, and harmless.
  *
- * Usage: test_buddy [SEED]   (or MM_SEED=N); the seed is printed.
+ * The cases the kernel runs too (tests/mm/buddy_cases.c) run first, on the
+ * standard map below; then the host-only tests. Randomized parts take their
+ * seed from TEST_SEED=N, or a fresh one; it is printed ("# seed=N").
  */
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "boot/boot_info.h"
 #include "mm/buddy.h"
 #include "mm/memmap.h"
-#include "tests/host/tap.h"
+#include "tests/host/cases.h"
+#include "tests/mm/buddy_cases.h"
 #include "tests/xorshift.h"
 
 #define KiB 1024ull
@@ -107,27 +109,6 @@ static int in_ranges(const struct memmap_range *r, unsigned n, phys_addr_t p, ui
     return 0;
 }
 
-static int stats_equal(const struct frame_stats *a, const struct frame_stats *b)
-{
-    int ok = a->total_frames == b->total_frames && a->free_frames == b->free_frames;
-    for (unsigned k = 0; k < FRAME_NORDERS; k++)
-        ok &= a->free_blocks[k] == b->free_blocks[k];
-    for (unsigned o = 0; o < FRAME_NOWNERS; o++)
-        ok &= a->used_frames[o] == b->used_frames[o];
-    return ok;
-}
-
-static void diag_shape(const char *what, const struct frame_stats *s)
-{
-    char line[400];
-    int n = snprintf(line, sizeof(line), "%s: free %llu:", what, (unsigned long long)s->free_frames);
-    for (unsigned k = 0; k < FRAME_NORDERS; k++)
-        if (s->free_blocks[k])
-            n += snprintf(line + n, sizeof(line) - n, " o%u=%llu", k,
-                          (unsigned long long)s->free_blocks[k]);
-    tap_diag("%s", line);
-}
-
 /* ---- Tests. ---- */
 
 static void test_init(void)
@@ -203,10 +184,10 @@ static void test_all_frames(int random_order)
         frame_free(got[random_order ? i : count - 1 - i], 0);
     frame_stats(&after);
     buddy_verify();
-    int same = stats_equal(&before, &after);
+    int same = frame_stats_same(&before, &after);
     if (!same) {
-        diag_shape("before", &before);
-        diag_shape("after", &after);
+        frame_stats_diag("before", &before);
+        frame_stats_diag("after", &after);
     }
     tap_check(same, "buddy.all_frames: freed in %s order, free count and per-order lists return "
                     "to the initial shape",
@@ -250,7 +231,7 @@ static void test_all_orders(void)
         frame_free(blk[i].p, blk[i].order);
     frame_stats(&after);
     buddy_verify();
-    tap_check(stats_equal(&before, &after), "buddy.all_orders: freeing them restores the shape");
+    tap_check(frame_stats_same(&before, &after), "buddy.all_orders: freeing them restores the shape");
 }
 
 /* Random alloc/free against a model: ownership bitmap, tags, counters. */
@@ -359,7 +340,7 @@ static void test_random(void)
     }
     frame_stats(&s);
     buddy_verify();
-    tap_check(stats_equal(&before, &s), "buddy.random: freeing the survivors restores the shape");
+    tap_check(frame_stats_same(&before, &s), "buddy.random: freeing the survivors restores the shape");
     buddy_set_debug(old);
 }
 
@@ -413,7 +394,7 @@ static void test_coalesce(void)
     frame_describe(0x28000, d, sizeof(d));
     char d2[160];
     frame_describe(0x31000, d2, sizeof(d2));
-    tap_check(stats_equal(&before, &s) && strstr(d, "free head, order 3") &&
+    tap_check(frame_stats_same(&before, &s) && strstr(d, "free head, order 3") &&
                   strstr(d2, "free head, order 0"),
               "buddy.coalesce: merging stops at range boundaries (%s; %s)", d, d2);
 }
@@ -487,7 +468,7 @@ static void test_detection(void)
 
     frame_stats(&s);
     buddy_verify();
-    tap_check(stats_equal(&before, &s), "buddy.detect: the allocator is intact after every detection");
+    tap_check(frame_stats_same(&before, &s), "buddy.detect: the allocator is intact after every detection");
     frame_free(big, 3);
     frame_free(odd, 0);
 }
@@ -628,7 +609,7 @@ static void test_large(void)
     tap_check(ok && s.free_blocks[FRAME_ORDER_1G] == 2,
               "buddy.large: 512 MiB halves coalesce into 1 GiB blocks (order %d)", FRAME_ORDER_MAX);
     buddy_verify();
-    tap_check(stats_equal(&before, &s) && s.total_frames == (0x9e000 + 2 * GiB - 0x100000 + 2 * GiB) / PG,
+    tap_check(frame_stats_same(&before, &s) && s.total_frames == (0x9e000 + 2 * GiB - 0x100000 + 2 * GiB) / PG,
               "buddy.large: RAM above 4 GiB with holes, all frames back (%llu frames, %llu bytes of "
               "metadata)",
               (unsigned long long)s.total_frames, (unsigned long long)s.metadata_bytes);
@@ -636,16 +617,10 @@ static void test_large(void)
     munmap(big, span);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    seed = argc > 1 ? strtoull(argv[1], NULL, 0)
-           : getenv("MM_SEED") ? strtoull(getenv("MM_SEED"), NULL, 0)
-                               : (uint64_t)time(NULL);
-    if (seed == 0)
-        seed = 1;
+    seed = tap_seed();
     rng = seed;
-    tap_diag("seed %llu (rerun: test_buddy %llu)", (unsigned long long)seed,
-             (unsigned long long)seed);
     buddy_panic_hook = test_panic_hook;
 
     phys_mem = mmap(NULL, PHYS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -653,6 +628,8 @@ int main(int argc, char **argv)
         tap_check(0, "mmap of the fake physical memory");
         return tap_done();
     }
+    init(std_map, STD_N);
+    run_cases(); /* tests/mm/buddy_cases.c: each leaves the allocator as it found it */
     test_init();
     test_all_frames(0);
     test_all_frames(1);

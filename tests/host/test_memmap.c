@@ -6,12 +6,11 @@
  * usable ranges against a page-by-page model on maps full of overlaps,
  * unsorted, unaligned and zero-length entries.
  *
- * Usage: test_memmap [SEED]   (or MM_SEED=N); the seed is printed.
+ * The seed is TEST_SEED=N, or a fresh one; it is printed ("# seed=N").
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "boot/boot_info.h"
 #include "mm/memmap.h"
@@ -473,15 +472,9 @@ static void test_random(uint64_t seed)
               (unsigned long long)seed);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0)
-                    : getenv("MM_SEED") ? strtoull(getenv("MM_SEED"), NULL, 0)
-                                        : (uint64_t)time(NULL);
-    if (seed == 0)
-        seed = 1; /* xorshift's fixed point */
-    tap_diag("seed %llu (rerun: test_memmap %llu)", (unsigned long long)seed,
-             (unsigned long long)seed);
+    uint64_t seed = tap_seed(); /* TEST_SEED=N, or fresh; never 0 (xorshift's fixed point) */
 
     test_clean();
     test_types();

@@ -15,6 +15,7 @@
 #include "rt/rt.h"
 #include "rt/sys.h"
 #include "tests/host/tap.h"
+#include "tests/xorshift.h"
 
 /* TEST_RT_COMMON (tests/host/test_rt_common.c) */
 bool rt_identities_ok(const char *phase);
@@ -23,14 +24,9 @@ bool died_with(int status, const char *out, const char *needle);
 size_t resident_pages(const void *p, size_t n);
 long rss_kib(void);
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+/* xorshift64*, seeded from TEST_SEED (or a fresh seed) in main; printed. */
+static uint64_t rng;
+static uint64_t next_rand(void) { return xorshift64star(&rng); }
 
 /* Writes the run's tag into its first and last word. */
 static void tag_span(struct mspan *s, uint64_t tag)
@@ -286,6 +282,7 @@ static void test_checks(void)
 
 int main(void)
 {
+	rng = tap_seed();
 	rt_init();
 	mheap_verify();
 	tap_check(rt_identities_ok("fresh heap"), "identities on a fresh heap");

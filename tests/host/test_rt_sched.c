@@ -2,14 +2,16 @@
  * test_rt_sched.c - coroutines on Linux threads: the scheduler and copyable
  * stacks of rt/proc.c and rt/stack.c under UBSan and ASan (hosted port).
  *
- * Everything a coroutine runs here is built with -fsplit-stack (tests/host/
- * rt.mk), and nothing prints from a coroutine: results go to globals and are
- * checked with tap_check after rt_run returns (libc is not stack-checked).
+ * The cases are tests/rt/sched_cases.c, which the in-kernel suite runs too
+ * (tests/case.h); they run first. What only the host checks follows: the
+ * panics, each in a forked child (test_rt_common.c). Everything a coroutine
+ * runs here is built with -fsplit-stack (tests/host/rt.mk), and nothing
+ * prints from a coroutine (libc is not stack-checked).
  */
 #include "rt/port/hosted.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
-#include "tests/host/tap.h"
+#include "tests/host/cases.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,185 +21,9 @@ bool died_with(int status, const char *out, const char *what);
 
 #define NOINLINE __attribute__((noinline))
 
-/* ---- 1. many coroutines, exact count, every P used ---- */
+/* ---- panics (children) ---- */
 
-#define NSPAWN 2000
-static volatile uint64_t spawn_done;
-static volatile uint64_t per_proc[64];
-
-static void spawned(void *arg)
-{
-	(void)arg;
-	for (volatile int i = 0; i < 2000; i++)
-		;
-	__atomic_add_fetch(&per_proc[rt_current_proc()], 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&spawn_done, 1, __ATOMIC_RELAXED);
-}
-
-static void spawn_main(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < NSPAWN; i++)
-		rt_go(spawned, NULL);
-	while (__atomic_load_n(&spawn_done, __ATOMIC_RELAXED) < NSPAWN)
-		rt_gosched();
-}
-
-/* ---- 2. growth past 64 MiB with pointers to outer locals ---- */
-
-struct level {
-	uint64_t value;
-	struct level *outer;   /* a pointer into an outer frame: must be relocated */
-	char pad[1000];
-};
-
-static volatile uint64_t grow_bad, grow_levels, grow_size, grow_copies;
-static uintptr_t grow_target = (uintptr_t)64 << 20;
-
-NOINLINE static uint64_t deep(struct level *outer, uint64_t n)
-{
-	struct level here;
-	here.value = n * 2654435761u;
-	here.outer = outer;
-	memset(here.pad, (int)(n & 0xff), sizeof here.pad);
-	struct rt_stack_info si;
-	rt_stack_info(&si);
-	uint64_t r = 0;
-	if (si.used < grow_target)
-		r = deep(&here, n + 1);
-	else {
-		grow_levels = n;
-		grow_size = si.hi - si.lo;
-		grow_copies = si.ncopies;
-	}
-	/* On the way back: the outer frame's local is reachable, and holds its value. */
-	rt_stack_info(&si);
-	if (outer != NULL) {
-		if ((uintptr_t)outer < si.lo || (uintptr_t)outer >= si.hi ||
-		    outer->value != (n - 1) * 2654435761u || outer->pad[999] != (char)((n - 1) & 0xff))
-			grow_bad++;
-	}
-	if (here.outer != outer || here.pad[0] != (char)(n & 0xff))
-		grow_bad++;
-	return r + 1;
-}
-
-static volatile uint64_t shrink_before, shrink_after, shrink_used, initial_size;
-
-static void grow_main(void *arg)
-{
-	(void)arg;
-	struct rt_stack_info si;
-	rt_stack_info(&si);
-	initial_size = si.hi - si.lo;
-	deep(NULL, 0);
-	rt_stack_info(&si);
-	shrink_before = si.hi - si.lo;
-	for (int i = 0; i < 40; i++)
-		rt_gosched();   /* each safe point may halve the stack */
-	rt_stack_info(&si);
-	shrink_after = si.hi - si.lo;
-	shrink_used = si.used;
-}
-
-/* ---- 3. arguments in registers, on the stack and varargs across a growth ---- */
-
-NOINLINE static long nine(long a, long b, long c, long d, long e, long f, long g, long h, long i)
-{
-	volatile char big[3000];   /* a frame large enough to need __morestack */
-	big[0] = (char)a;
-	big[2999] = (char)i;
-	return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + big[0] - (char)a +
-	       big[2999] - (char)i;
-}
-
-#include <stdarg.h>
-NOINLINE static long vsum(int n, ...)
-{
-	volatile char big[3000];
-	big[0] = 1;
-	va_list ap;
-	va_start(ap, n);
-	long s = 0;
-	for (int k = 0; k < n; k++)
-		s += va_arg(ap, long) * (k + 1);
-	va_end(ap);
-	return s + big[0] - 1;
-}
-
-static volatile uint64_t args_bad, args_calls;
-
-NOINLINE static void args_rec(int depth, long *local)
-{
-	long mine = depth;
-	if (nine(depth, 2, 3, 4, 5, 6, 7, 8, depth) != depth + 4 + 9 + 16 + 25 + 36 + 49 + 64 + 9L * depth)
-		args_bad++;
-	if (vsum(10, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, (long)depth) != 1 + 4 + 9 + 16 + 25 + 36 + 49 + 64 + 81 + 10L * depth)
-		args_bad++;
-	if (local != NULL && *local != depth - 1)
-		args_bad++;
-	args_calls++;
-	if (depth < 300)
-		args_rec(depth + 1, &mine);
-	if (local != NULL && *local != depth - 1)
-		args_bad++;
-}
-
-static void args_main(void *arg)
-{
-	(void)arg;
-	args_rec(0, NULL);
-}
-
-/* ---- 4. a busy loop is preempted (one M) ---- */
-
-static volatile int flag_set;
-static volatile uint64_t spins;
-
-NOINLINE static void opaque(void) { __asm__ volatile("" ::: "memory"); spins++; }
-
-static void setter(void *arg)
-{
-	(void)arg;
-	flag_set = 1;
-}
-
-static void busy_main(void *arg)
-{
-	(void)arg;
-	rt_go(setter, NULL);
-	while (!flag_set)   /* never yields by itself: only preemption lets setter run */
-		opaque();
-}
-
-/* ---- 5. sleep ---- */
-
-static volatile uint64_t slept_ns;
-static void sleep_main(void *arg)
-{
-	(void)arg;
-	uint64_t t0 = rt_nanotime();
-	rt_sleep(5000000);
-	slept_ns = rt_nanotime() - t0;
-}
-
-/* ---- 6. the end of the world destroys blocked coroutines ---- */
-
-static void sleeper(void *arg)
-{
-	(void)arg;
-	rt_sleep(3600ull * 1000000000ull);
-}
-
-static void abandon_main(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < 10; i++)
-		rt_go(sleeper, NULL);
-	rt_sleep(1000000);
-}
-
-/* ---- 7. the limit ---- */
+/* the limit */
 
 static volatile uint64_t forever_limit = ~0ull;   /* never reached: recursion until the limit */
 NOINLINE static uint64_t forever(uint64_t n)
@@ -221,6 +47,8 @@ static void limit_child(void)
 	rt_run(limit_main, NULL, 1);
 }
 
+static void setter(void *arg) { (void)arg; }
+
 static void stack_arg_child_main(void *arg)
 {
 	int local = 0;
@@ -233,59 +61,7 @@ static void stack_arg_child(void) { rt_run(stack_arg_child_main, NULL, 1); }
 int main(void)
 {
 	rt_init();
-	struct rt_memstats m0, m1;
-	struct rt_sched_stats ss;
-
-	rt_read_memstats(&m0);
-	uint64_t ab = rt_run(spawn_main, NULL, 4);
-	tap_check(ab == 0 && spawn_done == NSPAWN, "rt_run: %d coroutines ran exactly once (%lu), none left",
-		  NSPAWN, (unsigned long)spawn_done);
-	int used = 0;
-	for (int p = 0; p < 4; p++) {
-		tap_diag("P%d ran %lu of them", p, (unsigned long)per_proc[p]);
-		used += per_proc[p] != 0;
-	}
-	tap_check(used >= 2, "work spread to %d of 4 Ps", used);
-	rt_read_sched_stats(&ss);
-	tap_check(ss.stacks_inuse == 0 && ss.stack_chunks == 0, "no stack held after the world ends (%lu, %lu chunks)",
-		  (unsigned long)ss.stacks_inuse, (unsigned long)ss.stack_chunks);
-	rt_read_memstats(&m1);
-	tap_check(m1.stack_sys == m0.stack_sys && m1.stack_inuse == m0.stack_inuse,
-		  "StackSys %lu -> %lu, StackInuse %lu -> %lu", (unsigned long)m0.stack_sys,
-		  (unsigned long)m1.stack_sys, (unsigned long)m0.stack_inuse, (unsigned long)m1.stack_inuse);
-
-	rt_run(grow_main, NULL, 1);
-	tap_diag("grew from %lu to %lu KiB in %lu copies, %lu levels", (unsigned long)(initial_size >> 10),
-		 (unsigned long)(grow_size >> 10), (unsigned long)grow_copies, (unsigned long)grow_levels);
-	unsigned doublings = 0;
-	while ((initial_size << doublings) < grow_target)
-		doublings++;
-	tap_check(grow_size >= grow_target && grow_copies >= doublings && grow_bad == 0,
-		  "a %lu KiB stack grows past 64 MiB by copying; outer locals valid at every level (%lu bad)",
-		  (unsigned long)(initial_size >> 10), (unsigned long)grow_bad);
-	tap_check(shrink_before >= grow_target && shrink_after <= 4 * initial_size && shrink_after < shrink_before,
-		  "after the deep call returns, safe points shrink it: %lu KiB -> %lu KiB (%lu used)",
-		  (unsigned long)(shrink_before >> 10), (unsigned long)(shrink_after >> 10),
-		  (unsigned long)shrink_used);
-
-	rt_run(args_main, NULL, 1);
-	tap_check(args_bad == 0 && args_calls == 301,
-		  "register, stack and variadic arguments survive __morestack (%lu calls, %lu bad)",
-		  (unsigned long)args_calls, (unsigned long)args_bad);
-
-	rt_run(busy_main, NULL, 1);
-	rt_read_sched_stats(&ss);
-	tap_check(flag_set == 1 && ss.preempt_sync > 0, "a loop that never yields is preempted (%lu sync preemptions)",
-		  (unsigned long)ss.preempt_sync);
-
-	rt_run(sleep_main, NULL, 2);
-	tap_check(slept_ns >= 5000000 && slept_ns < 2000000000ull, "rt_sleep(5 ms) slept %lu us",
-		  (unsigned long)(slept_ns / 1000));
-
-	ab = rt_run(abandon_main, NULL, 2);
-	rt_read_sched_stats(&ss);
-	tap_check(ab == 10 && ss.stacks_inuse == 0, "the end of the world destroys %lu blocked coroutines",
-		  (unsigned long)ab);
+	run_cases();
 
 	char out[4096];
 	int st = run_child(limit_child, out, sizeof out);

@@ -1,8 +1,6 @@
-# In-kernel tests of mm/ (KTEST, kernel/ktest.h), linked into kernel.elf.
-MM_KTEST_OBJS := $(BUILD)/tests/kernel/mm_buddy.o
-KERNEL_OBJS += $(MM_KTEST_OBJS)
-ALL_DEPS    += $(MM_KTEST_OBJS:.o=.d)
-
+# In-kernel tests of mm/: the paging and sys_* tests are listed by vm.mk and
+# compiled by the rule below; the buddy allocator's cases, which the host
+# runs too, are tests/mm/ (tests/mm/cases.mk).
 $(BUILD)/tests/kernel/mm_%.o: tests/kernel/mm_%.c
 	@mkdir -p $(@D)
 	@echo "  CC [kernel] $<"

@@ -1,21 +1,26 @@
 /*
- * mm_buddy.c - in-kernel tests of the frame allocator (mm/buddy.c) on the
- * real memory map, through the real direct map.
+ * buddy_cases.c - the frame allocator (mm/buddy.c) on whatever memory it
+ * manages, written once (tests/case.h) and run by both harnesses: in the
+ * kernel on the machine's own map through the real direct map, on the host
+ * (test_buddy, ASan/UBSan) on the fake 64 MiB physical memory with holes
+ * that test_buddy initializes before it runs them.
  *
- * The host tests (tests/host/test_buddy.c) cover the detection of bad frees,
- * which panic here; these check the same invariants on the machine's own map:
- * every free frame handed out exactly once and taken back, coalescing,
- * zeroing, every order up to FRAME_ORDER_MAX, and random sequences against a
- * model. Each test ends with the free-frame count it started with.
+ * The cases check every free frame handed out exactly once and taken back,
+ * coalescing, zeroing, every order up to FRAME_ORDER_MAX, and random
+ * sequences against a model; each ends with the free-frame count and the
+ * per-order shape it started with. Detection of bad frees (a panic) and the
+ * allocator's set-up are host-only (tests/host/test_buddy.c).
  *
  * Bookkeeping uses a bitmap indexed by physical frame number, itself
  * allocated from the buddy (owner TEST), so nothing here scales with RAM in
- * .bss. The random test is seeded from ktest_seed() (seed=N on the command
- * line, or the runner's default), and prints it.
+ * .bss. The random case seeds its generator from case_seed() (seed=N on the
+ * kernel command line, TEST_SEED=N on the host, else a fresh seed; printed).
  */
-#include "kernel/ktest.h"
-#include "kernel/lib/string.h"
+#define CASE_GROUP "mm.buddy"
+#include "tests/case.h"
+
 #include "mm/buddy.h"
+#include "tests/mm/buddy_cases.h"
 #include "tests/xorshift.h"
 
 static uint64_t rng;
@@ -78,9 +83,9 @@ static int inside_ranges(phys_addr_t p, uint64_t len)
     return 0;
 }
 
-static int same_shape(const struct frame_stats *a, const struct frame_stats *b)
+bool frame_stats_same(const struct frame_stats *a, const struct frame_stats *b)
 {
-    int ok = a->free_frames == b->free_frames;
+    bool ok = a->total_frames == b->total_frames && a->free_frames == b->free_frames;
     for (unsigned k = 0; k < FRAME_NORDERS; k++)
         ok &= a->free_blocks[k] == b->free_blocks[k];
     for (unsigned o = 0; o < FRAME_NOWNERS; o++)
@@ -88,13 +93,12 @@ static int same_shape(const struct frame_stats *a, const struct frame_stats *b)
     return ok;
 }
 
-static void diag_shape(const char *what, const struct frame_stats *s)
+void frame_stats_diag(const char *what, const struct frame_stats *s)
 {
-    kprintf("%s: %llu free frames; blocks by order:", what, (unsigned long long)s->free_frames);
+    CASE_DIAG("%s: %lu free frames; blocks by order:", what, (unsigned long)s->free_frames);
     for (unsigned k = 0; k < FRAME_NORDERS; k++)
         if (s->free_blocks[k])
-            kprintf(" %u:%llu", k, (unsigned long long)s->free_blocks[k]);
-    kprintf("\n");
+            CASE_DIAG("  order %2u: %lu", k, (unsigned long)s->free_blocks[k]);
 }
 
 /* Every test starts here: without frame_init the allocator would panic, not fail the test. */
@@ -103,7 +107,7 @@ static int ready(void)
     struct memmap_range r;
     if (frame_ranges(&r, 1) != 0)
         return 1;
-    ktest_diag("the frame allocator is not initialized: kmain must call frame_init(bi)");
+    CASE_DIAG("the frame allocator is not initialized: the harness must initialize it first");
     return 0;
 }
 
@@ -114,11 +118,11 @@ static int64_t exhaust(void)
     phys_addr_t p;
     while ((p = frame_alloc(0, 0, FRAME_OWNER_TEST)) != 0) {
         if ((p & (FRAME_SIZE - 1)) || !inside_ranges(p, FRAME_SIZE) || p >= bm.nframes * FRAME_SIZE) {
-            ktest_diag("frame %#llx is outside the managed ranges", (unsigned long long)p);
+            CASE_DIAG("frame %#llx is outside the managed ranges", (unsigned long long)p);
             return -1;
         }
         if (test_and_set(p)) {
-            ktest_diag("frame %#llx handed out twice", (unsigned long long)p);
+            CASE_DIAG("frame %#llx handed out twice", (unsigned long long)p);
             return -1;
         }
         n++;
@@ -143,44 +147,44 @@ static uint64_t release(void)
 
 /* ---- Tests. ---- */
 
-KTEST(mm_buddy_ready, "mm.buddy.ready")
+CASE(ready)
 {
     struct frame_stats s;
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     frame_stats(&s);
-    KT_GT(s.nranges, 0);
-    KT_GT(s.free_frames, 0);
-    KT_EQ(s.used_frames[FRAME_OWNER_METADATA], (s.metadata_bytes + FRAME_SIZE - 1) / FRAME_SIZE);
-    KT_EQ(s.used_frames[FRAME_OWNER_TEST], 0);
+    EXPECT_GT(s.nranges, 0);
+    EXPECT_GT(s.free_frames, 0);
+    EXPECT_EQ(s.used_frames[FRAME_OWNER_METADATA], (s.metadata_bytes + FRAME_SIZE - 1) / FRAME_SIZE);
+    EXPECT_EQ(s.used_frames[FRAME_OWNER_TEST], 0);
     /* 4 bytes of metadata per frame, plus 24 per range. */
-    KT_EQ(s.metadata_bytes, s.total_frames * 4 + ((s.nranges * 24 + 7) & ~7ull));
-    KT_GT(buddy_verify(), 0);
+    EXPECT_EQ(s.metadata_bytes, s.total_frames * 4 + ((s.nranges * 24 + 7) & ~7ull));
+    EXPECT_GT(buddy_verify(), 0);
 }
 
-KTEST(mm_buddy_all_frames, "mm.buddy.all_frames")
+CASE(all_frames)
 {
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     struct frame_stats before, mid, after;
-    KT_ASSERT(bitmap_get());
+    EXPECT_TRUE(bitmap_get());
     frame_stats(&before);
     int64_t n = exhaust();
     frame_stats(&mid);
-    KT_EQ(n, before.free_frames);
-    KT_EQ(mid.free_frames, 0);
+    EXPECT_EQ(n, before.free_frames);
+    EXPECT_EQ(mid.free_frames, 0);
     for (unsigned k = 0; k < FRAME_NORDERS; k++)
-        KT_EQ(mid.free_blocks[k], 0);
-    KT_EQ(frame_alloc(0, 0, FRAME_OWNER_TEST), 0); /* exhaustion returns 0 */
-    KT_EQ(release(), (uint64_t)n);
+        EXPECT_EQ(mid.free_blocks[k], 0);
+    EXPECT_EQ(frame_alloc(0, 0, FRAME_OWNER_TEST), 0); /* exhaustion returns 0 */
+    EXPECT_EQ(release(), (uint64_t)n);
     frame_stats(&after);
-    if (!same_shape(&before, &after)) {
-        diag_shape("before", &before);
-        diag_shape("after", &after);
+    if (!frame_stats_same(&before, &after)) {
+        frame_stats_diag("before", &before);
+        frame_stats_diag("after", &after);
     }
-    KT_ASSERT(same_shape(&before, &after));
-    ktest_diag("%lld frames (%llu MiB) allocated one by one and freed", (long long)n,
+    EXPECT_TRUE(frame_stats_same(&before, &after));
+    CASE_DIAG("%lld frames (%llu MiB) allocated one by one and freed", (long long)n,
                (unsigned long long)((uint64_t)n * FRAME_SIZE >> 20));
     bitmap_put();
-    KT_GT(buddy_verify(), 0);
+    EXPECT_GT(buddy_verify(), 0);
 }
 
 /*
@@ -218,13 +222,13 @@ static void ballast_drop(void)
     buddy_set_debug(old);
 }
 
-KTEST(mm_buddy_coalesce, "mm.buddy.coalesce")
+CASE(coalesce)
 {
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     uint64_t free0 = frame_free_count();
-    KT_ASSERT(bitmap_get());
+    EXPECT_TRUE(bitmap_get());
     ballast_fill(1024, 0); /* a small pool: still holds blocks of order >= 4 */
-    KT_GE(exhaust(), 16);  /* then everything is allocated */
+    EXPECT_GE(exhaust(), 16);  /* then everything is allocated */
     /* The first 16-frame aligned group that is entirely ours. */
     phys_addr_t g = 0;
     for (unsigned i = 0; i < nranges && g == 0; i++) {
@@ -239,7 +243,7 @@ KTEST(mm_buddy_coalesce, "mm.buddy.coalesce")
                 g = a;
         }
     }
-    KT_NE(g, 0);
+    EXPECT_NE(g, 0);
     /* With everything else allocated, each free changes the lists exactly. */
     static const unsigned seq[16] = { 0, 1, 3, 2, 4, 6, 5, 7, 15, 14, 13, 12, 8, 10, 9, 11 };
     static const uint8_t want[16][5] = {
@@ -255,23 +259,23 @@ KTEST(mm_buddy_coalesce, "mm.buddy.coalesce")
         frame_free(p, 0);
         frame_stats(&s);
         for (unsigned k = 0; k < 5; k++)
-            KT_EQ(s.free_blocks[k], want[i][k]);
+            EXPECT_EQ(s.free_blocks[k], want[i][k]);
     }
     char d[128];
-    ktest_diag("group at %#llx merged: %s", (unsigned long long)g, frame_describe(g, d, sizeof(d)));
+    CASE_DIAG("group at %#llx merged: %s", (unsigned long long)g, frame_describe(g, d, sizeof(d)));
     /* Taking the order-4 block back gives exactly that group. */
-    KT_EQ(frame_alloc(4, 0, FRAME_OWNER_TEST), g);
+    EXPECT_EQ(frame_alloc(4, 0, FRAME_OWNER_TEST), g);
     frame_free(g, 4);
     release();
     ballast_drop();
     bitmap_put();
-    KT_EQ(frame_free_count(), free0);
-    KT_GT(buddy_verify(), 0);
+    EXPECT_EQ(frame_free_count(), free0);
+    EXPECT_GT(buddy_verify(), 0);
 }
 
-KTEST(mm_buddy_orders, "mm.buddy.orders")
+CASE(orders)
 {
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     uint64_t free0 = frame_free_count();
     struct frame_stats s;
     for (unsigned k = 0; k <= FRAME_ORDER_MAX; k++) {
@@ -281,61 +285,62 @@ KTEST(mm_buddy_orders, "mm.buddy.orders")
             avail |= s.free_blocks[j] != 0;
         phys_addr_t p = frame_alloc(k, 0, FRAME_OWNER_TEST);
         if (!avail) {
-            KT_EQ(p, 0); /* 0 exactly when no block of order >= k is free */
+            EXPECT_EQ(p, 0); /* 0 exactly when no block of order >= k is free */
             continue;
         }
-        KT_NE(p, 0);
-        KT_EQ(p & ((FRAME_SIZE << k) - 1), 0);
+        EXPECT_NE(p, 0);
+        EXPECT_EQ(p & ((FRAME_SIZE << k) - 1), 0);
         /* Touch the first and last word through the direct map. */
         uint64_t *w = frame_virt(p);
         w[0] = p;
         w[(FRAME_SIZE << k) / 8 - 1] = ~p;
-        KT_EQ(w[0], p);
+        EXPECT_EQ(w[0], p);
         frame_free(p, k);
     }
     frame_stats(&s);
     int largest = FRAME_ORDER_MAX;
     while (largest >= 0 && s.free_blocks[largest] == 0)
         largest--;
-    ktest_diag("largest free block: order %d", largest);
-    KT_EQ(frame_free_count(), free0);
+    CASE_DIAG("largest free block: order %d", largest);
+    EXPECT_EQ(frame_free_count(), free0);
 }
 
-KTEST(mm_buddy_zero, "mm.buddy.zero")
+CASE(zero)
 {
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     uint64_t free0 = frame_free_count();
     for (unsigned k = 0; k <= FRAME_ORDER_2M; k += 3) {
         phys_addr_t p = frame_alloc(k, 0, FRAME_OWNER_TEST);
-        KT_NE(p, 0);
-        memset(frame_virt(p), 0x5a, FRAME_SIZE << k);
+        EXPECT_NE(p, 0);
+        __builtin_memset(frame_virt(p), 0x5a, FRAME_SIZE << k);
         frame_free(p, k);
         /* Freed memory is junk-filled (the default debug level); FRAME_ZERO clears it. */
         phys_addr_t q = frame_alloc(k, FRAME_ZERO, FRAME_OWNER_TEST);
-        KT_NE(q, 0);
+        EXPECT_NE(q, 0);
         const uint64_t *w = frame_virt(q);
         uint64_t nonzero = 0;
         for (uint64_t i = 0; i < (FRAME_SIZE << k) / 8; i++)
             nonzero += w[i] != 0;
-        KT_EQ(nonzero, 0);
+        EXPECT_EQ(nonzero, 0);
         frame_free(q, k);
     }
-    KT_EQ(frame_free_count(), free0);
+    EXPECT_EQ(frame_free_count(), free0);
 }
 
-KTEST(mm_buddy_random, "mm.buddy.random")
+CASE(random)
 {
-    KT_ASSERT(ready());
+    EXPECT_TRUE(ready());
     enum { MAXLIVE = 1024, OPS = 20000, MAXORDER = 10, POOL = 2048 /* frames: 8 MiB */ };
     static struct { phys_addr_t p; uint8_t order, owner; uint64_t tag; } live[MAXLIVE];
     struct frame_stats start, before, s;
     frame_stats(&start);
-    KT_ASSERT(bitmap_get());
+    EXPECT_TRUE(bitmap_get());
     ballast_fill(POOL, 1);
     frame_stats(&before);
-    KT_LE(before.free_frames, 2 * POOL);
-    rng = ktest_seed() ? ktest_seed() : 1; /* xorshift's state must not be 0 */
-    ktest_diag("seed %llu", (unsigned long long)ktest_seed());
+    EXPECT_LE(before.free_frames, 2 * POOL);
+    uint64_t seed = case_seed();
+    rng = seed ? seed : 1; /* xorshift's state must not be 0 */
+    CASE_DIAG("seed=%llu", (unsigned long long)seed);
     unsigned nlive = 0;
     uint64_t used[FRAME_NOWNERS], free_frames = before.free_frames, fails = 0;
     for (unsigned o = 0; o < FRAME_NOWNERS; o++) /* others (page tables...) hold frames too */
@@ -351,13 +356,13 @@ KTEST(mm_buddy_random, "mm.buddy.random")
                 fails++;
                 frame_stats(&s);
                 for (unsigned j = order; j < FRAME_NORDERS; j++)
-                    KT_EQ(s.free_blocks[j], 0);
+                    EXPECT_EQ(s.free_blocks[j], 0);
                 continue;
             }
-            KT_EQ(p & ((FRAME_SIZE << order) - 1), 0);
-            KT_ASSERT(inside_ranges(p, FRAME_SIZE << order));
+            EXPECT_EQ(p & ((FRAME_SIZE << order) - 1), 0);
+            EXPECT_TRUE(inside_ranges(p, FRAME_SIZE << order));
             for (uint64_t f = 0; f < (1ull << order); f++)
-                KT_EQ(test_and_set(p + f * FRAME_SIZE), 0); /* no overlap with a live block */
+                EXPECT_EQ(test_and_set(p + f * FRAME_SIZE), 0); /* no overlap with a live block */
             uint64_t tag = rnd() | 1;
             uint64_t *w = frame_virt(p);
             for (uint64_t f = 0; f < (1ull << order); f++) /* one tagged word per frame */
@@ -375,7 +380,7 @@ KTEST(mm_buddy_random, "mm.buddy.random")
             uint64_t tag = live[i].tag;
             const uint64_t *w = frame_virt(p);
             for (uint64_t f = 0; f < (1ull << order); f++) {
-                KT_EQ(w[f * FRAME_SIZE / 8 + (tag % 512)], tag ^ f); /* untouched while in use */
+                EXPECT_EQ(w[f * FRAME_SIZE / 8 + (tag % 512)], tag ^ f); /* untouched while in use */
                 clear_bit(p + f * FRAME_SIZE);
             }
             used[live[i].owner] -= 1ull << order;
@@ -384,12 +389,12 @@ KTEST(mm_buddy_random, "mm.buddy.random")
             live[i] = live[--nlive];
         }
         frame_stats(&s);
-        KT_EQ(s.free_frames, free_frames);
+        EXPECT_EQ(s.free_frames, free_frames);
         for (unsigned o = FRAME_OWNER_KERNEL; o < FRAME_NOWNERS; o++)
-            KT_EQ(s.used_frames[o], used[o]);
+            EXPECT_EQ(s.used_frames[o], used[o]);
     }
-    KT_GT(buddy_verify(), 0);
-    ktest_diag("%d ops in a %llu-frame pool, %u live at the end, %llu allocations found it exhausted",
+    EXPECT_GT(buddy_verify(), 0);
+    CASE_DIAG("%d ops in a %llu-frame pool, %u live at the end, %llu allocations found it exhausted",
                OPS, (unsigned long long)before.free_frames, nlive, (unsigned long long)fails);
     while (nlive > 0) {
         nlive--;
@@ -398,11 +403,11 @@ KTEST(mm_buddy_random, "mm.buddy.random")
     ballast_drop();
     bitmap_put();
     frame_stats(&s);
-    if (!same_shape(&start, &s)) {
-        diag_shape("start", &start);
-        diag_shape("end", &s);
+    if (!frame_stats_same(&start, &s)) {
+        frame_stats_diag("start", &start);
+        frame_stats_diag("end", &s);
     }
-    KT_ASSERT(same_shape(&start, &s)); /* all free again: the same fully coalesced lists */
-    KT_GT(buddy_verify(), 0);
-    KT_GT(fails, 0); /* the pool was small enough that exhaustion happened */
+    EXPECT_TRUE(frame_stats_same(&start, &s)); /* all free again: the same fully coalesced lists */
+    EXPECT_GT(buddy_verify(), 0);
+    EXPECT_GT(fails, 0); /* the pool was small enough that exhaustion happened */
 }
