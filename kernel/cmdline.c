@@ -27,6 +27,10 @@
  *     above fails the whole line, and the message names the key, the value
  *     as written (cut to CMDLINE_ECHO_MAX bytes) and what was expected.
  *   - Reads never go past the terminating NUL; writes never past a field.
+ *   - cmdline_format writes the canonical line, which parses back to the same
+ *     struct; into a smaller buffer it writes that line's first size - 1
+ *     bytes. tests/fuzz/fuzz_cmdline.c checks both, and the parser against a
+ *     reference parser written from this grammar.
  *
  * Steps
  *   1. Split at separators (space, tab, CR, LF); any other control byte
