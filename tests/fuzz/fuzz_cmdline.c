@@ -11,7 +11,8 @@
  *   - round trip: cmdline_format of a parsed line parses to the same struct,
  *     and formatting into a smaller buffer gives the same line cut short;
  *   - glob_match agrees with a dynamic-programming matcher ('*' any run, '?'
- *     one byte), which cannot go exponential.
+ *     one byte), which cannot go exponential; glob_has_literal_prefix agrees
+ *     with strncmp.
  */
 #include <stdbool.h>
 
@@ -238,6 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *nl = '\0';
         if (strlen(pattern) <= GLOB_MAX && strlen(name) <= GLOB_MAX)
             FUZZ_CHECK(glob_match(pattern, name) == ref_glob(pattern, name), "glob(\"%s\", \"%s\")", pattern, name);
+        FUZZ_CHECK(glob_has_literal_prefix(pattern, name) == (strncmp(pattern, name, strlen(name)) == 0),
+                   "glob_has_literal_prefix(\"%s\", \"%s\")", pattern, name);
     }
     free(text);
     return 0;

@@ -48,6 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         want = MEMMAP_E_MAP_SIZE;
     else if (size / stride > MEMMAP_MAX_DESCS)
         want = MEMMAP_E_TOO_MANY;
+    if (err != MEMMAP_OK) { /* the message the boot report prints: says something, fits */
+        char msg[192]; /* memmap_boot's buffer */
+        memmap_format_error(&m, msg, sizeof(msg));
+        FUZZ_CHECK(msg[0] != '\0' && strlen(msg) < sizeof(msg) - 1, "error %d renders as \"%s\"", err, msg);
+    }
     if (want != MEMMAP_OK || size / stride > MAX_MODEL) {
         FUZZ_CHECK(want == MEMMAP_OK || err == want, "envelope: got %d, want %d", err, want);
         free(map);
