@@ -7,6 +7,7 @@
 #   make debug      boot with QEMU waiting for gdb, and attach gdb with symbols
 #   make bench      side-by-side allocation benchmarks (not part of test)
 #   make stress     every suite STRESS_N times (default 20) with fresh seeds (not part of test)
+#   make fuzz       each libFuzzer harness FUZZ_S seconds (tests/fuzz/README)
 #   make clean      remove $(BUILD)
 #
 # BUILD can be moved (make BUILD=/tmp/b test) so several trees can build at once.

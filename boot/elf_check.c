@@ -13,18 +13,29 @@
  *     gives them (we read fields at fixed offsets, so other sizes are refused).
  *  2. The program header table: 1..ELF_MAX_PHDRS entries, entirely in the file
  *     (checked without overflow). The section header table, if any, must lie
- *     in the file too: the loader never reads it, but a kernel cut short after
- *     its segments (debug sections are most of the file) is still a damaged
- *     file, and booting it would hide the damage.
+ *     in the file too, with 64-byte entries: the loader never reads it, but a
+ *     kernel cut short after its segments (debug sections are most of the
+ *     file) is still a damaged file, and booting it would hide the damage.
+ *     e_shnum 0 with e_shoff set is the spec's extended numbering (the count
+ *     in section 0); no kernel of ours has 65280 sections, so it is refused
+ *     as damage rather than followed.
  *  3. Each program header: PT_INTERP, PT_DYNAMIC and PT_TLS are refused (a
- *     kernel is static and has no thread-local storage); PT_LOAD segments with
- *     memory are collected, each checked for filesz <= memsz, file bytes in
- *     bounds, no address wrap, at or above min_vaddr, a power-of-two alignment
- *     with vaddr and offset congruent modulo it, and not both W and X.
+ *     kernel is static and has no thread-local storage). Every PT_LOAD, an
+ *     empty one (p_memsz 0) too, must have filesz <= memsz and its file bytes
+ *     in bounds: an empty segment maps nothing, but one that claims file
+ *     bytes or points outside the file is damage (the fuzzer found one
+ *     skipped unchecked). Segments with memory are collected, each checked
+ *     for no address wrap, at or above min_vaddr, a power-of-two alignment
+ *     with vaddr and offset congruent modulo it, not both W and X, and no
+ *     p_flags bit but R, W, X: the OS- and processor-specific bits ask for
+ *     semantics this loader does not implement, so it refuses rather than
+ *     silently ignore them.
  *  4. The segments, sorted by address, must not share a 4 KiB page: the loader
  *     gives each page exactly one segment's permissions (W^X per page).
  *  5. The page-rounded span fits max_span, and the entry point lies in an
- *     executable segment.
+ *     executable segment's file bytes: past p_filesz the loader writes
+ *     zeroes, and jumping into them executes `add %al,(%rax)` until
+ *     something faults far from the cause, so it is refused at load time.
  *
  * All multi-byte fields are read byte by byte: the image may sit at any
  * alignment, and the check must not rely on the host's alignment rules.
@@ -35,6 +46,7 @@
 enum {
     EHDR_SIZE = 64,
     PHDR_SIZE = 56,
+    SHDR_SIZE = 64,
     ET_EXEC = 2,
     EM_X86_64 = 62,
     PT_LOAD = 1,
@@ -50,6 +62,9 @@ static uint64_t read_le(const uint8_t *p, unsigned bytes)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
+
+/* Only these p_flags bits have a meaning the loader implements. */
+#define PF_KNOWN (ELF_PF_R | ELF_PF_W | ELF_PF_X)
 
 /* True when [off, off + len) lies inside [0, size), without overflow. */
 static int in_file(uint64_t off, uint64_t len, uint64_t size)
@@ -93,6 +108,10 @@ static enum elf_error check_header(const uint8_t *f, uint64_t size, uint64_t *ph
     if (!in_file(*phoff, (uint64_t)*phnum * PHDR_SIZE, size))
         return ELF_ERR_PHDRS_BOUNDS;
     uint64_t shoff = read_le(f + 40, 8), shentsize = read_le(f + 58, 2), shnum = read_le(f + 60, 2);
+    if (shnum == 0 && shoff != 0)
+        return ELF_ERR_SHOFF;
+    if (shnum != 0 && shentsize != SHDR_SIZE)
+        return ELF_ERR_SHENTSIZE;
     if (shnum != 0 && !in_file(shoff, shnum * shentsize, size))
         return ELF_ERR_SHDRS_BOUNDS;
     return ELF_OK;
@@ -113,6 +132,8 @@ static enum elf_error check_segment(const uint8_t *ph, uint64_t size, uint64_t m
         return ELF_ERR_SEG_FILESZ;
     if (!in_file(seg->offset, seg->filesz, size))
         return ELF_ERR_SEG_FILE_BOUNDS;
+    if (seg->memsz == 0)
+        return ELF_OK; /* maps nothing: the remaining rules are about memory */
     if (seg->vaddr + seg->memsz < seg->vaddr || page_up(seg->vaddr + seg->memsz) == UINT64_MAX)
         return ELF_ERR_SEG_ADDR_WRAP;
     if (seg->vaddr < min_vaddr)
@@ -121,6 +142,8 @@ static enum elf_error check_segment(const uint8_t *ph, uint64_t size, uint64_t m
         return ELF_ERR_SEG_ALIGN;
     if ((seg->flags & ELF_PF_W) && (seg->flags & ELF_PF_X))
         return ELF_ERR_SEG_WX;
+    if (seg->flags & ~PF_KNOWN)
+        return ELF_ERR_SEG_FLAGS;
     return ELF_OK;
 }
 
@@ -156,7 +179,7 @@ static enum elf_error check_layout(struct elf_plan *plan, uint64_t max_span)
     for (unsigned i = 0; i < plan->nsegs; i++) {
         const struct elf_segment *s = &plan->segs[i];
         if ((s->flags & ELF_PF_X) && plan->entry >= s->vaddr && plan->entry - s->vaddr < s->memsz)
-            return ELF_OK;
+            return plan->entry - s->vaddr < s->filesz ? ELF_OK : ELF_ERR_ENTRY_ZERO_FILL;
     }
     return ELF_ERR_ENTRY;
 }
@@ -183,14 +206,17 @@ enum elf_error elf_check(const void *file, uint64_t size, uint64_t min_vaddr, ui
         plan->bad_index = i;
         if (type == PT_INTERP || type == PT_DYNAMIC || type == PT_TLS)
             return ELF_ERR_DYNAMIC;
-        if (type != PT_LOAD || read_le(ph + 40, 8) == 0)
+        if (type != PT_LOAD)
             continue;
-        if (plan->nsegs == ELF_MAX_LOADS)
-            return ELF_ERR_TOO_MANY_LOADS;
-        err = check_segment(ph, size, min_vaddr, &plan->segs[plan->nsegs]);
+        struct elf_segment seg;
+        err = check_segment(ph, size, min_vaddr, &seg);
         if (err != ELF_OK)
             return err;
-        plan->nsegs++;
+        if (seg.memsz == 0)
+            continue; /* checked, and maps nothing */
+        if (plan->nsegs == ELF_MAX_LOADS)
+            return ELF_ERR_TOO_MANY_LOADS;
+        plan->segs[plan->nsegs++] = seg;
     }
     plan->bad_index = 0;
     return check_layout(plan, max_span);
@@ -212,18 +238,22 @@ const char *elf_strerror(enum elf_error err)
         [ELF_ERR_PHNUM] = "no program headers, or too many",
         [ELF_ERR_PHDRS_BOUNDS] = "program header table lies outside the file (truncated?)",
         [ELF_ERR_SHDRS_BOUNDS] = "section header table lies outside the file (truncated?)",
+        [ELF_ERR_SHOFF] = "e_shoff is set but e_shnum is 0 (extended section numbering is not supported)",
+        [ELF_ERR_SHENTSIZE] = "e_shentsize is not 64 bytes",
         [ELF_ERR_DYNAMIC] = "dynamic or TLS program header: the kernel must be a static executable",
         [ELF_ERR_TOO_MANY_LOADS] = "too many PT_LOAD segments",
-        [ELF_ERR_SEG_FILESZ] = "segment has more file bytes than memory bytes",
+        [ELF_ERR_SEG_FILESZ] = "segment has more file bytes than memory bytes (p_filesz > p_memsz)",
         [ELF_ERR_SEG_FILE_BOUNDS] = "segment data lies outside the file (truncated?)",
         [ELF_ERR_SEG_ADDR_WRAP] = "segment wraps around the end of the address space",
         [ELF_ERR_SEG_BELOW_BASE] = "segment lies below the kernel's virtual base",
         [ELF_ERR_SEG_ALIGN] = "segment alignment is invalid or address and offset disagree",
         [ELF_ERR_SEG_WX] = "segment is both writable and executable (W^X)",
+        [ELF_ERR_SEG_FLAGS] = "segment p_flags has bits other than R, W, X (OS/processor-specific)",
         [ELF_ERR_SEG_OVERLAP] = "two segments share a page",
         [ELF_ERR_NO_LOADS] = "no loadable segment",
         [ELF_ERR_SPAN] = "segments span more memory than the loader allows",
         [ELF_ERR_ENTRY] = "entry point is not inside an executable segment",
+        [ELF_ERR_ENTRY_ZERO_FILL] = "e_entry lies past the segment's p_filesz, in bytes the loader zero-fills",
     };
     if ((unsigned)err >= ELF_ERR_COUNT || text[err] == NULL)
         return "unknown ELF error";

@@ -29,6 +29,8 @@ enum elf_error {
     ELF_ERR_PHNUM,            /* no program headers, or more than ELF_MAX_PHDRS */
     ELF_ERR_PHDRS_BOUNDS,     /* program header table outside the file */
     ELF_ERR_SHDRS_BOUNDS,     /* section header table outside the file (truncated?) */
+    ELF_ERR_SHOFF,            /* e_shoff set with e_shnum 0 (extended numbering: not ours) */
+    ELF_ERR_SHENTSIZE,        /* sections present and e_shentsize not 64 */
     ELF_ERR_DYNAMIC,          /* PT_INTERP / PT_DYNAMIC / PT_TLS: the kernel must be static */
     ELF_ERR_TOO_MANY_LOADS,   /* more than ELF_MAX_LOADS PT_LOAD segments */
     ELF_ERR_SEG_FILESZ,       /* p_filesz > p_memsz */
@@ -37,10 +39,12 @@ enum elf_error {
     ELF_ERR_SEG_BELOW_BASE,   /* segment below the required virtual base */
     ELF_ERR_SEG_ALIGN,        /* p_align not a power of two, or vaddr/offset incongruent */
     ELF_ERR_SEG_WX,           /* segment both writable and executable */
+    ELF_ERR_SEG_FLAGS,        /* p_flags bits other than R, W, X */
     ELF_ERR_SEG_OVERLAP,      /* two segments share a 4 KiB page */
     ELF_ERR_NO_LOADS,         /* no PT_LOAD segment with memory */
     ELF_ERR_SPAN,             /* segments span more than the allowed size */
     ELF_ERR_ENTRY,            /* entry point not inside an executable segment */
+    ELF_ERR_ENTRY_ZERO_FILL,  /* entry point past p_filesz: in zeroes the loader fills */
     ELF_ERR_COUNT
 };
 

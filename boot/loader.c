@@ -36,7 +36,7 @@
 #define KERNEL_FILE_MAX (64ull << 20) /* bytes: refuse anything larger than this */
 #define KERNEL_SPAN_MAX (1ull << 30)  /* the kernel lives in the top 2 GiB; 1 GiB is plenty */
 #define DIRECT_MAP_MIN (4ull << 30)   /* always cover the 32-bit MMIO hole (LAPIC, HPET) */
-#define DIRECT_MAP_MAX (512ull << 30) /* one PML4 slot; larger machines need a newer loader */
+#define DIRECT_MAP_MAX BOOT_DIRECT_MAP_MAX /* one PML4 slot; larger machines need a newer loader */
 #define EXIT_BOOT_TRIES 8
 
 #define PAGE_4K 0x1000ull

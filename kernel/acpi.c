@@ -25,14 +25,32 @@
  *     field of it is read. An entry length of 0 or 1 is an error, so the
  *     entry loop always advances and always ends.
  *   - The result keeps only what validated: a table with a bad checksum is
- *     listed as invalid and not parsed; a MADT with one bad entry is dropped
- *     whole (have_madt false: the kernel runs on the boot CPU alone, as the
- *     safest reading of a table we cannot parse). Caps (ACPI_MAX_*) are
- *     warnings, not errors: the extra entries are counted and left out.
+ *     listed as invalid and not parsed; a MADT with one malformed entry (a
+ *     length that does not fit) is dropped whole (have_madt false: the
+ *     kernel runs on the boot CPU alone, as the safest reading of a table we
+ *     cannot parse). Caps (ACPI_MAX_*) are warnings, not errors: the extra
+ *     entries are counted and left out.
+ *   - Values are checked where they are parsed, not left to their users: a
+ *     well-formed entry naming the impossible is left out with a warning and
+ *     the rest of the MADT kept - a processor with the broadcast APIC id
+ *     (xAPIC 0xff, x2APIC 0xffffffff: a destination meaning "everyone", so
+ *     start_ap would wait out its timeout on it), an NMI wired to a LINT pin
+ *     other than 0 or 1, an IOAPIC at 0 or unaligned. Addresses the kernel
+ *     must use - the local APIC's (from the 32-bit field or the override)
+ *     and the HPET's - must be nonzero, aligned to their register block and
+ *     below 2^52 (the architectural physical-address limit), or the MADT
+ *     resp. the HPET table is refused.
+ *   - Messages never overflow and never end silently: err_add writes a
+ *     message only whole, keeping room for a final "; ..." that marks a full
+ *     buffer (found by fuzzing: 100 copies of the MADT cut the message
+ *     mid-word). MADT warnings put their counts first (CPUs over the cap,
+ *     duplicate ids, other entries over caps), then the first per-entry
+ *     notes, so the numbers always survive. nerrors counts every error.
  *   - The kernel's copy (g_tables) is filled once by acpi_init, before other
  *     CPUs start, and read-only afterwards: no locking.
  *
- * Steps of acpi_walk:
+ * Steps of acpi_walk (one function each: walk_rsdp, walk_root_table,
+ * check_listed_table, parse_known_table):
  *   1. RSDP: signature "RSD PTR ", checksum of the first 20 bytes; for
  *      revision >= 2 also the length and the extended checksum.
  *   2. Root table: the XSDT when the RSDP has one, else the RSDT. Header,
@@ -103,23 +121,39 @@ static size_t str_len(const char *s)
     return n;
 }
 
-/* Appends a message to err (separated by "; "), truncating quietly. */
+/* What a full message buffer ends with: more problems were found than fit. */
+#define ERR_MORE "..."
+
+static bool err_full(const char *err, size_t used)
+{
+    return used >= 3 && err[used - 1] == '.' && err[used - 2] == '.' && err[used - 3] == '.';
+}
+
+/* Appends a message to err[0..n) ("; "-separated). A message is written
+ * only whole and only if room for "; ..." stays behind it; the first one that
+ * does not fit is replaced by "; ..." and every later one dropped, so a full
+ * buffer always says so (no message of ours ends in "..."). */
 __attribute__((format(printf, 3, 4)))
 static void err_add(char *err, size_t n, const char *fmt, ...)
 {
-    if (err == NULL || n == 0)
+    if (err == NULL || n < sizeof("; " ERR_MORE))
         return;
     size_t used = str_len(err);
-    if (used >= n - 1)
+    if (err_full(err, used))
         return;
-    if (used > 0) {
-        ksnprintf(err + used, n - used, "; ");
-        used = str_len(err);
-    }
+    size_t sep = used > 0 ? 2 : 0, room = n - used;
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(err + used, n - used, fmt, ap);
+    int len = kvsnprintf(err + used + sep, room - sep, fmt, ap);
     va_end(ap);
+    if (len >= 0 && sep + (size_t)len + sizeof("; " ERR_MORE) <= room) {
+        if (sep) {
+            err[used] = ';';
+            err[used + 1] = ' ';
+        }
+        return;
+    }
+    ksnprintf(err + used, room, "%s" ERR_MORE, sep ? "; " : "");
 }
 
 static void err_clear(char *err, size_t n)
@@ -220,6 +254,17 @@ int acpi_table_check(const uint8_t *p, size_t avail, const char *sig, uint32_t *
 /* ---- The MADT. ---- */
 
 #define MADT_FIXED_LEN 44u /* header + local APIC address + flags */
+#define XAPIC_BROADCAST  0xffu       /* a destination of "every CPU", never one CPU's id */
+#define X2APIC_BROADCAST 0xffffffffu
+#define PHYS_LIMIT (1ull << 52)      /* architectural maximum physical address width */
+#define LAPIC_REGS_LEN 0x1000u
+#define HPET_REGS_LEN  0x400u
+
+/* [phys, phys+len) is a nonzero, align-aligned range below PHYS_LIMIT. */
+static bool mmio_range_ok(uint64_t phys, uint64_t len, uint64_t align)
+{
+    return phys != 0 && phys % align == 0 && phys < PHYS_LIMIT && len <= PHYS_LIMIT - phys;
+}
 
 enum madt_type {
     MADT_LAPIC = 0, MADT_IOAPIC = 1, MADT_ISO = 2, MADT_NMI_SOURCE = 3, MADT_LAPIC_NMI = 4,
@@ -242,17 +287,25 @@ static uint8_t madt_min_len(uint8_t type)
     }
 }
 
-static void madt_add_cpu(struct acpi_madt *m, uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2)
+/* Per-entry warnings go to notes; the counts are summarized in m->warn. */
+static void madt_add_cpu(struct acpi_madt *m, char *notes, size_t nn, uint32_t apic_id, uint32_t uid,
+                         uint32_t flags, bool x2)
 {
     bool enabled = flags & 1, capable = (flags >> 1) & 1;
     if (!enabled && !capable) {
         m->cpus_unusable++;
         return;
     }
+    if (apic_id == (x2 ? X2APIC_BROADCAST : XAPIC_BROADCAST)) {
+        err_add(notes, nn, "processor uid %u has the broadcast APIC id 0x%x: not a CPU, ignored", uid, apic_id);
+        m->cpus_unusable++;
+        return;
+    }
     for (unsigned i = 0; i < m->ncpus; i++) {
         if (m->cpu[i].apic_id == apic_id) {
-            err_add(m->warn, sizeof(m->warn), "APIC id %u listed twice (uid %u and %u): second ignored",
-                    apic_id, m->cpu[i].uid, uid);
+            if (m->cpus_duplicate++ == 0)
+                err_add(notes, nn, "APIC id %u listed twice (uid %u and %u): second ignored", apic_id,
+                        m->cpu[i].uid, uid);
             return;
         }
     }
@@ -263,8 +316,14 @@ static void madt_add_cpu(struct acpi_madt *m, uint32_t apic_id, uint32_t uid, ui
     m->cpu[m->ncpus++] = (struct acpi_cpu){ apic_id, uid, enabled, !enabled && capable, x2 };
 }
 
-static void madt_add_nmi(struct acpi_madt *m, uint32_t uid, uint16_t flags, uint8_t lint)
+static void madt_add_nmi(struct acpi_madt *m, char *notes, size_t nn, uint32_t uid, uint16_t flags,
+                         uint8_t lint)
 {
+    if (lint > 1) {
+        err_add(notes, nn, "local APIC NMI entry for uid 0x%x names LINT %u (a local APIC has LINT0 and LINT1): "
+                "ignored", uid, lint);
+        return;
+    }
     if (m->nnmis == ACPI_MAX_LAPIC_NMIS) {
         m->other_dropped++;
         return;
@@ -272,8 +331,37 @@ static void madt_add_nmi(struct acpi_madt *m, uint32_t uid, uint16_t flags, uint
     m->nmi[m->nnmis++] = (struct acpi_lapic_nmi){ uid, flags, lint };
 }
 
+static void madt_add_ioapic(struct acpi_madt *m, char *notes, size_t nn, uint8_t id, uint32_t phys,
+                            uint32_t gsi_base)
+{
+    if (!mmio_range_ok(phys, 16, 16)) {
+        err_add(notes, nn, "IOAPIC id %u at 0x%x is not a 16-byte-aligned nonzero address: ignored", id, phys);
+        return;
+    }
+    if (m->nioapics == ACPI_MAX_IOAPICS)
+        m->other_dropped++;
+    else
+        m->ioapic[m->nioapics++] = (struct acpi_ioapic){ id, phys, gsi_base };
+}
+
+/* m->warn: the counts first (so they always fit), then the first notes. */
+static void madt_summarize(struct acpi_madt *m, const char *notes)
+{
+    if (m->cpus_dropped)
+        err_add(m->warn, sizeof(m->warn), "%u usable CPUs beyond the %u supported are ignored", m->cpus_dropped,
+                ACPI_MAX_CPUS);
+    if (m->cpus_duplicate)
+        err_add(m->warn, sizeof(m->warn), "%u duplicate APIC ids ignored", m->cpus_duplicate);
+    if (m->other_dropped)
+        err_add(m->warn, sizeof(m->warn), "%u IOAPIC/override/NMI entries beyond the caps are ignored",
+                m->other_dropped);
+    if (notes[0])
+        err_add(m->warn, sizeof(m->warn), "%s", notes);
+}
+
 int acpi_madt_parse(const uint8_t *t, size_t len, struct acpi_madt *m, char *err, size_t n)
 {
+    char notes[sizeof(m->warn)] = "";
     err_clear(err, n);
     *m = (struct acpi_madt){ 0 };
     if (len < MADT_FIXED_LEN) {
@@ -311,16 +399,13 @@ int acpi_madt_parse(const uint8_t *t, size_t len, struct acpi_madt *m, char *err
         }
         switch (type) {
         case MADT_LAPIC:
-            madt_add_cpu(m, e[3], e[2], rd32(e + 4), false);
+            madt_add_cpu(m, notes, sizeof(notes), e[3], e[2], rd32(e + 4), false);
             break;
         case MADT_X2APIC:
-            madt_add_cpu(m, rd32(e + 4), rd32(e + 12), rd32(e + 8), true);
+            madt_add_cpu(m, notes, sizeof(notes), rd32(e + 4), rd32(e + 12), rd32(e + 8), true);
             break;
         case MADT_IOAPIC:
-            if (m->nioapics == ACPI_MAX_IOAPICS)
-                m->other_dropped++;
-            else
-                m->ioapic[m->nioapics++] = (struct acpi_ioapic){ e[2], rd32(e + 4), rd32(e + 8) };
+            madt_add_ioapic(m, notes, sizeof(notes), e[2], rd32(e + 4), rd32(e + 8));
             break;
         case MADT_ISO:
             if (m->nisos == ACPI_MAX_ISOS)
@@ -329,14 +414,14 @@ int acpi_madt_parse(const uint8_t *t, size_t len, struct acpi_madt *m, char *err
                 m->iso[m->nisos++] = (struct acpi_iso){ e[2], e[3], rd16(e + 8), rd32(e + 4) };
             break;
         case MADT_LAPIC_NMI:
-            madt_add_nmi(m, e[2] == 0xff ? ACPI_UID_ALL : e[2], rd16(e + 3), e[5]);
+            madt_add_nmi(m, notes, sizeof(notes), e[2] == 0xff ? ACPI_UID_ALL : e[2], rd16(e + 3), e[5]);
             break;
         case MADT_X2APIC_NMI:
-            madt_add_nmi(m, rd32(e + 4), rd16(e + 2), e[8]);
+            madt_add_nmi(m, notes, sizeof(notes), rd32(e + 4), rd16(e + 2), e[8]);
             break;
         case MADT_LAPIC_OVERRIDE:
             if (m->lapic_overridden)
-                err_add(m->warn, sizeof(m->warn), "second local APIC address override ignored");
+                err_add(notes, sizeof(notes), "second local APIC address override ignored");
             else {
                 m->lapic_phys = rd64(e + 4);
                 m->lapic_overridden = true;
@@ -346,15 +431,10 @@ int acpi_madt_parse(const uint8_t *t, size_t len, struct acpi_madt *m, char *err
             break;
         }
     }
-    if (m->cpus_dropped)
-        err_add(m->warn, sizeof(m->warn), "%u usable CPUs beyond the %u supported are ignored", m->cpus_dropped,
-                ACPI_MAX_CPUS);
-    if (m->other_dropped)
-        err_add(m->warn, sizeof(m->warn), "%u IOAPIC/override/NMI entries beyond the caps are ignored",
-                m->other_dropped);
-    if (m->lapic_phys == 0 || (m->lapic_phys & 0xfff) != 0) {
-        err_add(err, n, "APIC: local APIC address 0x%llx is not a page-aligned nonzero address",
-                (unsigned long long)m->lapic_phys);
+    madt_summarize(m, notes);
+    if (!mmio_range_ok(m->lapic_phys, LAPIC_REGS_LEN, LAPIC_REGS_LEN)) {
+        err_add(err, n, "APIC: local APIC address 0x%llx%s is not a page-aligned nonzero address below 2^52",
+                (unsigned long long)m->lapic_phys, m->lapic_overridden ? " (from the address override)" : "");
         return -1;
     }
     return 0;
@@ -381,8 +461,8 @@ int acpi_hpet_parse(const uint8_t *t, size_t len, struct acpi_hpet *h, char *err
         err_add(err, n, "HPET: registers are in address space %u, not system memory (0)", space);
         return -1;
     }
-    if (h->phys == 0 || (h->phys & 0x3ff) != 0) {
-        err_add(err, n, "HPET: base address 0x%llx is not a 1 KiB-aligned nonzero address",
+    if (!mmio_range_ok(h->phys, HPET_REGS_LEN, HPET_REGS_LEN)) {
+        err_add(err, n, "HPET: base address 0x%llx is not a 1 KiB-aligned nonzero address below 2^52",
                 (unsigned long long)h->phys);
         return -1;
     }
@@ -454,13 +534,10 @@ static int walk_root(acpi_map_fn map, void *ctx, uint64_t phys, bool xsdt, struc
     return 0;
 }
 
-int acpi_walk(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables *out, char *err, size_t n)
+/* Step 1: map and validate the RSDP. */
+static int walk_rsdp(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables *out, char *err, size_t n)
 {
     char e[200];
-    err_clear(err, n);
-    *out = (struct acpi_tables){ 0 };
-
-    /* 1 */
     const uint8_t *p = rsdp_phys ? map(ctx, rsdp_phys, RSDP_V1_LEN) : NULL;
     if (p == NULL) {
         err_add(err, n, rsdp_phys ? "RSDP at 0x%llx not readable" : "no RSDP (the loader found none)",
@@ -485,8 +562,12 @@ int acpi_walk(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables
         return -1;
     }
     out->have_rsdp = true;
+    return 0;
+}
 
-    /* 2 */
+/* Step 2: the XSDT if there is one, else (or if it is bad) the RSDT. */
+static int walk_root_table(acpi_map_fn map, void *ctx, struct acpi_tables *out, char *err, size_t n)
+{
     int rc = -1;
     if (out->rsdp.xsdt_phys != 0) {
         rc = walk_root(map, ctx, out->rsdp.xsdt_phys, true, out, err, n);
@@ -512,48 +593,72 @@ int acpi_walk(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables
                 out->tables_dropped, ACPI_MAX_TABLES);
         out->nerrors++;
     }
+    return 0;
+}
 
-    /* 3, 4 */
-    for (unsigned i = 0; i < out->ntables; i++) {
-        struct acpi_table_ref *r = &out->table[i];
-        uint32_t len;
-        char what[32];
-        ksnprintf(what, sizeof(what), "table %u", i);
-        const uint8_t *t = map_table(map, ctx, r->phys, what, &len, err, n);
-        if (t == NULL) {
-            const uint8_t *h = map(ctx, r->phys, ACPI_HDR_LEN);
-            if (h != NULL)
-                sig_str(h, r->sig);
+/* Step 3: header, length and checksum of listed table i; NULL if bad. */
+static const uint8_t *check_listed_table(acpi_map_fn map, void *ctx, struct acpi_tables *out, unsigned i,
+                                         uint32_t *len, char *err, size_t n)
+{
+    struct acpi_table_ref *r = &out->table[i];
+    char what[32];
+    ksnprintf(what, sizeof(what), "table %u", i);
+    const uint8_t *t = map_table(map, ctx, r->phys, what, len, err, n);
+    if (t == NULL) {
+        const uint8_t *h = map(ctx, r->phys, ACPI_HDR_LEN);
+        if (h != NULL)
+            sig_str(h, r->sig);
+        out->nerrors++;
+        return NULL;
+    }
+    sig_str(t, r->sig);
+    r->length = *len;
+    r->revision = t[8];
+    r->valid = true;
+    return t;
+}
+
+/* Step 4: parse the first valid MADT and HPET table; warn about others. */
+static void parse_known_table(struct acpi_tables *out, const struct acpi_table_ref *r, const uint8_t *t,
+                              uint32_t len, char *err, size_t n)
+{
+    char e[200];
+    if (sig_eq(t, "APIC")) {
+        if (out->have_madt) {
+            err_add(err, n, "a second MADT at 0x%llx is ignored", (unsigned long long)r->phys);
             out->nerrors++;
-            continue;
+        } else if (acpi_madt_parse(t, len, &out->madt, e, sizeof(e)) != 0) {
+            err_add(err, n, "%s: MADT not trusted, running on the boot CPU only", e);
+            out->madt = (struct acpi_madt){ 0 };
+            out->nerrors++;
+        } else {
+            out->have_madt = true;
         }
-        sig_str(t, r->sig);
-        r->length = len;
-        r->revision = t[8];
-        r->valid = true;
-        if (sig_eq(t, "APIC")) {
-            if (out->have_madt) {
-                err_add(err, n, "a second MADT at 0x%llx is ignored", (unsigned long long)r->phys);
-                out->nerrors++;
-            } else if (acpi_madt_parse(t, len, &out->madt, e, sizeof(e)) != 0) {
-                err_add(err, n, "%s: MADT not trusted, running on the boot CPU only", e);
-                out->madt = (struct acpi_madt){ 0 };
-                out->nerrors++;
-            } else {
-                out->have_madt = true;
-            }
-        } else if (sig_eq(t, "HPET")) {
-            if (out->have_hpet) {
-                err_add(err, n, "a second HPET table at 0x%llx is ignored", (unsigned long long)r->phys);
-                out->nerrors++;
-            } else if (acpi_hpet_parse(t, len, &out->hpet, e, sizeof(e)) != 0) {
-                err_add(err, n, "%s", e);
-                out->hpet = (struct acpi_hpet){ 0 };
-                out->nerrors++;
-            } else {
-                out->have_hpet = true;
-            }
+    } else if (sig_eq(t, "HPET")) {
+        if (out->have_hpet) {
+            err_add(err, n, "a second HPET table at 0x%llx is ignored", (unsigned long long)r->phys);
+            out->nerrors++;
+        } else if (acpi_hpet_parse(t, len, &out->hpet, e, sizeof(e)) != 0) {
+            err_add(err, n, "%s", e);
+            out->hpet = (struct acpi_hpet){ 0 };
+            out->nerrors++;
+        } else {
+            out->have_hpet = true;
         }
+    }
+}
+
+int acpi_walk(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables *out, char *err, size_t n)
+{
+    err_clear(err, n);
+    *out = (struct acpi_tables){ 0 };
+    if (walk_rsdp(rsdp_phys, map, ctx, out, err, n) != 0 || walk_root_table(map, ctx, out, err, n) != 0)
+        return -1;
+    for (unsigned i = 0; i < out->ntables; i++) {
+        uint32_t len;
+        const uint8_t *t = check_listed_table(map, ctx, out, i, &len, err, n);
+        if (t != NULL)
+            parse_known_table(out, &out->table[i], t, len, err, n);
     }
     return out->nerrors == 0 ? 0 : -1;
 }

@@ -30,7 +30,7 @@
 #define ACPI_TABLE_MAX_LEN  (1u << 20)  /* any table longer than 1 MiB is refused as corrupt */
 #define ACPI_RSDP_MAX_LEN   1024u       /* a revision >= 2 RSDP claiming more is corrupt */
 #define ACPI_HDR_LEN        36u         /* the common system description table header */
-#define ACPI_ERR_MAX        512         /* room for every error acpi_walk may report */
+#define ACPI_ERR_MAX        512         /* room for acpi_walk's first errors; "; ..." ends a full one */
 #define ACPI_UID_ALL        0xffffffffu /* a local APIC NMI entry that applies to every CPU */
 #define ACPI_LAPIC_DEFAULT  0xfee00000ull
 
@@ -58,7 +58,7 @@ struct acpi_iso { /* interrupt source override: ISA irq `source` is GSI `gsi` */
 struct acpi_lapic_nmi { /* LINTn of processor uid (or ACPI_UID_ALL) is wired to NMI */
     uint32_t uid;
     uint16_t flags;
-    uint8_t lint; /* 0 or 1 */
+    uint8_t lint; /* 0 or 1 (other values are refused at parse) */
 };
 
 /* What the MADT says. Arrays hold n* valid entries; *_dropped count those
@@ -70,7 +70,8 @@ struct acpi_madt {
     unsigned ncpus;
     struct acpi_cpu cpu[ACPI_MAX_CPUS];
     unsigned cpus_dropped;  /* usable processors beyond ACPI_MAX_CPUS */
-    unsigned cpus_unusable; /* entries neither enabled nor online-capable: skipped */
+    unsigned cpus_unusable; /* neither enabled nor online-capable, or a broadcast id: skipped */
+    unsigned cpus_duplicate; /* entries repeating a kept APIC id: skipped */
     unsigned nioapics;
     struct acpi_ioapic ioapic[ACPI_MAX_IOAPICS];
     unsigned nisos;
@@ -79,7 +80,8 @@ struct acpi_madt {
     struct acpi_lapic_nmi nmi[ACPI_MAX_LAPIC_NMIS];
     unsigned other_dropped;   /* IOAPICs, overrides, NMI entries beyond their caps */
     unsigned unknown_entries; /* entry types this kernel does not know: skipped */
-    char warn[256];           /* "" or warnings, "; "-separated (caps, duplicates) */
+    char warn[256];           /* "" or warnings, "; "-separated: counts first, then the first
+                                 per-entry notes; "; ..." ends a full one */
 };
 
 struct acpi_hpet {
@@ -147,8 +149,9 @@ typedef const uint8_t *(*acpi_map_fn)(void *ctx, uint64_t phys, size_t len);
 
 /* The whole walk: RSDP at rsdp_phys -> XSDT (RSDT if there is no XSDT or it
  * is bad) -> every table's header and checksum -> MADT and HPET parsed.
- * *out gets what validated; returns 0 if everything did, else -1 with every
- * problem in err ("; "-separated). Never loops on bad input. */
+ * *out gets what validated; returns 0 if everything did, else -1 with the
+ * problems in err ("; "-separated, ending "; ..." if more than fit; nerrors
+ * counts them all). Never loops on bad input. */
 int acpi_walk(uint64_t rsdp_phys, acpi_map_fn map, void *ctx, struct acpi_tables *out, char *err, size_t n);
 
 #ifndef HOSTED

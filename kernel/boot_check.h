@@ -11,10 +11,9 @@
 #include "boot/boot_info.h"
 
 #define BOOT_CHECK_ERR_MAX     160         /* a buffer this size holds any message */
-#define BOOT_MMAP_MAX_ENTRIES  4096        /* more descriptors than this is not a real map */
 #define BOOT_MMAP_MAX_DESC     4096        /* bytes; a larger stride is not a real map */
 #define BOOT_DIRECT_MAP_MIN    (16ull << 20)
-#define BOOT_DIRECT_MAP_MAX    (64ull << 40) /* the direct-map region's size (DESIGN.md s.2) */
+/* BOOT_DIRECT_MAP_MAX and BOOT_MMAP_MAX_ENTRIES: boot/boot_info.h. */
 
 /* Checks every scalar field of *bi: magic, version, size first (nothing else
  * is read if they are wrong), then strings, map geometry, kernel image and

@@ -27,6 +27,10 @@
  *     above fails the whole line, and the message names the key, the value
  *     as written (cut to CMDLINE_ECHO_MAX bytes) and what was expected.
  *   - Reads never go past the terminating NUL; writes never past a field.
+ *   - cmdline_format writes the canonical line, which parses back to the same
+ *     struct; into a smaller buffer it writes that line's first size - 1
+ *     bytes. tests/fuzz/fuzz_cmdline.c checks both, and the parser against a
+ *     reference parser written from this grammar.
  *
  * Steps
  *   1. Split at separators (space, tab, CR, LF); any other control byte
@@ -344,39 +348,35 @@ int cmdline_parse(const char *line, struct cmdline *out, char *err, size_t errle
 
 void cmdline_format(const struct cmdline *cl, char *buf, size_t size)
 {
-    size_t n = 0;
-#define PUT(...) \
+    size_t n = 0; /* length of the full output so far (may exceed size) */
+    /* Each item after the first is preceded by one space, so a cut output is
+     * the full one's first size - 1 bytes. */
+#define PUT(fmt, ...) \
     do { \
-        int k_ = ksnprintf(buf + n, size > n ? size - n : 0, __VA_ARGS__); \
+        int k_ = ksnprintf(buf + (n < size ? n : size - 1), n < size ? size - n : 1, "%s" fmt, \
+                           n ? " " : "", __VA_ARGS__); \
         n += k_ > 0 ? (size_t)k_ : 0; \
-        if (n > size) n = size; \
     } while (0)
     if (size == 0)
         return;
     buf[0] = '\0';
     if (cl->test)
-        PUT(" test=%s", cl->test_glob);
+        PUT("test=%s", cl->test_glob);
     if (cl->seed_set)
-        PUT(" seed=%llu", (unsigned long long)cl->seed);
+        PUT("seed=%llu", (unsigned long long)cl->seed);
     if (cl->procs)
-        PUT(" procs=%u", cl->procs);
+        PUT("procs=%u", cl->procs);
     if (cl->gogc_set) {
-        if (cl->gogc_off) PUT(" gogc=off");
-        else PUT(" gogc=%u", cl->gogc);
+        if (cl->gogc_off) PUT("gogc=%s", "off");
+        else PUT("gogc=%u", cl->gogc);
     }
     if (cl->memlimit)
-        PUT(" memlimit=%llu", (unsigned long long)cl->memlimit);
+        PUT("memlimit=%llu", (unsigned long long)cl->memlimit);
     if (cl->gctrace_set)
-        PUT(" gctrace=%d", cl->gctrace ? 1 : 0);
+        PUT("gctrace=%d", cl->gctrace ? 1 : 0);
     if (cl->crash != CRASH_NONE)
-        PUT(" crash=%s", cmdline_crash_name(cl->crash));
+        PUT("crash=%s", cmdline_crash_name(cl->crash));
     if (cl->run[0])
-        PUT(" run=%s", cl->run);
+        PUT("run=%s", cl->run);
 #undef PUT
-    if (buf[0] == ' ') { /* drop the leading space */
-        size_t i = 0;
-        for (; buf[i + 1] != '\0'; i++)
-            buf[i] = buf[i + 1];
-        buf[i] = '\0';
-    }
 }

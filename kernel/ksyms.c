@@ -3,15 +3,34 @@
  *
  * The table lives between __ksyms_start and __ksyms_end (linker/kernel.ld):
  * a header, entries sorted by strictly rising address, then the names. The
- * header is checked before every use (magic, and that entries and names fit
- * inside the section), so a missing or damaged table means "no symbols",
- * never a fault: the lookup runs inside fault and panic reports.
+ * lookup runs inside fault and panic reports, so a missing or damaged table
+ * must mean "no symbols", never a fault.
+ *
+ * Invariants proved by table_problem() before every use:
+ *   1. the header fits and its magic is "KSYMTAB1";
+ *   2. count entries fit in the section and the names start right after them;
+ *   3. the names region [names_offset, names_offset + names_size) lies inside
+ *      the section;
+ *   4. the names region is empty or ends with a NUL. With 3, every name
+ *      offset below names_size therefore starts a string that ends inside the
+ *      table, so strcmp and "%s" never read past __ksyms_end (found by the
+ *      fuzzer, tests/fuzz/fuzz_ksyms.c: a region of 'B's with no NUL was read
+ *      past the end). A name offset at or beyond names_size reads as "?".
+ * Entries out of order make lookups wrong, not unsafe: the binary search
+ * only ever indexes [0, count).
+ *
+ * Hosted builds (HOSTED=1: host tests, fuzzers) have no linker script: the
+ * table and the image bounds come from ksyms_host_set() instead.
  */
 #include "kernel/ksyms.h"
 
 #include "kernel/lib/kprintf.h"
+#if HOSTED
+#include <string.h>
+#else
 #include "kernel/sections.h"
 #include "kernel/lib/string.h"
+#endif
 
 struct ksyms_header {
     char magic[8];         /* "KSYMTAB1" */
@@ -27,17 +46,59 @@ struct ksym_entry {
 };
 _Static_assert(sizeof(struct ksym_entry) == 16, "matches scripts/gen-ksyms");
 
-static const struct ksyms_header *table(void)
+/* The section's bytes and the image's text bounds. */
+struct ksyms_region {
+    const uint8_t *start;
+    uint64_t size;
+    uint64_t text_start, image_end;
+};
+
+#if HOSTED
+static struct ksyms_region host_region;
+
+void ksyms_host_set(const void *table, size_t size, uint64_t text_start, uint64_t image_end)
 {
-    const struct ksyms_header *h = (const struct ksyms_header *)__ksyms_start;
-    uint64_t avail = (uint64_t)(__ksyms_end - __ksyms_start);
-    if (avail < sizeof(*h) || memcmp(h->magic, "KSYMTAB1", 8) != 0)
-        return NULL;
+    host_region = (struct ksyms_region){ table, size, text_start, image_end };
+}
+
+static struct ksyms_region region(void) { return host_region; }
+#else
+static struct ksyms_region region(void)
+{
+    return (struct ksyms_region){ (const uint8_t *)__ksyms_start, (uint64_t)(__ksyms_end - __ksyms_start),
+                                  (uint64_t)__text_start, (uint64_t)__image_end };
+}
+#endif
+
+/* NULL if the table in r is sound (invariants 1-4 above), else what is wrong. */
+static const char *table_problem(const struct ksyms_region *r)
+{
+    const struct ksyms_header *h = (const struct ksyms_header *)r->start;
+    uint64_t avail = r->size;
+    if (r->start == NULL || avail < sizeof(*h))
+        return "bad symbol table: the section is smaller than its header";
+    if (memcmp(h->magic, "KSYMTAB1", 8) != 0)
+        return "bad symbol table: magic is not KSYMTAB1";
     if (h->count > avail / sizeof(struct ksym_entry) ||
-        h->names_offset != sizeof(*h) + h->count * sizeof(struct ksym_entry) ||
-        h->names_size > avail - h->names_offset)
-        return NULL;
-    return h;
+        h->names_offset != sizeof(*h) + h->count * sizeof(struct ksym_entry) || h->names_offset > avail)
+        return "bad symbol table: count and names_offset do not fit the section";
+    if (h->names_size > avail - h->names_offset)
+        return "bad symbol table: names_size runs past the end of the section";
+    if (h->names_size != 0 && r->start[h->names_offset + h->names_size - 1] != '\0')
+        return "bad symbol table: the names do not end with a NUL";
+    return NULL;
+}
+
+static const struct ksyms_header *table(struct ksyms_region *r)
+{
+    *r = region();
+    return table_problem(r) == NULL ? (const struct ksyms_header *)r->start : NULL;
+}
+
+const char *ksym_table_problem(void)
+{
+    struct ksyms_region r = region();
+    return table_problem(&r);
 }
 
 static const struct ksym_entry *entries(const struct ksyms_header *h)
@@ -45,6 +106,7 @@ static const struct ksym_entry *entries(const struct ksyms_header *h)
     return (const struct ksym_entry *)(h + 1);
 }
 
+/* Invariant 4 makes the returned string end inside the table. */
 static const char *entry_name(const struct ksyms_header *h, const struct ksym_entry *e)
 {
     if (e->name >= h->names_size)
@@ -54,16 +116,18 @@ static const char *entry_name(const struct ksyms_header *h, const struct ksym_en
 
 size_t ksym_count(void)
 {
-    const struct ksyms_header *h = table();
+    struct ksyms_region r;
+    const struct ksyms_header *h = table(&r);
     return h ? (size_t)h->count : 0;
 }
 
 bool ksym_lookup(uint64_t addr, const char **name, uint64_t *offset)
 {
-    const struct ksyms_header *h = table();
+    struct ksyms_region r;
+    const struct ksyms_header *h = table(&r);
     if (h == NULL || h->count == 0)
         return false;
-    if (addr < (uint64_t)__text_start || addr >= (uint64_t)__image_end)
+    if (addr < r.text_start || addr >= r.image_end)
         return false;
     const struct ksym_entry *e = entries(h);
     /* The last entry with e.addr <= addr. */
@@ -86,7 +150,8 @@ bool ksym_lookup(uint64_t addr, const char **name, uint64_t *offset)
 
 uint64_t ksym_address(const char *name)
 {
-    const struct ksyms_header *h = table();
+    struct ksyms_region r;
+    const struct ksyms_header *h = table(&r);
     if (h == NULL)
         return 0;
     for (uint64_t i = 0; i < h->count; i++)

@@ -23,6 +23,16 @@ uint64_t ksym_address(const char *name);
 /* Number of symbols in the table (0 if the table is missing or corrupt). */
 size_t ksym_count(void);
 
+/* NULL if the table is sound, else "bad symbol table: <what>" (static
+ * string). A bad table makes every lookup fail: no symbols, never a fault. */
+const char *ksym_table_problem(void);
+
+#if HOSTED
+/* Host tests and fuzzers: search table[0..size) as if it were the .ksyms
+ * section of an image whose text starts at text_start and ends at image_end. */
+void ksyms_host_set(const void *table, size_t size, uint64_t text_start, uint64_t image_end);
+#endif
+
 /* "name+0x1c" (or "?" if unknown) into buf; returns buf. */
 const char *ksym_format(uint64_t addr, char *buf, size_t size);
 

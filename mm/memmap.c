@@ -24,6 +24,12 @@
  * or above FRAME_SIZE and end at or below PHYS_ADDR_LIMIT. Holes (the PCI hole
  * below 4 GiB, RAM above it) are simply gaps between ranges.
  *
+ * Checked beyond the unit tests: tests/fuzz/fuzz_memmap.c compares step 4 on
+ * arbitrary maps with an independent model (cut the line at every entry
+ * boundary, classify each piece), and boot_check.c caps the descriptor count
+ * at the same BOOT_MMAP_MAX_ENTRIES that sizes the tables here, so a map the
+ * kernel accepts never exceeds them.
+ *
  * This file is pure logic except the kernel-only report at the end.
  */
 #include "mm/memmap.h"

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "boot/boot_info.h"
+
 struct boot_info;
 
 typedef uint64_t phys_addr_t;
@@ -37,7 +39,7 @@ typedef uint64_t phys_addr_t;
 #define PHYS_ADDR_LIMIT (1ull << 52)
 
 /* Fixed cap on descriptors (OVMF gives ~120 at 512 MiB, large servers a few hundred). */
-#define MEMMAP_MAX_DESCS 1024
+#define MEMMAP_MAX_DESCS BOOT_MMAP_MAX_ENTRIES /* the hand-over's limit, checked before parsing */
 /* Usable ranges: union of U usable minus R reserved intervals has at most U + R pieces. */
 #define MEMMAP_MAX_RANGES MEMMAP_MAX_DESCS
 /* Smallest legal descriptor stride (sizeof(EFI_MEMORY_DESCRIPTOR) version 1). */

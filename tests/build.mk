@@ -13,3 +13,4 @@ $(CASE_RUNNER_OBJ): tests/host/case_runner.c
 	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
 
 include $(sort $(wildcard tests/host/*.mk tests/kernel/*.mk tests/rt/*.mk tests/mm/*.mk))
+include tests/fuzz/build.mk

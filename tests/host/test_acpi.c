@@ -474,6 +474,122 @@ static void test_fuzz(void)
     tap_check(sane && bad > 0, "fuzz: %u corrupted table sets parsed without a crash, hang or overflow", rounds);
 }
 
+
+/* The message buffers must say when they are full, not cut a message short
+ * without a word (issue 16). */
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && strcmp(s + a - b, tail) == 0;
+}
+
+static void test_message_overflow(void)
+{
+    /* An XSDT listing one MADT 100 times. */
+    make_good();
+    uint8_t *x = mem + XSDT_AT;
+    header(x, "XSDT", 36 + 100 * 8, 1);
+    for (unsigned i = 0; i < 100; i++)
+        put64(x + 36 + 8 * i, MADT_AT);
+    seal(x);
+    int rc = walk();
+    diag_err();
+    tap_check(rc == -1 && T.have_madt && T.ntables == ACPI_MAX_TABLES && T.tables_dropped == 68,
+              "XSDT with 100 MADTs: the first parsed, 32 kept");
+    tap_check(strlen(err) < sizeof(err) && has("68 tables beyond") && ends_with(err, "; ..."),
+              "XSDT with 100 MADTs: the message ends in \"; ...\" (%zu bytes)", strlen(err));
+    tap_check(T.nerrors == 1 + 31, "XSDT with 100 MADTs: every problem counted (%u)", T.nerrors);
+
+    /* An RSDT with 40 entries nothing can read. */
+    make_good();
+    make_rsdp(0, RSDT_AT, 0);
+    uint8_t *r = mem + RSDT_AT;
+    header(r, "RSDT", 36 + 40 * 4, 1);
+    for (unsigned i = 0; i < 40; i++)
+        put32(r + 36 + 4 * i, 0xffff0000u + i);
+    seal(r);
+    rc = walk();
+    tap_check(rc == -1 && ends_with(err, "; ...") && has("table 0 at 0xffff0000: header not readable") &&
+                  T.nerrors == 1 + 32,
+              "RSDT with 40 unreadable entries: first named, the rest \"...\", all counted (%u)", T.nerrors);
+
+    /* 300 processor entries: duplicates (ids wrap at 256) and the cap. */
+    struct acpi_madt m;
+    madt_begin(0xfee00000);
+    for (unsigned i = 0; i < 300; i++) /* 100 distinct ids, then 200 repeats of kept ones */
+        madt_lapic((uint8_t)i, (uint8_t)(i < 100 ? i : (i - 100) % 64), 1);
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_diag("warn: %s", m.warn);
+    tap_check(rc == 0 && m.ncpus == ACPI_MAX_CPUS && strlen(m.warn) < sizeof(m.warn) &&
+                  strstr(m.warn, "36 usable CPUs beyond the 64") && strstr(m.warn, "200 duplicate APIC ids"),
+              "300 LAPIC entries: the cap and the duplicates are both counted in the warning");
+}
+
+/* Entries that are well formed but name the impossible (issue 16). */
+static void test_madt_values(void)
+{
+    struct acpi_madt m;
+    int rc;
+
+    make_good();
+    madt_begin(0xfee00000);
+    madt_lapic(0, 0, 1);
+    uint8_t *e = madt_entry(4, 6);
+    e[2] = 0xff;
+    e[5] = 7; /* LINT 7: a local APIC has LINT0 and LINT1 */
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_check(rc == 0 && m.nnmis == 0 && strstr(m.warn, "LINT 7"), "LAPIC NMI with LINT 7 ignored: %s", m.warn);
+
+    madt_begin(0xfee00000);
+    madt_lapic(0, 0, 1);
+    e = madt_entry(10, 12);
+    put32(e + 4, 0);
+    e[8] = 2;
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_check(rc == 0 && m.nnmis == 0 && strstr(m.warn, "LINT 2"), "x2APIC NMI with LINT 2 ignored: %s", m.warn);
+
+    madt_begin(0xfee00000);
+    madt_lapic(0, 0, 1);
+    madt_lapic(1, 0xff, 1); /* the xAPIC broadcast id */
+    e = madt_entry(9, 16);
+    put32(e + 4, 0xffffffffu); /* the x2APIC broadcast id */
+    put32(e + 8, 1);
+    put32(e + 12, 2);
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_check(rc == 0 && m.ncpus == 1 && m.cpus_unusable == 2 && strstr(m.warn, "broadcast APIC id 0xff") &&
+                  strstr(m.warn, "0xffffffff"),
+              "broadcast APIC ids are not CPUs: %s", m.warn);
+
+    madt_begin(0xfee00000);
+    madt_lapic(0, 0, 1);
+    e = madt_entry(5, 12);
+    put64(e + 4, 1ull << 63);
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_check(rc == -1 && has("local APIC address 0x8000000000000000"), "LAPIC override at 2^63 refused: %s", err);
+
+    madt_begin(0xfee00000);
+    madt_lapic(0, 0, 1);
+    e = madt_entry(1, 12);
+    e[2] = 3;
+    put32(e + 4, 0); /* IOAPIC at 0 */
+    madt_end();
+    rc = acpi_madt_parse(mem + MADT_AT, madt_len, &m, err, sizeof(err));
+    tap_check(rc == 0 && m.nioapics == 0 && strstr(m.warn, "IOAPIC id 3 at 0x0"), "IOAPIC at 0 ignored: %s", m.warn);
+
+    struct acpi_hpet h;
+    make_hpet(0, 1ull << 63);
+    tap_check(acpi_hpet_parse(mem + HPET_AT, 56, &h, err, sizeof(err)) == -1 && has("base address 0x8000000000000000"),
+              "HPET at 2^63 refused: %s", err);
+    make_hpet(0, (1ull << 52) - 0x400);
+    tap_check(acpi_hpet_parse(mem + HPET_AT, 56, &h, err, sizeof(err)) == 0,
+              "HPET in the last KiB below 2^52 accepted");
+}
+
 int main(void)
 {
     test_good();
@@ -482,6 +598,8 @@ int main(void)
     test_table_lengths();
     test_madt_entries();
     test_hpet();
+    test_message_overflow();
+    test_madt_values();
     test_fuzz();
     return tap_done();
 }

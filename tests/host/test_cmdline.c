@@ -106,6 +106,17 @@ static void test_good(void)
     char small[10];
     cmdline_format(&cl, small, sizeof(small));
     tap_check(strlen(small) < sizeof(small), "cmdline.format_truncates: \"%s\"", small);
+    /* Issue 16: a truncated result is the full one cut at size - 1 bytes (it was one byte shorter). */
+    for (size_t size = 1; size <= strlen(buf) + 1; size++) {
+        char cut[256];
+        cmdline_format(&cl, cut, size);
+        if (strlen(cut) != size - 1 || strncmp(cut, buf, size - 1) != 0) {
+            tap_check(false, "cmdline.format_prefix: size %zu gives \"%s\"", size, cut);
+            break;
+        }
+        if (size == strlen(buf) + 1)
+            tap_check(true, "cmdline.format_prefix: every size gives the full line cut at size - 1");
+    }
 
     char glob[CMDLINE_GLOB_MAX + 8];
     memset(glob, 0, sizeof(glob));

@@ -161,8 +161,8 @@ static void test_segment_rules(void)
     expect("W+X segment", ELF_ERR_SEG_WX);
     phdr(1, 1, ELF_PF_R | ELF_PF_W, 0x1800, BASE + 0x800, 0x100, 0x5000, 0x800);
     expect("segments share a page", ELF_ERR_SEG_OVERLAP);
-    phdr(0, 1, ELF_PF_R, 0x1000, BASE, 0x800, 0, 0x1000);
-    phdr(1, 1, ELF_PF_R, 0x2000, BASE + 0x1000, 0x100, 0, 0x1000);
+    phdr(0, 1, ELF_PF_R, 0x1000, BASE, 0, 0, 0x1000);
+    phdr(1, 1, ELF_PF_R, 0x2000, BASE + 0x1000, 0, 0, 0x1000);
     expect("no segment with memory", ELF_ERR_NO_LOADS);
     phdr(1, 1, ELF_PF_R | ELF_PF_W, 0x2000, BASE + 0x1000, 0x100, SPAN_MAX, 0x1000);
     expect("span larger than allowed", ELF_ERR_SPAN);
@@ -170,10 +170,48 @@ static void test_segment_rules(void)
     expect("entry in a data segment", ELF_ERR_ENTRY);
     put(24, BASE - 0x10, 8);
     expect("entry outside every segment", ELF_ERR_ENTRY);
+    put(24, BASE + 0x900, 8);
+    phdr(0, 1, ELF_PF_R | ELF_PF_X, 0x1000, BASE, 0x800, 0x1000, 0x1000);
+    expect("entry in the zero-filled tail of its segment", ELF_ERR_ENTRY_ZERO_FILL);
     put(56, ELF_MAX_LOADS + 1, 2);
     for (unsigned i = 0; i <= ELF_MAX_LOADS; i++)
         phdr(i, 1, ELF_PF_R, 0, BASE + 0x1000 * (uint64_t)i, 0, 0x10, 0x1000);
     expect("too many PT_LOAD segments", ELF_ERR_TOO_MANY_LOADS);
+}
+
+/* Issue 16: inputs the fuzzer found accepted. */
+static void test_fuzzer_findings(void)
+{
+    make_valid();
+    /* An empty PT_LOAD was skipped before any check. */
+    phdr(2, 1, ELF_PF_R, 0xfffffffffffffffaull, BASE + 0x10000, 0x100000, 0, 0x1000);
+    expect("empty PT_LOAD with filesz 0x100000 > memsz 0", ELF_ERR_SEG_FILESZ);
+    phdr(2, 1, ELF_PF_R, 0xfffffffffffffffaull, BASE + 0x10000, 0, 0, 0x1000);
+    expect("empty PT_LOAD whose offset lies outside the file", ELF_ERR_SEG_FILE_BOUNDS);
+    {
+        struct elf_plan plan;
+        phdr(2, 1, ELF_PF_R, 0x10, BASE + 0x10000, 0, 0, 0x1000);
+        tap_check(check(IMG_SIZE, &plan) == ELF_OK && plan.nsegs == 2,
+                  "an empty PT_LOAD inside the file is accepted and maps nothing");
+        make_valid();
+    }
+    /* p_flags bits the loader does not implement. */
+    phdr(1, 1, ELF_PF_R | ELF_PF_W | 0x100000, 0x2000, BASE + 0x1000, 0x100, 0x5000, 0x1000);
+    expect("PF_MASKOS bit in p_flags", ELF_ERR_SEG_FLAGS);
+    phdr(0, 1, ELF_PF_R | ELF_PF_X | 0x80000000u, 0x1000, BASE, 0x800, 0x800, 0x1000);
+    expect("PF_MASKPROC bit in p_flags", ELF_ERR_SEG_FLAGS);
+    /* Section header fields with no table. */
+    put(40, 0xdeadbeefdeadbeefull, 8);
+    put(60, 0, 2);
+    expect("e_shnum 0 with a garbage e_shoff", ELF_ERR_SHOFF);
+    put(40, IMG_SIZE - 128, 8);
+    put(58, 0, 2);
+    put(60, 2, 2);
+    expect("e_shentsize 0 with two sections", ELF_ERR_SHENTSIZE);
+    for (int e = 0; e < ELF_ERR_COUNT; e++)
+        if (e == ELF_ERR_SEG_FLAGS || e == ELF_ERR_SHOFF || e == ELF_ERR_SHENTSIZE || e == ELF_ERR_ENTRY_ZERO_FILL)
+            tap_check(strstr(elf_strerror((enum elf_error)e), "_") != NULL, "message names the field: %s",
+                      elf_strerror((enum elf_error)e));
 }
 
 /* Every truncation and every single-byte corruption of the headers: no
@@ -231,6 +269,7 @@ int main(void)
     test_valid_plan();
     test_header_rules();
     test_segment_rules();
+    test_fuzzer_findings();
     test_hostile();
     test_strerror();
     return tap_done();
