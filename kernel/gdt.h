@@ -6,7 +6,7 @@
  * an interrupt or exception its own known-good stack (the IST, SDM 6.14.5).
  *
  * No handler runs on the interrupted stack, because that stack may be a
- * coroutine's 2 KiB stack (DESIGN.md section 4). Each CPU has five IST
+ * coroutine's 4 KiB stack (DESIGN.md section 4). Each CPU has five IST
  * stacks (kernel/bootstacks.h for the boot CPU, mm/kstack.h for the APs),
  * each with an unmapped guard page below:
  *   IST_DF, IST_NMI, IST_MC  #DF, NMI, #MC: each can arrive when the current

@@ -34,7 +34,7 @@
  *   1. The CPU switches to this CPU's IRQ stack (IST_IRQ, kernel/gdt.h: its
  *      top, every time) and the stub saves the registers and the stack guard
  *      there, zeroing %fs:0x70 for the handler. The interrupted stack is
- *      never written, so it may be a coroutine's 2 KiB stack (DESIGN.md
+ *      never written, so it may be a coroutine's 4 KiB stack (DESIGN.md
  *      section 4).
  *   2. Nesting check: handlers run with IF=0, so none can nest; one that did
  *      (a handler that enabled interrupts) has already overwritten the outer

@@ -275,8 +275,8 @@ extern char rt_asm_text_start[], rt_asm_text_end[];
 void stack_init(void);
 void stack_alloc(struct rt_g *g, unsigned order);
 void stack_free(struct rt_g *g);
-void stack_release_all(void);
-bool stack_keep_with_dead_g(const struct rt_g *g); /* a dead G may keep its (smallest) stack */           /* end of world: every cached stack back to the OS */
+void stack_release_all(void);                      /* end of world: every cached stack back to the OS */
+bool stack_keep_with_dead_g(const struct rt_g *g); /* a dead G may keep its (smallest) stack */
 void stack_maybe_shrink(struct rt_g *g);/* at a safe point, g not running */
 __attribute__((noreturn)) void rt_newstack(struct rt_m *m);
 

@@ -45,7 +45,9 @@
  *
  * Regions (DESIGN.md section 2): every reservation belongs to one region. The
  * heap asks for arenas at exact hints inside its region (RT_HEAP_REGION_BASE in
- * rt/port.h); metadata and stacks pass hint NULL and let the port choose.
+ * rt/port.h), and stacks at exact hints inside theirs (rt/stack.c's cursor,
+ * which keeps reservations a page apart); metadata passes hint NULL and lets
+ * the port choose.
  *
  * Accounting hooks (what each call changes):
  *

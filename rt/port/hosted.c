@@ -131,7 +131,7 @@ void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi)
 
 int sys_port_reserve(enum sys_region r, void *hint, size_t n, void **out)
 {
-	(void)r;   /* hosted: only the heap passes a hint; others go anywhere */
+	(void)r;   /* hosted: the heap and stacks pass exact hints; metadata goes anywhere */
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	if (hint != NULL)
 		flags |= MAP_FIXED_NOREPLACE;
