@@ -8,8 +8,10 @@
  */
 #include "rt/port/hosted.h"
 #include "rt/rt.h"
+#include "rt/runtime2.h"
 #include "rt/sched.h"
 #include "tests/host/tap.h"
+#include "tests/xorshift.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -230,6 +232,58 @@ static void stack_arg_child_main(void *arg)
 
 static void stack_arg_child(void) { rt_run(stack_arg_child_main, NULL, 1); }
 
+/* ---- 8. no lost wake-up: work submitted while the other Ms go idle always runs ---- */
+
+/*
+ * The wake-up protocol's claim (rt/proc.c essay): a G made runnable while
+ * other Ms spin, stop spinning or sleep is always picked up by one of them.
+ * Each round, main waits a random time (0-300 us: the others are spinning,
+ * dropping their count, or asleep), then, holding its M (rt_acquirem: its
+ * own P cannot run anything, and no preemption rescues a lost wake-up),
+ * starts one worker and waits for it to run. A lost wake-up is a round where
+ * the worker does not run within WAKE_STALL_NS (a stall that only ends
+ * when main lets go of its M).
+ */
+#define WAKE_ROUNDS   3000
+#define WAKE_STALL_NS (5ull * 1000 * 1000 * 1000)
+static volatile uint64_t wake_ran, wake_stalls, wake_max_ns, wake_rounds_done;
+
+static void wake_worker(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&wake_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void wake_main(void *arg)
+{
+	(void)arg;
+	uint64_t seed = 0x5eed0f14ull;
+	for (int r = 0; r < WAKE_ROUNDS; r++) {
+		uint64_t delay = xorshift64star(&seed) % 300000;
+		uint64_t t = rt_nanotime();
+		while (rt_nanotime() - t < delay)
+			;
+		uint64_t target = wake_ran + 1;
+		rt_acquirem();
+		uint64_t t0 = rt_nanotime();
+		rt_go(wake_worker, NULL);
+		uint64_t dt;
+		while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target &&
+		       (dt = rt_nanotime() - t0) < WAKE_STALL_NS)
+			__builtin_ia32_pause();
+		dt = rt_nanotime() - t0;
+		bool stalled = __atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target;
+		rt_releasem();
+		if (stalled)
+			wake_stalls++;
+		else if (dt > wake_max_ns)
+			wake_max_ns = dt;
+		while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target)
+			rt_gosched();
+		wake_rounds_done++;
+	}
+}
+
 int main(void)
 {
 	rt_init();
@@ -286,6 +340,26 @@ int main(void)
 	rt_read_sched_stats(&ss);
 	tap_check(ab == 10 && ss.stacks_inuse == 0, "the end of the world destroys %lu blocked coroutines",
 		  (unsigned long)ab);
+
+	struct rt_sched_stats ws0, ws1;
+	rt_read_sched_stats(&ws0);
+	uint64_t wt0 = rt_nanotime();
+	ab = rt_run(wake_main, NULL, 4);
+	uint64_t wt1 = rt_nanotime();
+	rt_read_sched_stats(&ws1);
+	tap_diag("wake-up rounds: slowest hand-off %lu us; %lu idle Ms woken; %lu unclaimed wakes",
+		 (unsigned long)(wake_max_ns / 1000), (unsigned long)(ws1.wakeups - ws0.wakeups),
+		 (unsigned long)(ws1.idle_wakes - ws0.idle_wakes));
+	for (int p = 0; p < 4; p++)
+		tap_diag("P%d: spun %lu us, slept %lu us of %lu us", p,
+			 (unsigned long)((ws1.spin_ns[p] - ws0.spin_ns[p]) / 1000),
+			 (unsigned long)((ws1.idle_ns[p] - ws0.idle_ns[p]) / 1000),
+			 (unsigned long)((wt1 - wt0) / 1000));
+	tap_check(ab == 0 && wake_rounds_done == WAKE_ROUNDS && wake_ran == WAKE_ROUNDS && wake_stalls == 0,
+		  "no lost wake-up: %d workers started beside idle Ms all ran within %llu s (%lu stalled)",
+		  WAKE_ROUNDS, WAKE_STALL_NS / 1000000000ull, (unsigned long)wake_stalls);
+	tap_check(ws1.wakeups - ws0.wakeups > 0, "the rounds woke sleeping Ms (%lu times): the sleep path was exercised",
+		  (unsigned long)(ws1.wakeups - ws0.wakeups));
 
 	char out[4096];
 	int st = run_child(limit_child, out, sizeof out);
