@@ -225,7 +225,8 @@ static bool runq_empty(struct rt_p *pp)
 	       __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) == NULL;
 }
 
-static void runnext_grace(struct rt_p *victim);
+static inline uint64_t m_bit(const struct rt_m *m) { return 1ull << m->id; }
+static bool runnext_grace(struct rt_p *victim);
 
 /* Takes half of victim's queue into pp's (empty) ring; returns one G to run.
  * With take_next, an empty ring's runnext may be taken (see steal_work). */
@@ -240,7 +241,8 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim, bool take_ne
 			/* Take runnext too: its P may be about to run it, but it is not running yet. */
 			if (!take_next || __atomic_load_n(&victim->runnext, __ATOMIC_RELAXED) == NULL)
 				return NULL;
-			runnext_grace(victim);
+			if (!runnext_grace(victim))
+				return NULL;
 			struct rt_g *next = __atomic_load_n(&victim->runnext, __ATOMIC_ACQUIRE);
 			if (next != NULL && __atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,
 									 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -263,16 +265,24 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim, bool take_ne
 	}
 }
 
-/* Before taking a running P's runnext, give its M a moment to run it itself
- * (Go sleeps 3 us there): a hand-off pair should stay on one P. */
-static void runnext_grace(struct rt_p *victim)
+/*
+ * Before taking a P's runnext, give its M (awake: running a G or in the
+ * scheduler about to pick one) a moment to run it itself (Go sleeps 3 us
+ * there): a hand-off pair should stay on one P. Returns
+ * false if the owner switched Gs meanwhile: it is handing off actively (a
+ * ping-pong pair refills runnext every few hundred ns, so the pointer seen
+ * after the grace may be the same G again; taking it would split the pair).
+ */
+static bool runnext_grace(struct rt_p *victim)
 {
 	struct rt_m *owner = rt_allm[victim->id];
-	if (owner == NULL || __atomic_load_n(&owner->curg, __ATOMIC_RELAXED) == NULL)
-		return;
+	if (__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_RELAXED) & m_bit(owner))
+		return true;   /* asleep: it will not run it */
+	uint64_t switches = __atomic_load_n(&owner->nswitches, __ATOMIC_RELAXED);
 	uint64_t until = rt_port_nanotime() + RUNNEXT_WAIT_NS;
 	while (rt_port_nanotime() < until)
 		__builtin_ia32_pause();
+	return __atomic_load_n(&owner->nswitches, __ATOMIC_RELAXED) == switches;
 }
 
 static struct rt_g *globrunqget(struct rt_p *pp, bool batch)
@@ -306,8 +316,6 @@ static struct rt_g *globrunqget(struct rt_p *pp, bool batch)
 }
 
 /* ---- spinning and idle Ms (the wake-up protocol, essay steps W1-W3, S1-S5) ---- */
-
-static inline uint64_t m_bit(const struct rt_m *m) { return 1ull << m->id; }
 
 static void cpu_pause(void) { __builtin_ia32_pause(); }
 
