@@ -77,7 +77,7 @@ $(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
 # The scheduler benchmarks (bench/sched_bench.h): ours hosted (sched-ours, the
 # -O2 RT_BENCH_LIB) with 1 and 2 Ps, Go 1.19 (sched-go) with GOMAXPROCS 1 and
 # 2, ours in the kernel (run=bench.sched, linked into every kernel.elf) under
-# QEMU with 2 CPUs. Ours is built when rt/ has the scheduler: rt/proc.c among
+# QEMU with 4 CPUs (1, 2 and 4 Ps in one boot). Ours is built when rt/ has the scheduler: rt/proc.c among
 # the hosted library's sources (hosted) or rt/proc.o among the kernel's
 # runtime objects (kernel). The code that runs on coroutine stacks
 # (sched_bench.c) is compiled with the split-stack prologue, RT_SPLIT_CFLAGS if

@@ -397,7 +397,9 @@ static void resetspinning(struct rt_m *m)
  * mostly idle machine does not burn its CPUs looking for work. */
 static bool spin_allowed(void)
 {
-	uint32_t idle = (uint32_t)__builtin_popcountll(__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_RELAXED));
+	uint32_t idle = 0;   /* a bit count without libgcc or POPCNT (the kernel has neither) */
+	for (uint64_t x = __atomic_load_n(&rt_sched.idle_mask, __ATOMIC_RELAXED); x != 0; x &= x - 1)
+		idle++;
 	uint32_t busy = (uint32_t)rt_sched.nprocs - idle;
 	return 2 * __atomic_load_n(&rt_sched.nmspinning, __ATOMIC_RELAXED) < busy;
 }

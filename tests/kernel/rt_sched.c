@@ -12,7 +12,9 @@
 #include "kernel/trap.h"
 #include "mm/buddy.h"
 #include "rt/rt.h"
+#include "rt/runtime2.h"
 #include "rt/sched.h"
+#include "tests/xorshift.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -267,6 +269,83 @@ KTEST(rt_sched_preempt_calls, "rt.sched.preempt_loop_with_calls")
     loop_flag = 0;
     rt_run(call_loop_main, NULL, 1);
     KT_EQ(loop_flag, 1);
+    expect_nothing_held();
+}
+
+/* ---- no lost wake-up ---- */
+
+/*
+ * rt/proc.c's wake-up protocol (its essay): a G made runnable while the
+ * other CPUs spin, stop spinning or halt is always taken by one of them.
+ * Each round main waits a random 0-300 us (the others are spinning, giving
+ * up, or halted), then, holding its M (rt_acquirem: its own CPU cannot run
+ * the G and no preemption rescues a lost wake-up), starts a worker and waits
+ * for it. A round where the worker does not run within WAKE_STALL_NS is a
+ * lost wake-up; so is an idle CPU that never was woken (the rounds must
+ * exercise the halted path: the count of wakes must grow).
+ */
+#define WAKE_ROUNDS   400
+#define WAKE_STALL_NS (5ull * 1000 * 1000 * 1000)
+static volatile uint64_t wake_ran, wake_stalls, wake_max_ns, wake_rounds_done;
+
+static void wake_worker(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&wake_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void wake_main(void *arg)
+{
+    (void)arg;
+    uint64_t seed = 0x5eed0f14ull;
+    for (int r = 0; r < WAKE_ROUNDS; r++) {
+        uint64_t delay = xorshift64star(&seed) % 300000;
+        uint64_t t = rt_nanotime();
+        while (rt_nanotime() - t < delay)
+            ;
+        uint64_t target = wake_ran + 1;
+        rt_acquirem();
+        uint64_t t0 = rt_nanotime();
+        rt_go(wake_worker, NULL);
+        while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target && rt_nanotime() - t0 < WAKE_STALL_NS)
+            __builtin_ia32_pause();
+        uint64_t dt = rt_nanotime() - t0;
+        bool stalled = __atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target;
+        rt_releasem();
+        if (stalled)
+            wake_stalls++;
+        else if (dt > wake_max_ns)
+            wake_max_ns = dt;
+        while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target)
+            rt_gosched();
+        wake_rounds_done++;
+    }
+}
+
+KTEST(rt_sched_no_lost_wakeup, "rt.sched.no_lost_wakeup")
+{
+    if (cpu_count() < 2) {
+        ktest_diag("one CPU: nothing to wake");
+        return;
+    }
+    wake_ran = wake_stalls = wake_max_ns = wake_rounds_done = 0;
+    struct rt_sched_stats s0, s1;
+    rt_read_sched_stats(&s0);
+    uint64_t t0 = rt_nanotime();
+    KT_EQ(rt_run(wake_main, NULL, 0), 0);
+    uint64_t wall = rt_nanotime() - t0;
+    rt_read_sched_stats(&s1);
+    ktest_diag("slowest hand-off %lu us; %lu halted CPUs woken, %lu woke unclaimed (tick)",
+               (unsigned long)(wake_max_ns / 1000), (unsigned long)(s1.wakeups - s0.wakeups),
+               (unsigned long)(s1.idle_wakes - s0.idle_wakes));
+    for (unsigned c = 0; c < cpu_count(); c++)
+        ktest_diag("CPU %u: spun %lu us, halted %lu us of %lu us", c,
+                   (unsigned long)((s1.spin_ns[c] - s0.spin_ns[c]) / 1000),
+                   (unsigned long)((s1.idle_ns[c] - s0.idle_ns[c]) / 1000), (unsigned long)(wall / 1000));
+    KT_EQ(wake_stalls, 0);
+    KT_EQ(wake_rounds_done, WAKE_ROUNDS);
+    KT_EQ(wake_ran, WAKE_ROUNDS);
+    KT_LE(1, s1.wakeups - s0.wakeups);
     expect_nothing_held();
 }
 
