@@ -19,8 +19,9 @@
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
- * Finding work (findrunnable): due timers, the local queue, the global queue
- * (the cheap sources); then, if the M spins, stealing from the other Ps in a
+ * Finding work (findrunnable): due timers (a spinning M looks at them once
+ * per SPIN_TIMERS_NS, 10 us: the heap has a global lock), the local queue,
+ * the global queue (the cheap sources); then, if the M spins, stealing from the other Ps in a
  * random order (the last of four passes may take a P's runnext, after a 3 us
  * grace if that P is running, so a hand-off pair stays on one CPU); with
  * nothing found for SPIN_NS (50 us) the M stops and sleeps in rt_port_idle
@@ -123,6 +124,7 @@
 #define GFREE_LOCAL_MAX 64
 #define SPIN_NS         50000ull  /* how long an M spins with nothing found before it sleeps */
 #define RUNNEXT_WAIT_NS 3000ull   /* a thief's grace before it takes a running P's runnext */
+#define SPIN_TIMERS_NS  10000ull  /* how often a spinning M looks at the timers */
 
 struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
@@ -589,14 +591,14 @@ static void execute(struct rt_m *m, struct rt_g *g)
 	rt_gogo(g->sched_sp, g->stackguard);
 }
 
-/* The cheap sources, in Go's order: due timers, every 61st round the global
- * queue, the local queue, a batch of the global queue. */
-static struct rt_g *find_local_work(struct rt_m *m, uint64_t *next_timer)
+/* The cheap sources, in Go's order: due timers (if check_timers), every
+ * 61st round the global queue, the local queue, a batch of the global queue. */
+static struct rt_g *find_local_work(struct rt_m *m, bool check_timers, uint64_t *next_timer)
 {
 	struct rt_p *pp = m->p;
-	*next_timer = 0;
 	bool ran_timers = false;
-	if (__atomic_load_n(&ntimers, __ATOMIC_RELAXED) != 0) {
+	if (check_timers && __atomic_load_n(&ntimers, __ATOMIC_RELAXED) != 0) {
+		*next_timer = 0;
 		bool was_empty = runq_empty(pp);
 		timers_run(pp, rt_port_nanotime(), next_timer);
 		ran_timers = was_empty && !runq_empty(pp);
@@ -644,7 +646,7 @@ static struct rt_g *steal_work(struct rt_m *m)
  */
 static struct rt_g *findrunnable(struct rt_m *m)
 {
-	uint64_t spin_t0 = 0;
+	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0;
 	bool alone = false;
 	for (;;) {
 		if (rt_sched.ending) {
@@ -654,8 +656,14 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			}
 			return NULL;
 		}
-		uint64_t next_timer;
-		struct rt_g *g = find_local_work(m, &next_timer);
+		/* A spinning M loops here every few hundred ns: it looks at the
+		 * timer heap (a global lock) once per SPIN_TIMERS_NS, not each time. */
+		bool check_timers = spin_t0 == 0 || rt_port_nanotime() - timers_checked >= SPIN_TIMERS_NS;
+		if (check_timers) {
+			next_timer = 0;
+			timers_checked = rt_port_nanotime();
+		}
+		struct rt_g *g = find_local_work(m, check_timers, &next_timer);
 		if (g == NULL && !alone && (m->spinning || spin_allowed())) {
 			if (!m->spinning)
 				spin_start(m);
