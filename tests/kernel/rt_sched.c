@@ -167,13 +167,19 @@ NOINLINE static uint64_t deep(struct level *outer, uint64_t n)
         grow_copies = si.ncopies;
     }
     /* On the way back, at every level: the pointer to the caller's local is
-     * inside the current stack and the local holds what the caller wrote. */
+     * inside the current stack and the local holds what the caller wrote.
+     * Bounds and check without a preemption point between them (the M held):
+     * a timer preemption there may shrink the stack, which relocates si.lo
+     * (an address inside the old stack) but not si.hi (one past its end),
+     * and a correct relocation would then fail the check. */
+    rt_acquirem();
     rt_stack_info(&si);
     if (outer != NULL && ((uintptr_t)outer < si.lo || (uintptr_t)outer >= si.hi ||
                           outer->value != (n - 1) * 0x9e3779b97f4a7c15ull ||
                           outer->pad[0] != (char)(n - 1) ||
                           outer->pad[sizeof outer->pad - 1] != (char)((n - 1) >> 3)))
         grow_bad++;
+    rt_releasem();
     if (here.outer != outer || here.value != n * 0x9e3779b97f4a7c15ull)
         grow_bad++;
     return r + 1;
