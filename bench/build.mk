@@ -69,10 +69,10 @@ $(BENCH_OUT)/alloc-go: bench/alloc.go | bench-deps
 # The scheduler benchmarks (bench/sched_bench.h): ours hosted (sched-ours, the
 # -O2 RT_BENCH_LIB) with 1 and 2 Ps, Go 1.19 (sched-go) with GOMAXPROCS 1 and
 # 2, ours in the kernel (run=bench.sched, linked into every kernel.elf) under
-# QEMU with 2 CPUs. The code that runs on coroutine stacks (sched_bench.c) is
-# compiled with the split-stack prologue, RT_SPLIT_CFLAGS if rt/build.mk
-# defines it, else -fsplit-stack; it is compiled twice, for the hosted and the
-# kernel build. Linking never gets -fsplit-stack: gcc would wrap
+# QEMU with 4 CPUs (1, 2 and 4 Ps in one boot). The code that runs on
+# coroutine stacks (sched_bench.c) is compiled with the split-stack prologue,
+# RT_SPLIT_CFLAGS if rt/build.mk defines it, else -fsplit-stack; it is compiled
+# twice, for the hosted and the kernel build. Linking never gets -fsplit-stack: gcc would wrap
 # pthread_create for libgcc's segmented stacks, which rt/ replaces.
 BENCH_SPLIT_CFLAGS := $(or $(RT_SPLIT_CFLAGS),-fsplit-stack)
 BENCH_SCHED_BINS := $(BENCH_OUT)/sched-go $(BENCH_OUT)/sched-ours

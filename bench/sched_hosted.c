@@ -11,7 +11,8 @@
  *   benchmark \t implementation \t ns_per_op \t note
  *
  * implementation is ours-pNPROCS; note says what the checks saw (stackgrow:
- * stack size, deepest use, copies). A failed check prints the reason and
+ * stack size, deepest use, copies) and, with 2 or more Ps, how many idle
+ * threads were woken and Gs stolen per 1000 operations. A failed check prints the reason and
  * exits 1. This file is not built with -fsplit-stack: it prints, and only
  * runs outside rt_run; the coroutines run bench/sched_bench.c.
  */
@@ -68,7 +69,10 @@ int main(int argc, char **argv)
 	job.rounds = argc > 5 ? (unsigned)parse_u64(argv[5], "ROUNDS", 1, SCHED_MAX_ROUNDS) : DEFAULT_ROUNDS;
 
 	rt_init();
+	struct rt_sched_stats s0, s1;
+	rt_read_sched_stats(&s0);
 	uint64_t left = rt_run(sched_bench_main, &batch, nprocs);
+	rt_read_sched_stats(&s1);
 	if (job.error) {
 		fprintf(stderr, "sched-ours: %s with %d Ps: %s\n", argv[2], nprocs, job.error);
 		return 1;
@@ -80,6 +84,19 @@ int main(int argc, char **argv)
 	if (job.kind == SCHED_STACKGROW)
 		n = snprintf(note, sizeof note, "stack %" PRIuPTR " KiB, used %" PRIuPTR " KiB, %" PRIu32 " copies",
 			     job.grow_stack_bytes >> 10, job.grow_used_bytes >> 10, job.grow_copies);
+	/* With more than one P: how often an idle M had to be woken (thread wakes
+	 * per 1000 operations, warm-up included), the cost spinning Ms avoid, and
+	 * how often a G was stolen (a ping-pong pair split across CPUs). */
+	uint64_t total_ops = job.ops * (job.rounds + 1);
+	if (nprocs > 1)
+	{
+		uint64_t stolen = 0;
+		for (int p = 0; p < nprocs && p < 64; p++)
+			stolen += s1.stolen[p] - s0.stolen[p];
+		n += snprintf(note + n, sizeof note - (size_t)n, "%s%.1f wakes, %.1f steals/1000 ops",
+			      n ? "; " : "", 1000.0 * (double)(s1.wakeups - s0.wakeups) / (double)total_ops,
+			      1000.0 * (double)stolen / (double)total_ops);
+	}
 	if (left != 0)
 		snprintf(note + n, sizeof note - (size_t)n, "%s%" PRIu64 " still alive at the end", n ? "; " : "",
 			 left);

@@ -19,13 +19,66 @@
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
- * Finding work (findrunnable): due timers (rt/time.c), the local queue, the global queue,
- * then stealing from the other Ps in a random order; with nothing found the
- * M announces itself idle, checks everything once more (a waker that missed
- * the announcement must not find it asleep with work queued), and sleeps in
- * rt_port_idle (kernel: hlt with interrupts on, woken by an IPI or the tick;
- * hosted: a futex with the next timer's deadline). A waker that queues work
- * wakes one idle M (wakep).
+ * Finding work (findrunnable): due timers (rt/time.c; a spinning M looks at them once
+ * per SPIN_TIMERS_NS, 10 us: the heap has a global lock), the local queue,
+ * the global queue (the cheap sources); then, if the M spins, stealing from the other Ps in a
+ * random order (the last of four passes may take a P's runnext, after a 3 us
+ * grace if that P is running, so a hand-off pair stays on one CPU); with
+ * nothing found for SPIN_NS (50 us) the M stops and sleeps in rt_port_idle
+ * (kernel: hlt with interrupts on, woken by an IPI or the tick; hosted: a
+ * futex with the next timer's deadline).
+ *
+ * Spinning and waking (Go's findrunnable/wakep/resetspinning/stopm, with our
+ * Ms keeping their Ps). A thread wake costs ~19 us here (futex or IPI), so a
+ * new G wakes an M only when no M is already looking. State: the count
+ * rt_sched.nmspinning (spinning Ms, plus a waker's claim in flight) and the
+ * idle set rt_sched.idle_mask (bit i: M i is idle and may be claimed; O(1)
+ * to claim with ctz, up to 64 Ms). All of it is seq_cst atomics.
+ *   Submitting (wakep, after rt_go/rt_ready/gosched/timers put a G in a queue):
+ *   W1. fence (the queue store before the loads); if the idle set is empty,
+ *       return; if nmspinning != 0, return (a spinner will look); else CAS
+ *       nmspinning 0 -> 1 (failed: someone else spins; return).
+ *   W2. claim an M from the idle set (fetch_and of its bit), set its wake
+ *       word and wake it: it owns the count and wakes spinning.
+ *   W3. the set emptied meanwhile: give the count back and go to W1 (a
+ *       submitter that saw our count relied on it).
+ *   Spinning and stopping (findrunnable, stopm):
+ *   S1. an M with nothing local may start spinning if 2 * nmspinning < busy
+ *       Ms (nprocs minus the idle set); it steals for up to SPIN_NS. When it
+ *       finds work it stops spinning (decrement) and calls wakep: more work
+ *       may have come that relied on it (Go's resetspinning).
+ *   S2. giving up: drop the count (decrement), clear its wake word, join the
+ *       idle set (fetch_or);
+ *   S3. fence, then re-check every source: the global queue, every P's ring
+ *       and runnext, a due timer, the end of the world;
+ *   S4. work seen: leave the set (fetch_and); if the bit was already gone a
+ *       waker claimed us and its count is ours, else take a count; steal;
+ *   S5. else sleep until the wake word is set (or the tick, or the timer
+ *       deadline), then leave the set; a bit already gone means "claimed":
+ *       spin. An M that woke unclaimed takes only the cheap sources and goes
+ *       back to S2 (no idle CPU spins on every tick).
+ * Why no wake-up is lost (a G published in a queue at time w while the other
+ * Ms are idle or going idle must be taken by one of them, without the
+ * submitter's M). Every M that sleeps did S2 then S3. Take any M X asleep
+ * after w. If X joined the set after the submitter's loads in W1 (which
+ * follow w), X's S3 re-check follows w and sees the G (seq_cst: the
+ * fetch_or, then the loads, against the store, then the loads). Otherwise X
+ * was in the set when the submitter looked, so the submitter either (a) saw
+ * nmspinning == 0 and got the count: W2 claims X or another idle M, which
+ * wakes spinning and steals after the claim, so after w; or W3 loops;
+ * (b) lost the CAS or saw nmspinning != 0: some count existed when it read,
+ * so its release comes after w in the total order; a spinner's release (S1
+ * or S2) is followed by wakep or the S3 re-check, a waker's release (W3) by
+ * a new look at the set, so again after w someone looks at the queue or
+ * wakes an idle M. Each release is followed by a look, and counts are only
+ * taken by Ms that then look (steal) before releasing: the chain ends with
+ * the G taken. tests/host/test_rt_sched.c ("no lost wake-up") checks it: a
+ * submitter that holds its M (so its own P never runs the G) starts a G
+ * 3000 times after random delays that land in every phase above; removing
+ * the S3 re-check makes it stall within a few thousand rounds.
+ * Memory order: x86 makes every atomic RMW a full fence; the explicit
+ * seq_cst fences state the StoreLoad order for the C model (one mfence per
+ * wakep and per stop; the fast path, "an M spins", is two loads).
  *
  * Preemption (Go's sysmon retake + async preemption). A G that has run for
  * RT_TIMESLICE_NS is asked to yield: g->preempt is set, and then
@@ -44,11 +97,22 @@
  *     point, and m->locks > 0 (rt_acquirem) wherever it uses the P's state.
  *
  * Locking: rt_sched.lock (LOCKRANK_SCHED) for the global queue and the
- * G lists; run rings are lock-free; everything in an M or P is its own M's.
- * The sleep heap and its lock are rt/time.c's.
+ * G lists; the sleep heap and its lock are rt/time.c's; run rings, the
+ * spinning count and the idle set are lock-free (above); everything in an M
+ * or P is its own M's.
+ *
+ * Timers at 4 CPUs (measured, issue 14; not restructured here): every
+ * findrunnable takes timers_lock while any G sleeps, due or not (1.0-1.3
+ * acquisitions per switch with one long sleeper; 2 per switch for 64 Gs
+ * sleeping 20 us in a loop); with 4 vCPUs on this 2-core host, between
+ * 0.02% and 43% of those acquisitions waited in two runs (lock holders
+ * descheduled by the host dominate). A serialization point on every CPU's
+ * schedule(): per-P heaps with an atomic earliest-deadline word (Go 1.14's
+ * timer0When) are the fix, once the timers live in rt/time.c.
  *
  * Cites: Go's proc.go (runqput/runqget/runqsteal, findrunnable, schedule,
- * gopark/goready, the 61-round global-queue check), and "Scalable Go
+ * gopark/goready, the 61-round global-queue check, "Worker thread
+ * parking/unparking" for spinning Ms: wakep, resetspinning, stopm), and "Scalable Go
  * Scheduler Design Doc" (Vyukov, 2012) for the G/M/P split.
  */
 #include "rt/fixalloc.h"
@@ -58,6 +122,9 @@
 
 #define RT_TIMESLICE_NS 10000000ull   /* 10 ms, Go's forcePreemptNS */
 #define GFREE_LOCAL_MAX 64
+#define SPIN_NS         50000ull  /* how long an M spins with nothing found before it sleeps */
+#define RUNNEXT_WAIT_NS 3000ull   /* a thief's grace before it takes a running P's runnext */
+#define SPIN_TIMERS_NS  10000ull  /* how often a spinning M looks at the timers */
 
 struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
@@ -154,8 +221,12 @@ static bool runq_empty(struct rt_p *pp)
 	       __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) == NULL;
 }
 
-/* Takes half of victim's queue into pp's (empty) ring; returns one G to run. */
-static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim)
+static inline uint64_t m_bit(const struct rt_m *m) { return 1ull << m->id; }
+static bool runnext_grace(struct rt_p *victim);
+
+/* Takes half of victim's queue into pp's (empty) ring; returns one G to run.
+ * With take_next, an empty ring's runnext may be taken (see steal_work). */
+static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim, bool take_next)
 {
 	for (;;) {
 		uint32_t h = __atomic_load_n(&victim->runqhead, __ATOMIC_ACQUIRE);
@@ -164,6 +235,10 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim)
 		n -= n / 2;
 		if (n == 0) {
 			/* Take runnext too: its P may be about to run it, but it is not running yet. */
+			if (!take_next || __atomic_load_n(&victim->runnext, __ATOMIC_RELAXED) == NULL)
+				return NULL;
+			if (!runnext_grace(victim))
+				return NULL;
 			struct rt_g *next = __atomic_load_n(&victim->runnext, __ATOMIC_ACQUIRE);
 			if (next != NULL && __atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,
 									 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -184,6 +259,26 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim)
 		__atomic_store_n(&pp->runqtail, tt + n - 1, __ATOMIC_RELEASE);
 		return batch[0];
 	}
+}
+
+/*
+ * Before taking a P's runnext, give its M (awake: running a G or in the
+ * scheduler about to pick one) a moment to run it itself (Go sleeps 3 us
+ * there): a hand-off pair should stay on one P. Returns
+ * false if the owner switched Gs meanwhile: it is handing off actively (a
+ * ping-pong pair refills runnext every few hundred ns, so the pointer seen
+ * after the grace may be the same G again; taking it would split the pair).
+ */
+static bool runnext_grace(struct rt_p *victim)
+{
+	struct rt_m *owner = rt_allm[victim->id];
+	if (__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_RELAXED) & m_bit(owner))
+		return true;   /* asleep: it will not run it */
+	uint64_t switches = __atomic_load_n(&owner->nswitches, __ATOMIC_RELAXED);
+	uint64_t until = rt_port_nanotime() + RUNNEXT_WAIT_NS;
+	while (rt_port_nanotime() < until)
+		__builtin_ia32_pause();
+	return __atomic_load_n(&owner->nswitches, __ATOMIC_RELAXED) == switches;
 }
 
 static struct rt_g *globrunqget(struct rt_p *pp, bool batch)
@@ -216,23 +311,148 @@ static struct rt_g *globrunqget(struct rt_p *pp, bool batch)
 	return g;
 }
 
-/* ---- idle Ms ---------------------------------------------------------------- */
+/* ---- spinning and idle Ms (the wake-up protocol, essay steps W1-W3, S1-S5) ---- */
 
-/* Wakes one idle M, if any: there is new work. */
+static void cpu_pause(void) { __builtin_ia32_pause(); }
+
+/* S2: m joins the idle set (it may now be claimed by a waker). */
+static void midle_put(struct rt_m *m)
+{
+	__atomic_fetch_or(&rt_sched.idle_mask, m_bit(m), __ATOMIC_SEQ_CST);
+}
+
+/*
+ * S5: m leaves the idle set itself. Returns false if a waker had claimed it
+ * already (W2): the claim carries a spinning count, which m now owns.
+ */
+static bool midle_remove_self(struct rt_m *m)
+{
+	return (__atomic_fetch_and(&rt_sched.idle_mask, ~m_bit(m), __ATOMIC_SEQ_CST) & m_bit(m)) != 0;
+}
+
+/* W2: takes one M out of the idle set (the first after self, so wakes spread); NULL if none. */
+static struct rt_m *midle_claim(const struct rt_m *self)
+{
+	uint64_t mask = __atomic_load_n(&rt_sched.idle_mask, __ATOMIC_SEQ_CST);
+	while (mask != 0) {
+		unsigned rot = self ? (unsigned)(self->id + 1) % 64u : 0;
+		uint64_t r = rot ? (mask >> rot) | (mask << (64u - rot)) : mask;
+		unsigned id = ((unsigned)__builtin_ctzll(r) + rot) % 64u;
+		uint64_t bit = 1ull << id;
+		uint64_t old = __atomic_fetch_and(&rt_sched.idle_mask, ~bit, __ATOMIC_SEQ_CST);
+		if (old & bit)
+			return rt_allm[id];
+		mask = old & ~bit;   /* someone else took it: try the rest */
+	}
+	return NULL;
+}
+
+/*
+ * W1-W3 (Go's wakep): there is new work; make sure an M will look for it.
+ * If an M spins, it will (S1/S3); otherwise take the one spinning slot and
+ * wake an idle M into it. The caller has published the work before this.
+ */
 static void wakep(void)
 {
-	if (__atomic_load_n(&rt_sched.nmidle, __ATOMIC_SEQ_CST) == 0)
-		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the publish before the loads below (StoreLoad) */
 	struct rt_m *self = rt_getm();
-	int start = self ? self->id + 1 : 0;
-	for (int i = 0; i < rt_sched.nprocs; i++) {
-		struct rt_m *m = rt_allm[(start + i) % rt_sched.nprocs];
+	for (;;) {
+		if (__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_SEQ_CST) == 0)
+			return;   /* every M awake: each re-checks before it sleeps (S3) */
 		uint32_t zero = 0;
-		if (m != self && __atomic_load_n(&m->idle, __ATOMIC_SEQ_CST) &&
-		    __atomic_compare_exchange_n(&m->wake, &zero, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&rt_sched.nmspinning, __ATOMIC_SEQ_CST) != 0 ||
+		    !__atomic_compare_exchange_n(&rt_sched.nmspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			return;   /* a spinner will see the work: its count's release re-checks (S1, W3) */
+		struct rt_m *m = midle_claim(self);
+		if (m != NULL) {
+			/* m owns the count now (S5); it wakes spinning. */
+			__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
 			rt_port_wake(m);
+			__atomic_add_fetch(&rt_sched.nwakeups, 1, __ATOMIC_RELAXED);
 			return;
 		}
+		/* W3: the set emptied under us. A submitter may have counted on the
+		 * count we held: give it back, then look at the idle set again. */
+		__atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* S1: m found work while spinning: stop spinning, and keep one M spinning if
+ * none does (Go's resetspinning): more work may have come without a wake. */
+static void resetspinning(struct rt_m *m)
+{
+	RT_ASSERT(m->spinning);
+	m->spinning = false;
+	uint32_t n = __atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+	RT_ASSERT(n < (uint32_t)RT_MAX_PROCS * 2);   /* no underflow */
+	wakep();
+}
+
+/* May m start spinning? At most half the busy Ms spin (Go's rule), so a
+ * mostly idle machine does not burn its CPUs looking for work. */
+static bool spin_allowed(void)
+{
+	uint32_t idle = 0;   /* a bit count without libgcc or POPCNT (the kernel has neither) */
+	for (uint64_t x = __atomic_load_n(&rt_sched.idle_mask, __ATOMIC_RELAXED); x != 0; x &= x - 1)
+		idle++;
+	uint32_t busy = (uint32_t)rt_sched.nprocs - idle;
+	return 2 * __atomic_load_n(&rt_sched.nmspinning, __ATOMIC_RELAXED) < busy;
+}
+
+static void spin_start(struct rt_m *m)
+{
+	m->spinning = true;
+	__atomic_add_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Is any work queued anywhere (S3's re-check; after the announcement)? */
+static bool work_anywhere(uint64_t next_timer)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the announcement before these loads (StoreLoad) */
+	if (rt_sched.ending || __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
+		return true;
+	for (int i = 0; i < rt_sched.nprocs; i++)
+		if (!runq_empty(rt_allp[i]))
+			return true;
+	return next_timer != 0 && next_timer <= rt_port_nanotime();
+}
+
+/*
+ * S2-S5 (Go's stopm, our Ms keeping their Ps): m found nothing. Drop the
+ * spinning count, join the idle set, re-check every queue, and sleep unless
+ * something turned up. On return m looks again; m->spinning says whether a
+ * waker claimed it (then it steals), *alone whether it woke unclaimed.
+ */
+static void stopm(struct rt_m *m, uint64_t next_timer, bool *alone)
+{
+	bool was_spinning = m->spinning;
+	if (was_spinning) {
+		m->spinning = false;
+		__atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
+	midle_put(m);
+	*alone = false;
+	if (work_anywhere(next_timer)) {
+		/* S4: out again. A claim raced with us: its count is ours. */
+		if (!midle_remove_self(m)) {
+			m->spinning = true;
+			m->nwoken++;
+		} else {
+			spin_start(m);   /* steal what we saw (over the limit: it is there) */
+		}
+		return;
+	}
+	uint64_t t0 = rt_port_nanotime();
+	rt_port_idle(m, next_timer);
+	m->idle_ns += rt_port_nanotime() - t0;
+	if (!midle_remove_self(m)) {   /* S5 */
+		m->spinning = true;
+		m->nwoken++;
+	} else {
+		m->nidle_wakes++;
+		*alone = true;
 	}
 }
 
@@ -277,49 +497,98 @@ static void execute(struct rt_m *m, struct rt_g *g)
 	rt_gogo(g->sched_sp, g->stackguard);
 }
 
-static struct rt_g *findrunnable(struct rt_m *m)
+/* The cheap sources, in Go's order: due timers (if check_timers), every
+ * 61st round the global queue, the local queue, a batch of the global queue. */
+static struct rt_g *find_local_work(struct rt_m *m, bool check_timers, uint64_t *next_timer)
 {
 	struct rt_p *pp = m->p;
-	for (;;) {
-		if (rt_sched.ending)
-			return NULL;
-		uint64_t next_timer = 0;
-		ready_due_timers(pp, &next_timer);
-		struct rt_g *g = NULL;
-		if (m->schedtick++ % 61 == 0)
-			g = globrunqget(pp, false);
-		if (g == NULL)
-			g = runqget(pp);
-		if (g == NULL)
-			g = globrunqget(pp, true);
-		/* Steal: four passes over the other Ps, each from a random start (fastrand). */
-		for (int pass = 0; g == NULL && pass < 4 && rt_sched.nprocs > 1; pass++) {
-			uint32_t start = fastrand(m);
-			for (int i = 0; i < rt_sched.nprocs && g == NULL; i++) {
-				struct rt_p *v = rt_allp[(start + (uint32_t)i) % (uint32_t)rt_sched.nprocs];
-				if (v != pp && !runq_empty(v)) {
-					g = runqsteal(pp, v);
-					if (g != NULL)
-						m->nstolen++;
-				}
+	bool ran_timers = false;
+	if (check_timers) {
+		bool was_empty = runq_empty(pp);
+		ready_due_timers(pp, next_timer);   /* no sleeper: no lock, no clock read */
+		ran_timers = was_empty && !runq_empty(pp);
+	}
+	struct rt_g *g = NULL;
+	if (m->schedtick++ % 61 == 0)
+		g = globrunqget(pp, false);
+	if (g == NULL)
+		g = runqget(pp);
+	if (g == NULL)
+		g = globrunqget(pp, true);
+	if (ran_timers && g != NULL && !runq_empty(pp))
+		wakep();   /* timers readied more than this M will run now */
+	return g;
+}
+
+/* Steals from the other Ps: four passes in a random order; the last one may
+ * take a P's runnext (after a grace, if that P is running: Go's rule, so a
+ * producer/consumer pair on one P is not split). */
+static struct rt_g *steal_work(struct rt_m *m)
+{
+	struct rt_p *pp = m->p;
+	for (int pass = 0; pass < 4 && rt_sched.nprocs > 1; pass++) {
+		bool take_next = pass == 3;
+		uint32_t start = fastrand(m);
+		for (int i = 0; i < rt_sched.nprocs; i++) {
+			struct rt_p *v = rt_allp[(start + (uint32_t)i) % (uint32_t)rt_sched.nprocs];
+			if (v == pp || runq_empty(v))
+				continue;
+			struct rt_g *g = runqsteal(pp, v, take_next);
+			if (g != NULL) {
+				m->nstolen++;
+				return g;
 			}
 		}
-		if (g != NULL)
-			return g;
+	}
+	return NULL;
+}
 
-		/* Idle: announce, re-check everything, then sleep. */
-		__atomic_store_n(&m->idle, 1, __ATOMIC_SEQ_CST);
-		__atomic_add_fetch(&rt_sched.nmidle, 1, __ATOMIC_SEQ_CST);
-		bool work = rt_sched.ending || __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0;
-		for (int i = 0; !work && i < rt_sched.nprocs; i++)
-			work = !runq_empty(rt_allp[i]);
-		if (!work && next_timer != 0 && next_timer <= rt_port_nanotime())
-			work = true;
-		if (!work)
-			rt_port_idle(m, next_timer);
-		__atomic_sub_fetch(&rt_sched.nmidle, 1, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&m->idle, 0, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
+/*
+ * Finds a G to run (Go's findrunnable): the cheap sources; then, if m spins
+ * or may start (spin_allowed), stealing, for up to SPIN_NS; then stopm. An
+ * M that woke unclaimed (tick, timer deadline) takes only the cheap sources
+ * before it sleeps again: no idle CPU spins on every tick.
+ */
+static struct rt_g *findrunnable(struct rt_m *m)
+{
+	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0;
+	bool alone = false;
+	for (;;) {
+		if (rt_sched.ending) {
+			if (m->spinning) {
+				m->spinning = false;
+				__atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+			}
+			return NULL;
+		}
+		/* A spinning M loops here every few hundred ns: it looks at the
+		 * timer heap (a global lock) once per SPIN_TIMERS_NS, not each time. */
+		bool check_timers = spin_t0 == 0 || rt_port_nanotime() - timers_checked >= SPIN_TIMERS_NS;
+		if (check_timers) {
+			next_timer = 0;
+			timers_checked = rt_port_nanotime();
+		}
+		struct rt_g *g = find_local_work(m, check_timers, &next_timer);
+		if (g == NULL && !alone && (m->spinning || spin_allowed())) {
+			if (!m->spinning)
+				spin_start(m);
+			g = steal_work(m);
+			uint64_t now = rt_port_nanotime();
+			if (spin_t0 == 0)
+				spin_t0 = now;
+			if (g == NULL && now - spin_t0 < SPIN_NS) {
+				cpu_pause();
+				continue;
+			}
+			m->spin_ns += now - spin_t0;
+			spin_t0 = 0;
+		}
+		if (g != NULL) {
+			if (m->spinning)
+				resetspinning(m);
+			return g;
+		}
+		stopm(m, next_timer, &alone);
 	}
 }
 
@@ -619,6 +888,10 @@ static uint64_t world_cleanup(void)
 		rt_sched.ngfree_global++;
 	}
 	__atomic_store_n(&rt_sched.ngoroutines, 0, __ATOMIC_RELAXED);
+	/* Every M left through findrunnable's top: no count or idle bit is left. */
+	RT_ASSERT_MSG(rt_sched.nmspinning == 0 && rt_sched.idle_mask == 0,
+		      "end of the world: %u spinning, idle set %#lx", rt_sched.nmspinning,
+		      (unsigned long)rt_sched.idle_mask);
 	stack_release_all();
 	return abandoned;
 }
@@ -657,6 +930,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	rt_memclr(out, sizeof *out);
 	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
 	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
+	out->wakeups = __atomic_load_n(&rt_sched.nwakeups, __ATOMIC_RELAXED);
 	rt_lock(&rt_sched.lock);
 	out->g_struct_bytes = g_inuse;
 	rt_unlock(&rt_sched.lock);
@@ -669,6 +943,9 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 		out->stolen[i] = m->nstolen;
 		out->preempt_async += m->npreempt_async;
 		out->preempt_sync += m->npreempt_sync;
+		out->spin_ns[i] = m->spin_ns;
+		out->idle_ns[i] = m->idle_ns;
+		out->idle_wakes += m->nidle_wakes;
 	}
 	stack_read_stats(&out->stack_grows, &out->stack_shrinks, &out->stacks_inuse, &out->stack_chunks);
 }

@@ -151,13 +151,18 @@ struct rt_m {
 	int id;                    /* == its P's id */
 	int locks;                 /* >0: must not be preempted (own M) */
 	struct rt_p *p;
-	volatile uint32_t idle;    /* sleeping in rt_port_idle (its own flag; port wakes it) */
-	volatile uint32_t wake;    /* a waker set this; the idle loop clears it */
+	bool spinning;             /* looking for work, counted in rt_sched.nmspinning (own M) */
+	volatile uint32_t wake;    /* the idle word: a waker sets it, the M clears it before it
+				    * announces itself idle (rt_port_idle sleeps while it is 0) */
 	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
 	uint64_t schedtick;        /* scheduler rounds, for fairness checks */
 	uint64_t nstolen;          /* Gs stolen from other Ps */
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
+	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
+	uint64_t idle_ns;          /* time asleep in rt_port_idle (own M; read by stats) */
+	uint64_t nwoken;           /* times a waker claimed this M (own M) */
+	uint64_t nidle_wakes;      /* times it woke unclaimed (tick, timeout, spurious; own M) */
 	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (monitor only) */
 	uint64_t preempt_seen_ns;  /* when it first saw that count (monitor only) */
 	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
@@ -199,8 +204,10 @@ struct schedt {
 	struct rt_lock lock;
 	struct rt_g *runq_head, *runq_tail;  /* global run queue (lock) */
 	uint32_t runq_size;                  /* (lock) */
-	volatile uint32_t nmidle;            /* Ms sleeping in rt_port_idle */
-	volatile uint32_t nmspinning;        /* Ms looking for work */
+	volatile uint64_t idle_mask;         /* bit i: M i is idle and may be claimed (rt/proc.c's
+					      * wake-up protocol; seq_cst atomics only) */
+	volatile uint32_t nmspinning;        /* Ms spinning, plus wakers' claims in flight (seq_cst) */
+	volatile uint64_t nwakeups;          /* Ms woken by wakep (statistics) */
 	volatile bool ending;                /* the main G returned: every M leaves */
 	int nprocs;
 	struct rt_g *main_g;
@@ -210,6 +217,8 @@ struct schedt {
 	struct rt_g *gfree_global;           /* dead Gs overflowing Ps' lists (lock) */
 	int ngfree_global;
 };
+
+_Static_assert(RT_MAX_PROCS <= 64, "rt_sched.idle_mask has one bit per M");
 
 extern struct schedt rt_sched;
 extern struct rt_m *rt_allm[RT_MAX_PROCS];

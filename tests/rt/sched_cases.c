@@ -22,6 +22,7 @@
 
 #include "rt/runtime2.h" /* STACK_MIN: a new coroutine's stack */
 #include "tests/rt/rt_cases.h"
+#include "tests/xorshift.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -357,5 +358,92 @@ static void abandon_main(void *arg)
 CASE(end_of_world)
 {
     EXPECT_EQ(rt_run(abandon_main, NULL, CASE_ALL_PROCS), 100);
+    expect_nothing_held();
+}
+
+/* ---- no lost wake-up: work submitted while the other Ms go idle always runs ---- */
+
+#undef CASE_GROUP
+#define CASE_GROUP "rt.sched"
+
+/*
+ * rt/proc.c's wake-up protocol (its essay): a G made runnable while the
+ * other Ms spin, stop spinning or sleep (hosted: a futex; kernel: hlt) is
+ * always taken by one of them. Each round main waits a random 0-300 us (the
+ * others are spinning, giving up, or asleep), then, holding its M
+ * (rt_acquirem: its own P cannot run the G, and no preemption rescues a lost
+ * wake-up), starts a worker and waits for it. A round where the worker does
+ * not run within WAKE_STALL_NS is a lost wake-up; so is a world where no
+ * sleeping M was ever woken (the rounds must exercise the sleep path).
+ * Removing the re-check after an M joins the idle set (S3 in the essay)
+ * makes the host run stall within a few thousand rounds.
+ */
+#ifdef HOSTED
+#define WAKE_ROUNDS 3000
+#else
+#define WAKE_ROUNDS 400   /* TCG: a round costs far more */
+#endif
+#define WAKE_STALL_NS (5ull * 1000 * 1000 * 1000)
+static volatile uint64_t wake_ran, wake_stalls, wake_max_ns, wake_rounds_done, wake_seed;
+
+static void wake_worker(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&wake_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void wake_main(void *arg)
+{
+    (void)arg;
+    uint64_t seed = wake_seed;
+    for (int r = 0; r < WAKE_ROUNDS; r++) {
+        uint64_t delay = xorshift64star(&seed) % 300000;
+        uint64_t t = rt_nanotime();
+        while (rt_nanotime() - t < delay)
+            ;
+        uint64_t target = wake_ran + 1;
+        rt_acquirem();
+        uint64_t t0 = rt_nanotime();
+        rt_go(wake_worker, NULL);
+        while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target && rt_nanotime() - t0 < WAKE_STALL_NS)
+            __builtin_ia32_pause();
+        uint64_t dt = rt_nanotime() - t0;
+        bool stalled = __atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target;
+        rt_releasem();
+        if (stalled)
+            wake_stalls++;
+        else if (dt > wake_max_ns)
+            wake_max_ns = dt;
+        while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target)
+            rt_gosched();
+        wake_rounds_done++;
+    }
+}
+
+CASE(no_lost_wakeup)
+{
+    if (CASE_NPROCS() < 2) {
+        CASE_DIAG("one P: nothing to wake");
+        return;
+    }
+    wake_ran = wake_stalls = wake_max_ns = wake_rounds_done = 0;
+    wake_seed = case_seed() | 1;
+    struct rt_sched_stats s0, s1;
+    rt_read_sched_stats(&s0);
+    uint64_t t0 = rt_nanotime();
+    EXPECT_EQ(rt_run(wake_main, NULL, CASE_ALL_PROCS), 0);
+    uint64_t wall = rt_nanotime() - t0;
+    rt_read_sched_stats(&s1);
+    CASE_DIAG("slowest hand-off %lu us; %lu sleeping Ms woken, %lu woke unclaimed",
+              (unsigned long)(wake_max_ns / 1000), (unsigned long)(s1.wakeups - s0.wakeups),
+              (unsigned long)(s1.idle_wakes - s0.idle_wakes));
+    for (unsigned p = 0; p < CASE_NPROCS(); p++)
+        CASE_DIAG("P%u: spun %lu us, slept %lu us of %lu us", p,
+                  (unsigned long)((s1.spin_ns[p] - s0.spin_ns[p]) / 1000),
+                  (unsigned long)((s1.idle_ns[p] - s0.idle_ns[p]) / 1000), (unsigned long)(wall / 1000));
+    EXPECT_EQ(wake_stalls, 0);
+    EXPECT_EQ(wake_rounds_done, WAKE_ROUNDS);
+    EXPECT_EQ(wake_ran, WAKE_ROUNDS);
+    EXPECT_GE(s1.wakeups - s0.wakeups, 1);
     expect_nothing_held();
 }
