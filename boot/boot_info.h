@@ -77,9 +77,10 @@ _Static_assert(sizeof(struct boot_mem_desc) == 40, "EFI_MEMORY_DESCRIPTOR layout
 
 #define BOOT_CMDLINE_MAX 1024 /* bytes, including the terminating NUL */
 
-/* Limits of the hand-over, written once: the loader refuses to build a
- * boot_info beyond them, kernel/boot_check.c refuses one it receives, and
- * mm/memmap.c sizes its tables by them. */
+/* Limits of the hand-over, written once: the loader refuses a machine beyond
+ * them before ExitBootServices (RAM past the direct map; a memory map with
+ * more descriptors, as far as the map it sizes with shows), kernel/boot_check.c
+ * refuses a boot_info beyond them, and mm/memmap.c sizes its tables by them. */
 #define BOOT_DIRECT_MAP_MAX   (512ull << 30) /* one PML4 slot of direct map (boot/loader.c) */
 #define BOOT_MMAP_MAX_ENTRIES 1024           /* memory-map descriptors (mm/memmap.c's tables) */
 

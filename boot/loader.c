@@ -266,6 +266,11 @@ static UINT64 highest_ram_end(void)
     EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&entries, &key, &dsize, &dver); /* counts entries */
     if (map == NULL)
         FAIL(L"GetMemoryMap failed while sizing the direct map");
+    /* Refused here, while the firmware can still print; the map taken at
+     * ExitBootServices may hold a few more, which kernel/boot_check.c refuses. */
+    if (entries > BOOT_MMAP_MAX_ENTRIES)
+        FAIL(L"the memory map has %ld descriptors; the kernel takes at most %d", (long)entries,
+             BOOT_MMAP_MAX_ENTRIES);
     UINT64 end = 0;
     for (UINTN i = 0; i < entries; i++) {
         EFI_MEMORY_DESCRIPTOR *d = (EFI_MEMORY_DESCRIPTOR *)((UINT8 *)map + i * dsize);

@@ -130,7 +130,7 @@ struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
 struct rt_p *rt_allp[RT_MAX_PROCS];
 static struct fixalloc g_alloc;
-static uint64_t g_inuse;             /* bytes of G structs ever made (sched lock) */
+static uint64_t g_inuse;             /* bytes of G structs ever made (sched lock; read atomically) */
 static struct rt_g *allgs;            /* every G struct ever made, through alllink (sched lock) */
 
 static void schedule(struct rt_m *m) __attribute__((noreturn));
@@ -931,9 +931,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
 	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
 	out->wakeups = __atomic_load_n(&rt_sched.nwakeups, __ATOMIC_RELAXED);
-	rt_lock(&rt_sched.lock);
-	out->g_struct_bytes = g_inuse;
-	rt_unlock(&rt_sched.lock);
+	out->g_struct_bytes = __atomic_load_n(&g_inuse, __ATOMIC_RELAXED);   /* callable before any world */
 	out->g_structs = out->g_struct_bytes / sizeof(struct rt_g);
 	for (int i = 0; i < RT_MAX_PROCS; i++) {
 		struct rt_m *m = rt_allm[i];

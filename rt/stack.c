@@ -166,12 +166,14 @@ __attribute__((target("avx2"))) NO_ASAN static void copy_relocate_avx2(uint64_t 
 static void copy_relocate_words(uint64_t *dst, const uint64_t *src, size_t n, uintptr_t lo, uintptr_t size,
 				uint64_t delta)
 {
-	static int have_avx2 = -1;   /* racy first use is benign: every thread computes the same */
-	if (have_avx2 < 0) {
+	static int have_avx2 = -1;   /* every thread computes the same value; atomics make the race formal-free */
+	int avx2 = __atomic_load_n(&have_avx2, __ATOMIC_RELAXED);
+	if (avx2 < 0) {
 		__builtin_cpu_init();
-		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+		__atomic_store_n(&have_avx2, avx2, __ATOMIC_RELAXED);
 	}
-	if (have_avx2)
+	if (avx2)
 		copy_relocate_avx2(dst, src, n, lo, size, delta);
 	else
 		copy_relocate_scalar(dst, src, n, lo, size, delta);
