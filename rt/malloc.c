@@ -51,6 +51,7 @@
 #include "rt/mcache.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
+#include "rt/sched.h"
 
 /* The address of every zero-sized allocation (Go's zerobase). */
 static uint64_t rt_zerobase;
@@ -85,11 +86,34 @@ static void throw_oom(size_t size, const char *what)
  * Slow path of step 3: refill through mcentral and the heap; panics on OOM.
  * Afterwards c->alloc[spc] is the span the slot came from.
  */
+/*
+ * The heap's slow paths run on the M's system stack (Go runs mheap.alloc
+ * under systemstack for the same reason): they take the mcentral, heap and
+ * sys_* locks, and a coroutine stack growing under them would take the stack
+ * pool's lock (ranked below them) and might need sys_reserve itself. make
+ * stress found it: a growth inside sys_port_reserve with the sys lock held
+ * tripped the lock-order check on 8 CPUs. On the system stack (guard 0) no
+ * function grows a stack.
+ */
+struct refill_call {
+	struct mcache *c;
+	spanclass_t spc;
+	struct mspan *s;
+	uintptr_t v;
+};
+
+static void refill_on_system_stack(void *arg)
+{
+	struct refill_call *r = arg;
+	r->v = mcache_next_free(r->c, r->spc, &r->s);
+}
+
 __attribute__((noinline))
 static uintptr_t malloc_refill(struct mcache *c, spanclass_t spc, size_t size)
 {
-	struct mspan *s;
-	uintptr_t v = mcache_next_free(c, spc, &s);
+	struct refill_call r = {c, spc, NULL, 0};
+	rt_systemstack(refill_on_system_stack, &r);
+	uintptr_t v = r.v;
 	if (unlikely(v == 0)) {
 		char what[96];
 		unsigned sc = spanclass_sizeclass(spc);
@@ -140,6 +164,18 @@ static void *malloc_tiny(struct mcache *c, size_t size)
 	return block;
 }
 
+struct large_call {
+	uintptr_t npages;
+	spanclass_t spc;
+	struct mspan *s;
+};
+
+static void large_on_system_stack(void *arg)
+{
+	struct large_call *l = arg;
+	l->s = mheap_alloc(l->npages, l->spc);
+}
+
 /* Step 5. */
 static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *type)
 {
@@ -147,7 +183,9 @@ static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *t
 		throw_oom(size, "object (larger than the heap region)");
 	uintptr_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
 	bool noscan = type == NULL || type->ptrdata == 0;
-	struct mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));
+	struct large_call l = {npages, make_spanclass(0, noscan), NULL};
+	rt_systemstack(large_on_system_stack, &l);   /* see malloc_refill */
+	struct mspan *s = l.s;
 	if (unlikely(s == NULL)) {
 		char what[64];
 		rt_snprintf(what, sizeof(what), "large object (%lu pages)", (unsigned long)npages);
