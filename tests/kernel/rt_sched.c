@@ -51,7 +51,7 @@ static void spread_reset(void)
 KTEST_KEEPS_FRAMES(rt_sched_spread, "rt.sched.spread")
 {
     spread_reset();
-    KT_EQ(rt_run(spread_main, NULL, 0), 0);
+    KT_EQ(rt_run_joined(spread_main, NULL, 0), 0);
     uint64_t frames0 = frame_free_count();
     struct frame_stats fs0, fs1;
     frame_stats(&fs0);
@@ -61,7 +61,7 @@ KTEST_KEEPS_FRAMES(rt_sched_spread, "rt.sched.spread")
     rt_read_memstats(&ms0);
 
     spread_reset();
-    uint64_t left = rt_run(spread_main, NULL, 0);
+    uint64_t left = rt_run_joined(spread_main, NULL, 0);
     uint64_t frames1 = frame_free_count();
     frame_stats(&fs1);
     rt_read_sched_stats(&ss1);

@@ -137,7 +137,7 @@ static void pingpong(unsigned npairs, uint64_t rounds)
 {
     pp_pairs = npairs;
     pp_rounds = rounds;
-    uint64_t left = rt_run(pingpong_main, NULL, CASE_ALL_PROCS);
+    uint64_t left = rt_run_joined(pingpong_main, NULL, CASE_ALL_PROCS);
     EXPECT_EQ(left, 0);
     EXPECT_EQ(bad, 0);
     uint64_t sent = 0, received = 0, echoed = 0;
@@ -213,7 +213,7 @@ static void buffered_basic_main(void *arg)
 CASE_KEEPS_FRAMES(buffered_trysend_fills_capacity)
 {
     begin();
-    EXPECT_EQ(rt_run(buffered_basic_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(buffered_basic_main, NULL, 1), 0);
     EXPECT_EQ(buf_sent, BUF_CAP);
     EXPECT_EQ(buf_len_full, BUF_CAP);
     EXPECT_EQ(buf_trysend_full, 0);
@@ -223,7 +223,7 @@ CASE_KEEPS_FRAMES(buffered_trysend_fills_capacity)
 CASE_KEEPS_FRAMES(buffered_tryrecv_in_order)
 {
     begin();
-    EXPECT_EQ(rt_run(buffered_basic_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(buffered_basic_main, NULL, 1), 0);
     EXPECT_EQ(buf_order_ok, 1);     /* FIFO order */
     EXPECT_EQ(buf_empty_fail, 1);   /* then tryrecv fails when empty */
     expect_stacks_returned();
@@ -285,7 +285,7 @@ CASE_KEEPS_FRAMES(buffered_fifo)
 {
     begin();
     fifo_received = fifo_order_bad = 0;
-    EXPECT_EQ(rt_run(fifo_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(fifo_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(fifo_order_bad, 0);
     EXPECT_EQ(fifo_received, FIFO_PRODUCERS * FIFO_PER);
@@ -326,7 +326,7 @@ CASE_KEEPS_FRAMES(close_wakes_every_receiver)
 {
     begin();
     close_woken_notok = close_zeroed = 0;
-    EXPECT_EQ(rt_run(close_unbuffered_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(close_unbuffered_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(close_woken_notok, CLOSE_WAITERS);   /* ok = false */
     EXPECT_EQ(close_zeroed, CLOSE_WAITERS);        /* and a zeroed element */
     expect_stacks_returned();
@@ -357,7 +357,7 @@ CASE_KEEPS_FRAMES(close_buffered_drains_first)
 {
     begin();
     close_buf_values = close_buf_notok = 0;
-    EXPECT_EQ(rt_run(close_buffered_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(close_buffered_main, NULL, 1), 0);
     EXPECT_EQ(close_buf_values, 3);
     EXPECT_EQ(close_buf_notok, 2);
     expect_stacks_returned();
@@ -434,7 +434,7 @@ CASE_KEEPS_FRAMES(select_fair_among_2)
     for (int i = 0; i < 4; i++)
         fair_pairs[i] = 0;
     fair_bad_value = 0;
-    EXPECT_EQ(rt_run(fair2_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(fair2_main, NULL, 1), 0);
     EXPECT_EQ(fair_bad_value, 0);
     EXPECT_EQ(fair2[0] + fair2[1], FAIR_ROUNDS);
     uint64_t c2 = chi_square_x100(fair2, 2, FAIR_ROUNDS), cp = chi_square_x100(fair_pairs, 4, FAIR_ROUNDS - 1);
@@ -453,7 +453,7 @@ CASE_KEEPS_FRAMES(select_fair_among_3)
     begin();
     fair3[0] = fair3[1] = fair3[2] = 0;
     fair_bad_value = 0;
-    EXPECT_EQ(rt_run(fair3_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(fair3_main, NULL, 1), 0);
     EXPECT_EQ(fair_bad_value, 0);
     EXPECT_EQ(fair3[0] + fair3[1] + fair3[2], FAIR_ROUNDS);
     uint64_t c3 = chi_square_x100(fair3, 3, FAIR_ROUNDS);
@@ -490,7 +490,7 @@ static void select_nonblocking_main(void *arg)
 CASE_KEEPS_FRAMES(select_nonblocking_nothing_ready)
 {
     begin();
-    EXPECT_EQ(rt_run(select_nonblocking_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(select_nonblocking_main, NULL, 1), 0);
     EXPECT_EQ(sel_ret[0], -1);
     EXPECT_EQ(sel_ret[1], -1);
     EXPECT_EQ(sel_ret[2], -1);
@@ -524,7 +524,7 @@ static void select_blocking_main(void *arg)
 CASE_KEEPS_FRAMES(select_blocks_until_a_case_fires)
 {
     begin();
-    EXPECT_EQ(rt_run(select_blocking_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(select_blocking_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(sel_ret[0], 1);
     EXPECT_EQ(sel_val, 4242);
     expect_stacks_returned();
@@ -555,7 +555,7 @@ static void select_send_main(void *arg)
 CASE_KEEPS_FRAMES(select_send_fires_when_a_receiver_comes)
 {
     begin();
-    EXPECT_EQ(rt_run(select_send_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(select_send_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(sel_ret[0], 0);
     EXPECT_EQ(sel_val, 777);
@@ -584,7 +584,7 @@ static void select_close_main(void *arg)
 CASE_KEEPS_FRAMES(select_recv_woken_by_close)
 {
     begin();
-    EXPECT_EQ(rt_run(select_close_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(select_close_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(sel_ret[0], 0);
     EXPECT_EQ(sel_ok, 0);    /* ok = false */
     EXPECT_EQ(sel_val, 0);   /* and a zeroed element */
@@ -657,7 +657,7 @@ CASE_KEEPS_FRAMES(select_exactly_once)
 {
     begin();
     ss_sum = ss_count = 0;
-    EXPECT_EQ(rt_run(select_stress_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(select_stress_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(bad, 0);
     EXPECT_EQ(ss_nonblock_ret, (uint64_t)-1);
     EXPECT_EQ(ss_count, (uint64_t)SS_SENDERS * SS_PER);
@@ -712,7 +712,7 @@ CASE_KEEPS_FRAMES(mutex_all_procs)
     mu_counter = 0;
     for (unsigned c = 0; c < MU_PROCS_MAX; c++)
         mu_proc_seen[c] = 0;
-    EXPECT_EQ(rt_run(mutex_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(mutex_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(bad, 0);   /* never two inside */
     EXPECT_EQ(mu_counter, (uint64_t)MU_WORKERS * MU_ITERS);
     EXPECT_EQ(mu_trylock_free, 1);
@@ -770,7 +770,7 @@ CASE_KEEPS_FRAMES(waitgroup)
     begin();
     wg2 = (struct rt_waitgroup)RT_WAITGROUP_INIT;
     wg_finished = 0;
-    EXPECT_EQ(rt_run(wg_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(wg_main, NULL, CASE_ALL_PROCS), 0);
     EXPECT_EQ(wg_finished, WG_N);
     for (int i = 0; i < WG_WAITERS; i++)
         EXPECT_EQ(wg_seen[i], WG_N);   /* no waiter left before the last worker */

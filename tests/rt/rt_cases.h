@@ -38,4 +38,42 @@ extern volatile uint64_t spread_done, spread_want_procs;
 extern volatile uint64_t spread_per_cpu[SPREAD_SLOTS];
 void spread_main(void *arg);
 
+/*
+ * rt_run(fn, arg, nprocs) for cases that expect no coroutine left: the main
+ * coroutine runs fn(arg), then waits (yielding, up to JOIN_DEADLINE_NS) until
+ * it is the only coroutine alive, so rt_run returns how many were still
+ * blocked. Without the wait, "none left" races with the exit of a worker
+ * whose last act woke main (a wait-group done, a counter main polls): main
+ * can return while that worker is still running its epilogue, and rt_run
+ * rightly counts it (make stress: rt.chan.select_exactly_once on 8 CPUs,
+ * 1 left, once in 100 boots). A worker blocked for good still counts.
+ */
+#define JOIN_DEADLINE_NS (10ull * 1000 * 1000 * 1000)
+struct join_call {
+    void (*fn)(void *);
+    void *arg;
+};
+static struct join_call join_call;   /* one world at a time */
+
+static inline void join_main(void *unused)
+{
+    (void)unused;
+    join_call.fn(join_call.arg);
+    uint64_t deadline = rt_nanotime() + JOIN_DEADLINE_NS;
+    for (;;) {
+        struct rt_sched_stats ss;
+        rt_read_sched_stats(&ss);
+        if (ss.goroutines <= 1 || rt_nanotime() >= deadline)
+            break;
+        rt_gosched();
+    }
+}
+
+static inline uint64_t rt_run_joined(void (*fn)(void *), void *arg, int nprocs)
+{
+    join_call.fn = fn;
+    join_call.arg = arg;
+    return rt_run(join_main, NULL, nprocs);
+}
+
 #endif

@@ -80,7 +80,7 @@ static unsigned spread_once(void)
     spread_want_procs = CASE_NPROCS();
     for (unsigned c = 0; c < SPREAD_SLOTS; c++)
         spread_per_cpu[c] = 0;
-    EXPECT_EQ(rt_run(spread_main, NULL, CASE_ALL_PROCS), 0);   /* none left */
+    EXPECT_EQ(rt_run_joined(spread_main, NULL, CASE_ALL_PROCS), 0);   /* none left */
     EXPECT_EQ(spread_done, NSPREAD);
     unsigned used = 0;
     uint64_t sum = 0;
@@ -261,7 +261,7 @@ static void args_main(void *arg)
 CASE(args_survive_morestack)
 {
     args_bad = args_calls = 0;
-    EXPECT_EQ(rt_run(args_main, NULL, 1), 0);
+    EXPECT_EQ(rt_run_joined(args_main, NULL, 1), 0);
     EXPECT_EQ(args_calls, 301);
     EXPECT_EQ(args_bad, 0);   /* register, stack and variadic arguments */
     expect_nothing_held();
@@ -331,7 +331,7 @@ static void sleep_main(void *arg)
 CASE(sleep)
 {
     sleepers_done = 0;
-    EXPECT_EQ(rt_run(sleep_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(sleep_main, NULL, CASE_ALL_PROCS), 0);
     for (int i = 0; i < NSLEEPERS; i++) {
         EXPECT_GE(slept[i], (uint64_t)(i + 1) * 2000000);   /* at least as asked */
         EXPECT_LT(slept[i], 2000000000ull);                 /* and woken at all */
@@ -431,7 +431,7 @@ CASE(no_lost_wakeup)
     struct rt_sched_stats s0, s1;
     rt_read_sched_stats(&s0);
     uint64_t t0 = rt_nanotime();
-    EXPECT_EQ(rt_run(wake_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(rt_run_joined(wake_main, NULL, CASE_ALL_PROCS), 0);
     uint64_t wall = rt_nanotime() - t0;
     rt_read_sched_stats(&s1);
     CASE_DIAG("slowest hand-off %lu us; %lu sleeping Ms woken, %lu woke unclaimed",
