@@ -28,8 +28,8 @@ FUZZ_SRCS_cmdline      := kernel/cmdline.c kernel/glob.c $(FUZZ_FMT)
 FUZZ_SRCS_acpi         := kernel/acpi.c $(FUZZ_FMT)
 FUZZ_SRCS_boot_check   := kernel/boot_check.c $(FUZZ_FMT)
 FUZZ_SRCS_ksyms        := kernel/ksyms.c $(FUZZ_FMT)
-FUZZ_SRCS_rt_sizeclass := rt/sizeclasses.c
-FUZZ_SRCS_rt_span      := rt/mspan.c
+FUZZ_SRCS_rt_sizeclass := rt/sizeclasses.c tests/fuzz/rt_throw.c
+FUZZ_SRCS_rt_span      := rt/mspan.c tests/fuzz/rt_throw.c
 
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1

@@ -6,21 +6,11 @@
  * rt_roundupsize that class's size; the class's divmul divides every offset
  * inside one of its spans exactly; large sizes round up to whole pages.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 
 #include "rt/sizeclasses.h"
 #include "rt/port.h"
 #include "tests/fuzz/fuzz.h"
-
-void rt_throw(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    abort();
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

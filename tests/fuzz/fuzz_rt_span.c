@@ -9,21 +9,11 @@
  * the slots whose bit is 0, from freeindex up, in order, each once; the fast
  * path's address is startaddr + slot * elemsize and it counts alloc_count.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 
 #include "rt/mspan.h"
 #include "rt/port.h"
 #include "tests/fuzz/fuzz.h"
-
-void rt_throw(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    abort();
-}
 
 static bool bit(const uint64_t *w, unsigned i) { return (w[i / 64] >> (i % 64)) & 1; }
 

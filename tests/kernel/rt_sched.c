@@ -40,14 +40,6 @@
 #define FIXALLOC_CHUNK_BYTES   (16u << 10)   /* rt/fixalloc.c */
 #define PERSISTENT_CHUNK_BYTES (256u << 10)  /* rt/fixalloc.c */
 
-static void spread_reset(void)
-{
-    spread_done = 0;
-    spread_want_procs = cpu_count();
-    for (unsigned c = 0; c < SPREAD_SLOTS; c++)
-        spread_per_cpu[c] = 0;
-}
-
 KTEST_KEEPS_FRAMES(rt_sched_spread, "rt.sched.spread")
 {
     spread_reset();

@@ -29,14 +29,15 @@ static inline void expect_nothing_held(void)
  * NSPREAD short coroutines and returns when all ran; each counts itself in
  * spread_done and in spread_per_cpu[the P it started on] (P n runs on CPU n
  * in the kernel), and none ends before spread_want_procs Ps have started
- * one (or SPREAD_DEADLINE_NS passed). The caller zeroes the counts and sets
- * spread_want_procs (the world's P count) first. */
+ * one (or SPREAD_DEADLINE_NS passed). spread_reset() zeroes the counts and
+ * sets spread_want_procs to the world's P count; call it before each world. */
 #define NSPREAD 4000
 #define SPREAD_SLOTS 64 /* >= MAX_CPUS, and the host's Ps */
 #define SPREAD_DEADLINE_NS (30ull * 1000 * 1000 * 1000)
 extern volatile uint64_t spread_done, spread_want_procs;
 extern volatile uint64_t spread_per_cpu[SPREAD_SLOTS];
 void spread_main(void *arg);
+void spread_reset(void);
 
 /*
  * rt_run(fn, arg, nprocs) for cases that expect no coroutine left: the main

@@ -73,13 +73,18 @@ void spread_main(void *arg)
         rt_gosched();
 }
 
-/* Runs the spread world; returns how many Ps ran at least one coroutine. */
-static unsigned spread_once(void)
+void spread_reset(void)
 {
     spread_done = 0;
     spread_want_procs = CASE_NPROCS();
     for (unsigned c = 0; c < SPREAD_SLOTS; c++)
         spread_per_cpu[c] = 0;
+}
+
+/* Runs the spread world; returns how many Ps ran at least one coroutine. */
+static unsigned spread_once(void)
+{
+    spread_reset();
     EXPECT_EQ(rt_run_joined(spread_main, NULL, CASE_ALL_PROCS), 0);   /* none left */
     EXPECT_EQ(spread_done, NSPREAD);
     unsigned used = 0;
