@@ -63,3 +63,19 @@ bool heapbits_is_pointer(uintptr_t addr)
 	uint64_t *w = bitword(addr, &bit);
 	return (*w >> bit) & 1;
 }
+
+uint64_t heapbits_read(uintptr_t addr, unsigned n)
+{
+	RT_DASSERT(n >= 1 && n <= 64 && addr % 8 == 0);
+	unsigned bit;
+	uint64_t *w = bitword(addr, &bit);
+	uint64_t bits = w[0] >> bit;
+	if (bit != 0 && bit + n > 64) {
+		/* the rest is in the next bitmap word, unless the run crosses into the next arena */
+		if (((addr + 8 * (64 - bit)) & (RT_ARENA_SIZE - 1)) != 0)
+			bits |= w[1] << (64 - bit);
+		else
+			bits |= *bitword(addr + 8 * (64 - bit), &bit) << (64 - bit);
+	}
+	return n == 64 ? bits : bits & (((uint64_t)1 << n) - 1);
+}

@@ -19,4 +19,11 @@ void heapbits_set_type(uintptr_t v, uintptr_t size, uintptr_t slotsize, const st
 /* The word at addr (8-aligned, in a small-object scan span) holds a pointer. */
 bool heapbits_is_pointer(uintptr_t addr);
 
+/*
+ * The collector's reader: the pointer bits of the n words (1 <= n <= 64)
+ * starting at addr (8-aligned), bit i for the word at addr + 8 * i. The words
+ * lie in one allocated object of a small-object scan span.
+ */
+uint64_t heapbits_read(uintptr_t addr, unsigned n);
+
 #endif
