@@ -4,10 +4,11 @@
  * The runtime (rt/) allocates a few kinds of objects on P 0; the tour prints
  * the runtime view (arenas, the mcache's spans, memstats) beside the OS view
  * (frames per owner from the frame allocator, sys_* state from mm), then
- * declares one large object dead (rt_free_dead_large: what the sweeper will
- * do once the collector exists) and asks the scavenger to return idle
- * pages: the frame allocator's free count shows them come back. Only the
- * runtime's public headers are used, as everywhere outside rt/.
+ * drops its only reference to an 8 MiB object and 4000 small ones and runs
+ * a collection (rt_gc, with its gctrace line): the mark keeps the list that
+ * is still referenced, the sweep frees the rest, and the scavenger returns
+ * the idle pages: the frame allocator's free count shows them come back.
+ * Only the runtime's public headers are used, as everywhere outside rt/.
  *
  * Then coroutines (tour_coroutines): 64 workers spread over the CPUs, and one
  * coroutine that recurses until its 4 KiB stack has been copied to 64 KiB;
@@ -44,6 +45,20 @@ static void os_view(const char *when)
     sysmem_report();
 }
 
+/* Objects only this frame refers to: garbage once it returns (its frame is
+ * below the caller's stack pointer, which the collector never reads). */
+__attribute__((noinline)) static void tour_garbage(void)
+{
+    for (int i = 0; i < 4000; i++)
+        *(volatile uint64_t *)rt_alloc(16, NULL) = (uint64_t)i;
+    for (int i = 0; i < 3; i++)
+        rt_alloc(8, NULL); /* tiny: packed into one 16-byte block */
+    void *kib = rt_alloc(1024, NULL);
+    void *large = rt_alloc(8u << 20, NULL);
+    kprintf("allocated: 1000 x tour_node (16 B, scan), 4000 x 16 B noscan, 3 x 8 B tiny, 1 KiB at %p, "
+            "8 MiB at %p\n", kib, large);
+}
+
 void tour_runtime(void)
 {
     kprintf("\n== the runtime heap (rt/), seen from both sides of sys_* ==\n");
@@ -56,14 +71,7 @@ void tour_runtime(void)
         RT_STORE_PTR(n->next, list); /* every heap pointer store goes through the barrier */
         list = n;
     }
-    for (int i = 0; i < 4000; i++)
-        *(volatile uint64_t *)rt_alloc(16, NULL) = (uint64_t)i;
-    for (int i = 0; i < 3; i++)
-        rt_alloc(8, NULL); /* tiny: packed into one 16-byte block */
-    void *kib = rt_alloc(1024, NULL);
-    void *large = rt_alloc(8u << 20, NULL);
-    kprintf("allocated: 1000 x tour_node (16 B, scan), 4000 x 16 B noscan, 3 x 8 B tiny, 1 KiB at %p, "
-            "8 MiB at %p\n", kib, large);
+    tour_garbage();
 
     uint64_t sum = 0;
     for (struct tour_node *n = list; n; n = n->next)
@@ -74,14 +82,30 @@ void tour_runtime(void)
     rt_print_memstats();
     os_view("after allocating");
 
+    struct rt_memstats before, after;
+    rt_read_memstats(&before);
+    kprintf("\nnothing points to the 8 MiB object or the 4000 small ones any more; the list is still "
+            "referenced. A collection (gctrace=1):\n");
+    rt_gc_set_trace(true);
+    rt_gc(); /* mark from the roots (this stack, globals), then sweep */
+    rt_gc_set_trace(false);
+    rt_read_memstats(&after);
+    kprintf("collected: %lu objects freed, HeapAlloc %lu -> %lu KiB, HeapInuse %lu -> %lu KiB, NumGC %u\n",
+            (unsigned long)(after.frees - before.frees), (unsigned long)(before.heap_alloc >> 10),
+            (unsigned long)(after.heap_alloc >> 10), (unsigned long)(before.heap_inuse >> 10),
+            (unsigned long)(after.heap_inuse >> 10), after.num_gc);
+    sum = 0;
+    for (struct tour_node *n = list; n; n = n->next)
+        sum += n->value;
+    kprintf("the list survived: sum of values %lu (expected %d)\n", sum, 999 * 1000 / 2);
+
     uint64_t free0 = frame_free_count();
-    rt_free_dead_large(large); /* what the sweeper will do for an unreachable object */
     rt_free_os_memory();
     uint64_t free1 = frame_free_count();
-    kprintf("freed the dead 8 MiB object (rt_free_dead_large) and ran the scavenger (rt_free_os_memory): %lu frames "
-            "(%lu KiB) went back to the frame allocator\n",
+    kprintf("the scavenger (rt_free_os_memory) returned the swept pages: %lu frames (%lu KiB) went back to the "
+            "frame allocator\n",
             free1 - free0, (free1 - free0) * 4);
-    os_view("after scavenging");
+    os_view("after collecting and scavenging");
     smp_report(); /* each CPU, its P, its frame cache: live */
 }
 

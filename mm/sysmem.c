@@ -57,9 +57,9 @@ struct resv {
     enum sys_region region;
 };
 
-static struct resv g_resv[RESV_MAX]; /* sorted by start, disjoint */
+RT_NOSCAN static struct resv g_resv[RESV_MAX]; /* sorted by start, disjoint; not a GC root (rt/sys.h) */
 static unsigned g_nresv;
-static uint64_t g_bump[SYS_NREGIONS];
+RT_NOSCAN static uint64_t g_bump[SYS_NREGIONS];
 static uint64_t g_charge_pages; /* Prepared pages: frames promised, not yet taken */
 /* Protects g_resv, g_bump and g_charge_pages; ranks below the paging lock. */
 static struct spinlock g_sysmem_lock = SPINLOCK_INIT("sysmem", SPIN_RANK_SYSMEM);

@@ -36,6 +36,7 @@
 #include "kernel/lib/spinlock.h"
 #include "kernel/lib/x86.h"
 #include "kernel/time.h"
+#include "rt/sys.h"
 
 #define SHOOTDOWN_TIMEOUT_NS (5ull * 1000 * 1000 * 1000)
 
@@ -43,7 +44,7 @@
  * disabling interrupts, inside the paging lock: waiters still answer IPIs. */
 static struct spinlock g_shoot_lock = SPINLOCK_INIT("shootdown", SPIN_RANK_SHOOTDOWN);
 
-static struct {
+RT_NOSCAN static struct { /* va: a heap address, not a reference (rt/sys.h) */
     volatile uint64_t va, n;
     volatile uint64_t gen;               /* bumped per request */
     volatile uint64_t acked[MAX_CPUS];   /* gen each CPU has finished */

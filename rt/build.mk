@@ -10,7 +10,8 @@
 RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/mspan.c \
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
 	rt/mstats.c rt/mgcscavenge.c rt/mbarrier.c rt/heapview.c rt/print.c \
-	rt/proc.c rt/stack.c rt/chan.c rt/select.c rt/sema.c rt/sudog.c rt/time.c
+	rt/proc.c rt/stack.c rt/chan.c rt/select.c rt/sema.c rt/sudog.c rt/time.c \
+	rt/mgc.c rt/mgcmark.c rt/mgcwork.c rt/mgcsweep.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 
 # Coroutines run this code on small stacks: every function carries gcc's

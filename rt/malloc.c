@@ -42,15 +42,21 @@
  * Statistics: per-P counters in the mcache (mcache.c, mstats.c); no atomics
  * on the fast path.
  *
- * rt_free_dead_large is the one way memory comes back before the collector
- * exists: the caller's word that a large object is dead, checked, then
- * mheap_free_large (the sweeper's own entry, rt/mheap.c).
+ * The collector (rt/mgc.c): every slow path ends in gc_alloc_slow_hook, once
+ * the object is complete (cleared, its heap bits or largetype written), which
+ * may start a cycle; the fast path never does (it cannot: it has no frame),
+ * but every span refill passes through the slow path. A large object's span
+ * goes on its class's mcentral full list, where the sweeper finds it. Memory
+ * handed out again is cleared by gc_clear_checked, which at RT_DEBUG >= 1
+ * first checks that a freed slot still holds the sweeper's poison.
  */
 #include "rt/rt.h"
 #include "rt/mbitmap.h"
 #include "rt/mcache.h"
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
+#include "rt/runtime2.h"
 #include "rt/sched.h"
 
 /* The address of every zero-sized allocation (Go's zerobase). */
@@ -135,7 +141,7 @@ static inline void *malloc_small(struct mcache *c, size_t size, unsigned sc, int
 		s = c->alloc[spc];
 	}
 	if (s->needzero)
-		rt_memclr((void *)v, size);
+		gc_clear_checked(v, size, s);
 	return (void *)v;
 }
 
@@ -173,6 +179,7 @@ struct large_call {
 static void large_on_system_stack(void *arg)
 {
 	struct large_call *l = arg;
+	sweep_reclaim(l->npages);   /* free pages the sweep would give back, before growing */
 	l->s = mheap_alloc(l->npages, l->spc);
 }
 
@@ -184,7 +191,7 @@ static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *t
 	uintptr_t npages = (size + RT_PAGE_SIZE - 1) >> RT_PAGE_SHIFT;
 	bool noscan = type == NULL || type->ptrdata == 0;
 	struct large_call l = {npages, make_spanclass(0, noscan), NULL};
-	rt_systemstack(large_on_system_stack, &l);   /* see malloc_refill */
+	rt_systemstack(large_on_system_stack, &l);   /* see malloc_refill; it sweeps before growing */
 	struct mspan *s = l.s;
 	if (unlikely(s == NULL)) {
 		char what[64];
@@ -192,13 +199,17 @@ static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *t
 		throw_oom(size, what);
 	}
 	s->largetype = noscan ? NULL : type;
+	s->largesize = size;
 	s->freeindex = 1;   /* its one slot is taken */
 	s->alloc_count = 1;
 	s->alloc_cache = 0;
 	c->stats.large_alloc++;
 	c->stats.large_bytes += npages * RT_PAGE_SIZE;
 	if (s->needzero)
-		rt_memclr((void *)s->startaddr, size);
+		gc_clear_checked(s->startaddr, size, s);
+	/* Listed only now, complete: the sweeper and the mark may look at it. */
+	mcentral_put_swept(&mheap_.central[s->spanclass], s);
+	gc_charge(npages * RT_PAGE_SIZE);
 	return (void *)s->startaddr;
 }
 
@@ -245,15 +256,8 @@ static void *malloc_typed(struct mcache *c, size_t size, const struct rt_type *t
 	return v;
 }
 
-/* The slow path of rt_alloc: every case the fast path does not finish. */
-__attribute__((noinline))
-static void *rt_alloc_slow(size_t size, const struct rt_type *type)
+static void *malloc_any(struct mcache *c, size_t size, const struct rt_type *type)
 {
-	if (unlikely(size == 0))
-		return &rt_zerobase;
-	struct mcache *c = mcache_current();
-	RT_ASSERT_MSG(c != NULL, "rt_alloc: P %d has no mcache (rt_init / rt_start_procs?)",
-		      rt_port_current_p());
 	if (likely(size <= RT_MAX_SMALL_SIZE)) {
 		if (type == NULL) {
 			if (size < RT_TINY_SIZE)
@@ -267,10 +271,28 @@ static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 	return malloc_large(c, size, type);
 }
 
+/* The slow path of rt_alloc: every case the fast path does not finish. */
 __attribute__((noinline))
-static void *malloc_clear(uintptr_t v, size_t size)
+static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 {
-	rt_memclr((void *)v, size);
+	if (unlikely(size == 0))
+		return &rt_zerobase;
+	struct mcache *c = mcache_current();
+	RT_ASSERT_MSG(c != NULL, "rt_alloc: P %d has no mcache (rt_init / rt_start_procs?)",
+		      rt_port_current_p());
+	RT_ASSERT_MSG(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_OFF || rt_getm() == NULL,
+		      "rt_alloc(%zu) while the world is stopped for a collection (phase %u)", size,
+		      gc_phase);
+	void *v = malloc_any(c, size, type);
+	/* The new object lives in v, which this frame keeps across the call. */
+	gc_alloc_slow_hook();
+	return v;
+}
+
+__attribute__((noinline))
+static void *malloc_clear(uintptr_t v, size_t size, const struct mspan *s)
+{
+	gc_clear_checked(v, size, s);
 	return (void *)v;
 }
 
@@ -291,7 +313,7 @@ void *rt_alloc(size_t size, const struct rt_type *type)
 		if (likely(mspan_next_free_fast(s, &v))) {
 			if (likely(!s->needzero))
 				return (void *)v;
-			return malloc_clear(v, size);
+			return malloc_clear(v, size, s);
 		}
 	}
 	return rt_alloc_slow(size, type);
@@ -310,15 +332,6 @@ void *rt_alloc_array(const struct rt_type *elem, size_t n)
 		rt_throw("rt_alloc_array: %zu elements of %s (%zu bytes each) overflow the address space",
 			 n, elem->name ? elem->name : "?", elem->size);
 	return rt_alloc(n * elem->size, elem);
-}
-
-void rt_free_dead_large(void *obj)
-{
-	struct mspan *s = spanof(obj);
-	RT_ASSERT_MSG(s != NULL && s->state == MSPAN_INUSE && s->startaddr == (uintptr_t)obj &&
-		      spanclass_sizeclass(s->spanclass) == 0,
-		      "rt_free_dead_large(%p): not the base of a live large object", obj);
-	mheap_free_large(s);
 }
 
 void *rt_object_base(const void *p)

@@ -23,6 +23,7 @@
  * from a fixalloc under the heap lock.
  */
 #include "rt/mcache.h"
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
 
@@ -68,6 +69,7 @@ static bool mcache_refill(struct mcache *c, spanclass_t spc)
 	if (s == NULL)
 		return false;
 	c->stats.small_alloc[spanclass_sizeclass(spc)] += (uint64_t)(s->nelems - s->alloc_count);
+	gc_charge((uint64_t)(s->nelems - s->alloc_count) * s->elemsize);   /* Go's heapLive */
 	c->alloc[spc] = s;
 	return true;
 }
@@ -97,6 +99,7 @@ void mcache_release_all(struct mcache *c)
 			continue;
 		c->stats.small_alloc[spanclass_sizeclass((spanclass_t)i)] -=
 			(uint64_t)(s->nelems - s->alloc_count);
+		gc_charge(-(uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
 		mcentral_uncache_span(&mheap_.central[i], s);
 		c->alloc[i] = &mspan_empty;
 	}

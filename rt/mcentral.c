@@ -25,18 +25,21 @@
  * (refill or flush); if a sweep began while it was cached (sweepgen + 1) it is
  * swept now; it goes to the swept partial or full list.
  *
- * Sweeping is a no-op until the collector exists (a later issue): with no mark
- * phase nothing is known dead, and sweeping would wrongly free every object.
- * mspan_sweep below only advances sweepgen; the collector will make it copy
- * gcmark_bits into alloc_bits, count the survivors and free empty spans. Since
- * the heap's sweepgen never changes yet, the unswept lists stay empty. When
- * the collector makes mspan_sweep real, it moves to rt/mgcsweep.c (Go's
- * mgcsweep.go) with the rest of the sweeper; this file keeps the lists.
+ * Sweeping (rt/mgcsweep.c) takes spans off the unswept lists under the
+ * lock: mcentral_take_unswept for the sweeper, steps 2 and 3 here for an
+ * mcache that needs a span (they sweep with "preserve": an empty span is
+ * kept and handed out instead of going back to the heap). Before step 1, an
+ * unfinished sweep gets one span swept (proportional sweeping), and before
+ * growing the heap frees what the sweep can (sweep_reclaim).
+ * Large objects' spans (classes 0 and 1) are on the full lists too, from
+ * their allocation to the sweep that frees them, so the sweeper finds every
+ * in-use span through the mcentrals.
  *
  * Locking. c->lock (rank LOCKRANK_MCENTRAL) protects the lists and the spans
  * on them. It is never held across mheap_alloc.
  */
 #include "rt/mcentral.h"
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 
 void mcentral_init(struct mcentral *c, spanclass_t spc)
@@ -45,20 +48,56 @@ void mcentral_init(struct mcentral *c, spanclass_t spc)
 	c->spanclass = spc;
 }
 
-static struct spanlist *partial_swept(struct mcentral *c, uint32_t sg) { return &c->partial[(sg / 2) % 2]; }
-static struct spanlist *partial_unswept(struct mcentral *c, uint32_t sg) { return &c->partial[1 - (sg / 2) % 2]; }
-static struct spanlist *full_swept(struct mcentral *c, uint32_t sg) { return &c->full[(sg / 2) % 2]; }
-static struct spanlist *full_unswept(struct mcentral *c, uint32_t sg) { return &c->full[1 - (sg / 2) % 2]; }
+struct spanlist *mcentral_partial_swept(struct mcentral *c, uint32_t sg) { return &c->partial[(sg / 2) % 2]; }
+struct spanlist *mcentral_partial_unswept(struct mcentral *c, uint32_t sg) { return &c->partial[1 - (sg / 2) % 2]; }
+struct spanlist *mcentral_full_swept(struct mcentral *c, uint32_t sg) { return &c->full[(sg / 2) % 2]; }
+struct spanlist *mcentral_full_unswept(struct mcentral *c, uint32_t sg) { return &c->full[1 - (sg / 2) % 2]; }
+#define partial_swept mcentral_partial_swept
+#define partial_unswept mcentral_partial_unswept
+#define full_swept mcentral_full_swept
+#define full_unswept mcentral_full_unswept
 
-/* Sweeping without a collector: records the span as swept (see the essay). */
-static void mspan_sweep(struct mspan *s, uint32_t sg)
+static inline uint32_t heap_sweepgen(void) { return __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE); }
+
+/* Takes s off list l, counting it out of the unswept spans if l is an unswept list. */
+static void take(struct mcentral *c, struct spanlist *l, struct mspan *s, uint32_t sg)
 {
-	s->sweepgen = sg;
+	spanlist_remove(l, s);
+	if (l == partial_unswept(c, sg) || l == full_unswept(c, sg))
+		sweep_note_taken();
+}
+
+struct mspan *mcentral_take_unswept(struct mcentral *c)
+{
+	uint32_t sg = heap_sweepgen();
+	if (spanlist_empty(partial_unswept(c, sg)) && spanlist_empty(full_unswept(c, sg)))
+		return NULL;   /* a racy peek; the lists only shrink during a sweep */
+	rt_lock(&c->lock);
+	struct mspan *s = partial_unswept(c, sg)->first;
+	if (s != NULL)
+		take(c, partial_unswept(c, sg), s, sg);
+	else if ((s = full_unswept(c, sg)->first) != NULL)
+		take(c, full_unswept(c, sg), s, sg);
+	rt_unlock(&c->lock);
+	return s;
+}
+
+void mcentral_put_swept(struct mcentral *c, struct mspan *s)
+{
+	uint32_t sg = heap_sweepgen();
+	RT_DASSERT(s->spanclass == c->spanclass && s->sweepgen == sg);
+	rt_lock(&c->lock);
+	if (s->alloc_count < s->nelems)
+		spanlist_push(partial_swept(c, sg), s);
+	else
+		spanlist_push(full_swept(c, sg), s);
+	rt_unlock(&c->lock);
 }
 
 static struct mspan *mcentral_grow(struct mcentral *c)
 {
 	unsigned sc = spanclass_sizeclass(c->spanclass);
+	sweep_reclaim(rt_class[sc].npages);   /* reuse swept-free pages before growing */
 	struct mspan *s = mheap_alloc(rt_class[sc].npages, c->spanclass);
 	if (s != NULL)
 		__atomic_add_fetch(&c->ngrow, 1, __ATOMIC_RELAXED);
@@ -67,23 +106,30 @@ static struct mspan *mcentral_grow(struct mcentral *c)
 
 struct mspan *mcentral_cache_span(struct mcentral *c)
 {
-	uint32_t sg = mheap_.sweepgen;
+	uint32_t sg = heap_sweepgen();
 	struct mspan *s;
+	if (!sweep_done()) {   /* proportional sweeping: one span of any class */
+		uintptr_t freed;
+		sweepone(&freed);
+	}
 	rt_lock(&c->lock);
 	if ((s = partial_swept(c, sg)->first) != NULL) {
 		spanlist_remove(partial_swept(c, sg), s);
 		goto have;
 	}
 	if ((s = partial_unswept(c, sg)->first) != NULL) {
-		spanlist_remove(partial_unswept(c, sg), s);
-		mspan_sweep(s, sg);
-		goto have;
+		take(c, partial_unswept(c, sg), s, sg);
+		rt_unlock(&c->lock);
+		mspan_sweep(s, true);
+		goto cached;
 	}
 	while ((s = full_unswept(c, sg)->first) != NULL) {
-		spanlist_remove(full_unswept(c, sg), s);
-		mspan_sweep(s, sg);
+		take(c, full_unswept(c, sg), s, sg);
+		rt_unlock(&c->lock);
+		mspan_sweep(s, true);
 		if (s->alloc_count < s->nelems)
-			goto have;
+			goto cached;
+		rt_lock(&c->lock);
 		spanlist_push(full_swept(c, sg), s);
 	}
 	rt_unlock(&c->lock);
@@ -103,15 +149,17 @@ cached:
 
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
 {
-	uint32_t sg = mheap_.sweepgen;
+	uint32_t sg = heap_sweepgen();
 	RT_ASSERT_MSG(s->sweepgen == sg + 3 || s->sweepgen == sg + 1,
 		      "mcentral_uncache_span: span at %p has sweepgen %u, heap %u (not cached?)",
 		      (void *)s->startaddr, s->sweepgen, sg);
 	RT_DASSERT(s->spanclass == c->spanclass && s->list == NULL);
-	if (s->sweepgen == sg + 1)   /* cached before a sweep began: sweep it now */
-		mspan_sweep(s, sg);
-	else
+	if (s->sweepgen == sg + 1) {   /* cached before a sweep began: sweep it now */
+		if (!mspan_sweep(s, false))
+			return;   /* it had no live object: its pages went back to the heap */
+	} else {
 		s->sweepgen = sg;
+	}
 	rt_lock(&c->lock);
 	if (s->alloc_count < s->nelems)
 		spanlist_push(partial_swept(c, sg), s);

@@ -25,5 +25,14 @@ void mcentral_init(struct mcentral *c, spanclass_t spc);
 struct mspan *mcentral_cache_span(struct mcentral *c);
 /* Gives back a span the caller's mcache owned. */
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s);
+/* The sweeper's half (rt/mgcsweep.c): an unswept span, now the caller's, or NULL;
+ * and a swept one back on the right swept list. */
+struct mspan *mcentral_take_unswept(struct mcentral *c);
+void mcentral_put_swept(struct mcentral *c, struct mspan *s);
+/* The lists of each generation, for heap sweepgen sg. */
+struct spanlist *mcentral_partial_swept(struct mcentral *c, uint32_t sg);
+struct spanlist *mcentral_partial_unswept(struct mcentral *c, uint32_t sg);
+struct spanlist *mcentral_full_swept(struct mcentral *c, uint32_t sg);
+struct spanlist *mcentral_full_unswept(struct mcentral *c, uint32_t sg);
 
 #endif

@@ -74,7 +74,7 @@
 #define RT_DEBUG_JUNK_FREED (RT_DEBUG >= 1)
 #define JUNK_BYTE 0xdb
 
-struct mheap mheap_;
+RT_NOSCAN struct mheap mheap_;
 
 void mheap_init(void)
 {

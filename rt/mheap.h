@@ -72,6 +72,9 @@ struct mheap {
 
 extern struct mheap mheap_;
 
+/* At RT_DEBUG >= 1 freed spans are filled with this (mheap.c junk_fill). */
+#define HEAP_JUNK_WORD 0xdbdbdbdbdbdbdbdbull
+
 void mheap_init(void);
 
 /*

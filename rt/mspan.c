@@ -10,6 +10,8 @@
  */
 #include "rt/mspan.h"
 
+bool mspan_stress_mode;   /* rt/mgc.h: gcstress empties alloc caches; reload instead of skipping */
+
 void spanlist_push(struct spanlist *l, struct mspan *s)
 {
 	RT_DASSERT(s->list == NULL);
@@ -49,6 +51,10 @@ unsigned mspan_next_free_index(struct mspan *s)
 	if (idx >= s->nelems)
 		return s->nelems;
 	uint64_t cache = s->alloc_cache;
+	if (unlikely(mspan_stress_mode) && cache == 0) {
+		mspan_refill_alloc_cache(s);   /* the cache was emptied, not used up */
+		cache = s->alloc_cache;
+	}
 	while (cache == 0) {
 		idx = (idx + 64) & ~63u;   /* the cache covered the rest of idx's word */
 		if (idx >= s->nelems) {

@@ -61,6 +61,8 @@ struct mspan {
 	uint8_t state;             /* enum mspan_state */
 	uint8_t nbitwords_log2;    /* the bit arrays hold 1 << this uint64 words each */
 	const struct rt_type *largetype;   /* large span with pointers: its element type */
+	uintptr_t largesize;       /* large span: the bytes asked for (the rest of the pages is stale) */
+	uint64_t *checkmark_bits;  /* gccheckmark's second mark bits, only during that mark (mgcmark.c) */
 };
 
 struct spanlist {
@@ -105,6 +107,11 @@ static inline bool mspan_next_free_fast(struct mspan *s, uintptr_t *v)
 	*v = s->startaddr + (uintptr_t)result * s->elemsize;
 	return true;
 }
+
+/* When set (gcstress, rt/mgc.c), an empty alloc_cache is reloaded from
+ * freeindex's word instead of taken as "this word is used up": the collector
+ * empties every cache so that each allocation comes through the slow path. */
+extern bool mspan_stress_mode;
 
 /* Slow path: next free slot index, refilling alloc_cache; nelems if none. */
 unsigned mspan_next_free_index(struct mspan *s);

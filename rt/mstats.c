@@ -24,6 +24,7 @@
  * 16-byte block they share is the heap object.
  */
 #include "rt/mcache.h"
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
@@ -66,11 +67,18 @@ void rt_read_memstats(struct rt_memstats *m)
 		objects += small[sc];
 		bytes += small[sc] * rt_class[sc].size;
 	}
+	uint64_t small_frees = 0, small_free_bytes = 0;
+	for (unsigned sc = 1; sc < RT_NUM_SIZE_CLASSES; sc++) {
+		uint64_t f = ld(&sweep_frees[sc]);
+		m->by_size[sc].frees = f;
+		small_frees += f;
+		small_free_bytes += f * rt_class[sc].size;
+	}
 	m->mallocs = objects + tiny;
-	m->frees = tiny + large_frees;
+	m->frees = tiny + large_frees + small_frees;
 	m->heap_objects = m->mallocs - m->frees;
 	m->total_alloc = bytes;
-	m->heap_alloc = bytes - large_free_bytes;
+	m->heap_alloc = bytes - large_free_bytes - small_free_bytes;
 	m->alloc = m->heap_alloc;
 
 	rt_lock(&mheap_.lock);
@@ -92,6 +100,10 @@ void rt_read_memstats(struct rt_memstats *m)
 	m->pause_total_ns = rt_mstats.pause_total_ns;
 	m->num_gc = (uint32_t)rt_mstats.num_gc;
 	m->num_forced_gc = (uint32_t)rt_mstats.num_forced_gc;
+	rt_memcpy(m->pause_ns, rt_mstats.pause_ns, sizeof(m->pause_ns));
+	rt_memcpy(m->pause_end, rt_mstats.pause_end, sizeof(m->pause_end));
+	rt_memcpy(m->pause_stop_ns, rt_mstats.pause_stop_ns, sizeof(m->pause_stop_ns));
+	m->gc_cpu_fraction_ppm = (uint32_t)gc_cpu_fraction_ppm();
 	rt_unlock(&mheap_.lock);
 	m->sys = m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys + m->buckhash_sys +
 		 m->gc_sys + m->other_sys;
@@ -134,6 +146,8 @@ void rt_print_memstats(void)
 	line("OtherSys", m.other_sys);
 	line("NextGC", m.next_gc);
 	line("NumGC", m.num_gc);
+	line("NumForcedGC", m.num_forced_gc);
+	line("PauseTotalNs", m.pause_total_ns);
 	rt_printf("  by size class (class: bytes x objects):");
 	int col = 0;
 	for (unsigned sc = 1; sc < RT_NUM_SIZE_CLASSES; sc++) {

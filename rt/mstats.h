@@ -32,12 +32,14 @@ struct mstats_global {
 	uint64_t mspan_inuse;   /* bytes of live struct mspan (mheap lock) */
 	uint64_t mcache_inuse;  /* bytes of live struct mcache (mheap lock) */
 
-	/* Objects freed (mheap_free_large: the sweeper's entry for dead large objects). */
+	/* Large objects freed (mheap_free_large, called by the sweeper). Small
+	 * objects' frees are the sweeper's counts (rt/mgcsweep.c sweep_frees). */
 	uint64_t large_frees;       /* (mheap lock) */
 	uint64_t large_free_bytes;  /* (mheap lock) */
 
-	/* Collector (none yet: all zero, kept so the printout has Go's shape). */
+	/* Collector (rt/mgc.c; written at mark termination under the mheap lock, num_gc atomic). */
 	uint64_t num_gc, num_forced_gc, pause_total_ns, next_gc, last_gc;
+	uint64_t pause_ns[256], pause_end[256], pause_stop_ns[256];
 };
 
 extern struct mstats_global rt_mstats;

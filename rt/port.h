@@ -81,8 +81,8 @@
  * Lock ranks: a thread may acquire a lock only if its rank is greater than the
  * rank of every lock it already holds (checked at RT_DEBUG >= 1). This is the
  * runtime's lock order, written once:
- *     chan (2) < sema (3) < timers (4) < sched (6) < mcentral (10) < mheap (20)
- *       < stack pool (25) < fixalloc/persistent (30) < sys (40)
+ *     chan (2) < sema (3) < timers (4) < sweep (5) < sched (6) < mcentral (10)
+ *       < mheap (20) < stack pool (25) < fixalloc/persistent (30) < sys (40) < gcwork (45)
  * e.g. the heap lock may be taken while holding an mcentral lock, never the
  * other way round (mcentral_grow releases its lock before calling the heap anyway).
  */
@@ -91,12 +91,14 @@ enum rt_lockrank {
 	LOCKRANK_CHAN = 2,        /* a channel (rt/chan.c); rt_ready may follow */
 	LOCKRANK_SEMA = 3,        /* a mutex's or wait group's waiters (rt/sema.c) */
 	LOCKRANK_TIMERS = 4,      /* the sleep timer heap (rt/time.c) */
+	LOCKRANK_SWEEP = 5,       /* the background sweeper's parking (rt/mgcsweep.c) */
 	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,
 	LOCKRANK_MHEAP = 20,
 	LOCKRANK_STACKPOOL = 25,  /* stack chunks (rt/stack.c): takes persistent and sys */
 	LOCKRANK_PERSISTENT = 30,
 	LOCKRANK_SYS = 40,
+	LOCKRANK_GCWORK = 45,     /* the mark's work lists (rt/mgcwork.c): nothing is taken inside */
 };
 
 struct rt_lock {
@@ -183,6 +185,17 @@ static inline int rt_port_current_p(void)
 
 /* Bounds [lo, hi) of the stack the caller runs on (the barrier's debug check). */
 void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi);
+
+/*
+ * The collector's needs (rt/mgc.c, rt/mgcmark.c):
+ * rt_port_data_ranges: the image's writable data and bss, as up to max
+ * [lo, hi) ranges that are safe to read (kernel: minus the boot stacks and
+ * their unmapped guard pages); returns how many.
+ * rt_port_may_stop: may the running coroutine stop here for a collection
+ * (kernel: no kernel spinlock held, since a stopped G keeps its spinlocks
+ * and the collector prints)? */
+int rt_port_data_ranges(uintptr_t *lo, uintptr_t *hi, int max);
+bool rt_port_may_stop(void);
 
 /* ---- the scheduler's needs (rt/proc.c) ---------------------------------------- */
 

@@ -116,6 +116,7 @@
  * Scheduler Design Doc" (Vyukov, 2012) for the G/M/P split.
  */
 #include "rt/fixalloc.h"
+#include "rt/mgc.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
@@ -410,7 +411,8 @@ static void spin_start(struct rt_m *m)
 static bool work_anywhere(uint64_t next_timer)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the announcement before these loads (StoreLoad) */
-	if (rt_sched.ending || __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
+	if (rt_sched.ending || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
 		return true;
 	for (int i = 0; i < rt_sched.nprocs; i++)
 		if (!runq_empty(rt_allp[i]))
@@ -554,6 +556,17 @@ static struct rt_g *findrunnable(struct rt_m *m)
 	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0;
 	bool alone = false;
 	for (;;) {
+		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
+			/* A stop for a collection comes before everything, the end of the world included. */
+			if (m->spinning) {
+				m->spinning = false;
+				__atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+			}
+			gc_stopped_m(m);
+			spin_t0 = 0;
+			alone = false;
+			continue;
+		}
 		if (rt_sched.ending) {
 			if (m->spinning) {
 				m->spinning = false;
@@ -595,10 +608,16 @@ static struct rt_g *findrunnable(struct rt_m *m)
 static void schedule(struct rt_m *m)
 {
 	RT_ASSERT(m->curg == NULL && m->locks == 0);
-	struct rt_g *g = findrunnable(m);
-	if (g == NULL)   /* the world ended: leave the M (rt_mstart_asm returns) */
-		rt_gogo(m->exit_sp, 0);
-	execute(m, g);
+	for (;;) {
+		struct rt_g *g = findrunnable(m);
+		if (g == NULL)   /* the world ended: leave the M (rt_mstart_asm returns) */
+			rt_gogo(m->exit_sp, 0);
+		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
+			runqput(m->p, g, true);   /* a stop began meanwhile: keep it for later */
+			continue;
+		}
+		execute(m, g);
+	}
 }
 
 /* ---- G creation and exit ------------------------------------------------------- */
@@ -670,6 +689,8 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg)
 	g->fn = fn;
 	g->arg = arg;
 	g->param = NULL;
+	g->waiting = NULL;
+	g->system = false;
 	g->id = __atomic_add_fetch(&rt_sched.goidgen, 1, __ATOMIC_RELAXED);
 	gsetup(g);
 	__atomic_add_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
@@ -699,9 +720,15 @@ static void goexit0(struct rt_g *gp)
 	struct rt_m *m = rt_getm();
 	m->curg = NULL;
 	__atomic_store_n(&gp->status, G_DEAD, __ATOMIC_RELEASE);
+	gp->fn = NULL;   /* a dead G holds no root */
+	gp->arg = NULL;
+	gp->param = NULL;
 	__atomic_sub_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
 	if (gp == rt_sched.main_g) {
+		/* Under the lock: a stop for a collection is refused from now on (DESIGN.md 7.6.7). */
+		rt_lock(&rt_sched.lock);
 		rt_sched.ending = true;
+		rt_unlock(&rt_sched.lock);
 		wake_all();
 	}
 	gfput(m->p, gp);
@@ -725,7 +752,9 @@ void rt_goexit(void)
 void rt_gstart(void)
 {
 	struct rt_g *g = rt_getg_user();
-	g->fn(g->arg);
+	void *arg = g->arg;
+	g->arg = NULL;   /* from now on fn keeps its argument alive, not the G */
+	g->fn(arg);
 	goexit1();
 }
 
@@ -807,6 +836,138 @@ void rt_ready(struct rt_g *gp)
 	rt_releasem();
 }
 
+/* ---- stopping the world for a collection (DESIGN.md 7.2 step 2) ---------------------- */
+
+#define STOP_REPOKE_NS 100000ull   /* the stopper repeats its preemption requests this often */
+
+struct rt_g *sched_allgs(void) { return allgs; }
+void sched_wake_all(void) { wake_all(); }
+
+/* Asks every other M's running G to stop at its next safe point (what the
+ * hosted monitor does for a time slice: the flag, and the guard poisoned by
+ * CAS from that G's own guard, so a system stack never sees the poison). */
+static void preempt_all(struct rt_m *self)
+{
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_m *m = rt_allm[i];
+		if (m == self || m->guard_slot == NULL)
+			continue;
+		struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
+		if (g == NULL)
+			continue;
+		g->preempt = true;
+		uintptr_t expect = g->stackguard;
+		__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * An M that found rt_sched.gcwaiting (findrunnable's loop top): it counts
+ * itself stopped, then waits until the world restarts, joining every mark
+ * the stopper starts (a new mark epoch) as a worker on its own P. It sleeps
+ * in rt_port_idle between marks; the stopper's wake_all ends the sleep.
+ */
+void gc_stopped_m(struct rt_m *m)
+{
+	m->gc_epoch_seen = gc_mark_epoch();
+	__atomic_sub_fetch(&rt_sched.stopwait, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		if (!__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST))
+			return;
+		uint32_t e = gc_mark_epoch();
+		if (e != m->gc_epoch_seen) {
+			/* Every mark waits for all nprocs workers: this one cannot be over yet. */
+			m->gc_epoch_seen = e;
+			gc_mark_worker(m, m->id);
+			continue;
+		}
+		__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) && gc_mark_epoch() == e)
+			rt_port_idle(m, 0);
+	}
+}
+
+/* The stopper (on g0, its G parked): every other M stops; returns when all have. */
+static void stop_others(struct rt_m *self)
+{
+	wake_all();   /* idle Ms wake and see gcwaiting (S3 checks it too) */
+	uint64_t last = 0;
+	while (__atomic_load_n(&rt_sched.stopwait, __ATOMIC_SEQ_CST) > 0) {
+		uint64_t now = rt_port_nanotime();
+		if (now - last >= STOP_REPOKE_NS) {
+			/* Again and again: an M may have picked a G after its last look at
+			 * gcwaiting, and a request consumed in runtime code is dropped. */
+			preempt_all(self);
+			last = now;
+		}
+		__builtin_ia32_pause();
+	}
+	for (struct rt_g *g = allgs; g != NULL; g = g->alllink)
+		RT_ASSERT_MSG(__atomic_load_n(&g->status, __ATOMIC_ACQUIRE) != G_RUNNING,
+			      "stop the world: coroutine %lu is still running", (unsigned long)g->id);
+	for (int i = 0; i < rt_sched.nprocs; i++)
+		RT_ASSERT_MSG(rt_allm[i]->on_systemstack == 0, "stop the world: M %d is on its system stack", i);
+}
+
+static void gc_stw_m(struct rt_g *gp)
+{
+	struct rt_m *m = rt_getm();
+	m->curg = NULL;
+	__atomic_store_n(&gp->status, G_WAITING, __ATOMIC_RELEASE);
+	uint32_t num_gc = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+	rt_lock(&rt_sched.lock);
+	if (rt_sched.ending || num_gc != m->gc_seen_num_gc) {
+		/* The world is ending, or a cycle completed since the caller decided. */
+		rt_unlock(&rt_sched.lock);
+		__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
+		execute(m, gp);
+	}
+	if (rt_sched.gcwaiting) {
+		/* A stop is under way: wait for it off this M, which must stop too. */
+		gp->schedlink = rt_sched.gc_waiters;
+		rt_sched.gc_waiters = gp;
+		rt_unlock(&rt_sched.lock);
+		schedule(m);
+	}
+	__atomic_store_n(&rt_sched.stopwait, rt_sched.nprocs - 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&rt_sched.gcwaiting, 1, __ATOMIC_SEQ_CST);
+	rt_unlock(&rt_sched.lock);
+	uint64_t t_request = rt_port_nanotime();
+	stop_others(m);
+
+	gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request);
+
+	/* Start the world. */
+	rt_lock(&rt_sched.lock);
+	__atomic_store_n(&rt_sched.gcwaiting, 0, __ATOMIC_SEQ_CST);
+	struct rt_g *waiters = rt_sched.gc_waiters;
+	rt_sched.gc_waiters = NULL;
+	rt_unlock(&rt_sched.lock);
+	wake_all();
+	while (waiters != NULL) {
+		struct rt_g *w = waiters;
+		waiters = w->schedlink;
+		rt_ready(w);
+	}
+	sweeper_wake();
+	gc_print_trace();
+	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
+	execute(m, gp);
+}
+
+bool sched_stop_the_world_gc(bool forced, uint32_t seen_num_gc)
+{
+	struct rt_m *m = rt_getm();
+	RT_ASSERT_MSG(m != NULL && m->curg != NULL && m->locks == 0,
+		      "a collection asked for outside a coroutine or with the M held");
+	m->gc_forced = forced;
+	m->gc_seen_num_gc = seen_num_gc;
+	rt_mcall(gc_stw_m);
+	return !(rt_sched.ending &&
+		 (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == seen_num_gc);
+}
+
 /* ---- systemstack ----------------------------------------------------------------- */
 
 void rt_systemstack(void (*fn)(void *), void *arg)
@@ -836,8 +997,11 @@ static void mstart(int id)
 	rt_port_setm(m);
 	m->curg = NULL;
 	m->locks = 0;
+	uintptr_t lo;
+	rt_port_stack_bounds(&lo, &m->caller_hi);   /* root 5: the frames above exit_sp */
 	rt_set_stackguard(0);
 	rt_mstart_asm(m, mstart_on_g0);
+	m->exit_sp = 0;
 	rt_port_setm(NULL);
 }
 
@@ -876,8 +1040,13 @@ static uint64_t world_cleanup(void)
 	rt_sched.gfree_global = NULL;
 	rt_sched.ngfree_global = 0;
 	for (struct rt_g *g = allgs; g != NULL; g = g->alllink) {
-		if (g->status != G_DEAD && g->status != G_IDLE)
+		if (g->status != G_DEAD && g->status != G_IDLE && !g->system)
 			abandoned++;
+		g->fn = NULL;
+		g->arg = NULL;
+		g->param = NULL;
+		g->waiting = NULL;
+		g->system = false;
 		if (g->stack_chunk != NULL)
 			stack_free(g);
 		g->status = G_IDLE;
@@ -917,9 +1086,17 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	rt_sched.ending = false;
 	rt_sched.main_g = newproc(rt_allp[0], main_fn, arg);
 	runqput(rt_allp[0], rt_sched.main_g, false);
+	/* The background sweeper: a system G, not counted among the goroutines. */
+	struct rt_g *sweeper = newproc(rt_allp[0], bgsweep, NULL);
+	sweeper->system = true;
+	__atomic_sub_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&rt_sched.ncreated, 1, __ATOMIC_RELAXED);
+	sweeper_world_start(sweeper);
+	runqput(rt_allp[0], sweeper, false);
 	rt_port_preempt_start();
 	rt_port_run_ms(nprocs, mstart);
 	rt_port_preempt_stop();
+	sweeper_world_end();
 	uint64_t abandoned = world_cleanup();
 	rt_sched.main_g = NULL;
 	return abandoned;

@@ -1,13 +1,29 @@
 /*
  * rt.h - the runtime's public API: typed, garbage-collected allocation.
  *
- * There is no free: memory is reclaimed by the collector (a later issue).
- * Until it exists, rt_free_dead_large stands in for its sweeper on one kind
- * of object, so the tour and tests can show pages going back to the OS.
- * Every allocation returns zeroed memory aligned to its type (at least 8 bytes;
+ * There is no free: memory is reclaimed by the collector (rt/mgc.c), which
+ * frees every object the program can no longer reach. Every allocation returns zeroed memory aligned to its type (at least 8 bytes;
  * power-of-two sizes up to 8 KiB are naturally aligned) or panics with
  * "runtime: out of memory: ..." naming the request when the heap cannot grow.
  * Pointer stores into heap objects go through RT_STORE_PTR (rt/mbarrier.h).
+ *
+ * The collector's contract for C code (what it assumes; DESIGN.md 7.5):
+ *   - It finds pointers in: heap objects, precisely, where their rt_type's
+ *     ptrmask says a word is a pointer (an object allocated with a NULL type
+ *     or a type without pointers is never scanned); the image's data and bss,
+ *     every coroutine's stack and saved registers, and the frames of whoever
+ *     started the world, conservatively (any word that looks like a pointer
+ *     into an allocated object keeps it, interior pointers and one-past-the-
+ *     end pointers included).
+ *   - A pointer kept only elsewhere is not seen and its object will be freed:
+ *     in malloc'd or mmap'd memory, in frames the kernel allocated, in
+ *     __thread variables, on a thread that is not running the world, or
+ *     hidden (XOR-linked lists, tagged pointers, offsets): keep a plain copy
+ *     where the collector looks.
+ *   - Pointer stores into heap objects and globals go through RT_STORE_PTR:
+ *     a plain store today, the write barrier when marking becomes concurrent.
+ *   - Outside a world, rt_gc() scans only the calling thread's stack: no
+ *     other thread may allocate or hold the only pointer to an object then.
  *
  * Thread safety: any number of threads may allocate, each bound to a distinct P
  * (hosted: rt_hosted_set_p in rt/port/hosted.h, after rt_start_procs).
@@ -69,14 +85,25 @@ void *rt_new(const struct rt_type *type);
 void *rt_alloc_array(const struct rt_type *elem, size_t n);
 
 /*
- * Until the collector exists: frees the large object (over 32 KiB) whose
- * base is obj, which the caller knows is dead (nothing refers to it any
- * more), as the sweeper will free an unreachable large object. Its pages
- * become free heap pages, which the scavenger can return to the OS. Panics
- * unless obj is the base of a live large object. Goes away with the
- * collector: dead objects will be found, not declared.
+ * A full collection (Go's runtime.GC): returns when the mark is done and the
+ * heap swept, so every object unreachable when it was called is freed. From
+ * a coroutine it stops the world; outside a world it collects on the calling
+ * thread (see the contract above). Does nothing if the world is ending.
  */
-void rt_free_dead_large(void *obj);
+void rt_gc(void);
+/*
+ * GOGC (Go's debug.SetGCPercent): a cycle starts by itself when the heap's
+ * live bytes reach live-after-the-last-mark x (1 + pct / 100), at least
+ * 4 MiB x pct / 100. pct < 0 turns the trigger off (rt_gc still collects).
+ * Returns the old value. Default 100; the kernel's gogc=N|off sets it.
+ */
+int rt_set_gc_percent(int pct);
+/* gctrace=1: one line per cycle in Go's format. */
+void rt_gc_set_trace(bool on);
+/* gccheckmark=1: after each mark, a second one verifies that nothing reachable was missed. */
+void rt_gc_set_checkmark(bool on);
+/* gcstress=N: a cycle every N allocations (0: off). Slow: every allocation takes the slow path. */
+void rt_gc_set_stress(uint64_t every);
 
 /* Returns as much free heap memory to the OS as possible (Go's debug.FreeOSMemory). */
 void rt_free_os_memory(void);
@@ -122,11 +149,15 @@ struct rt_memstats {
 	uint64_t gc_sys;
 	uint64_t other_sys;
 
-	uint64_t next_gc;
-	uint64_t last_gc;
-	uint64_t pause_total_ns;
+	uint64_t next_gc;         /* the heap goal of the next cycle */
+	uint64_t last_gc;         /* when the last cycle ended (rt_nanotime; no wall clock here) */
+	uint64_t pause_total_ns;  /* sum of every stop-the-world pause */
+	uint64_t pause_ns[256];   /* recent pauses, from the request to the restart: [(num_gc+255)%256] is the last */
+	uint64_t pause_end[256];  /* when each ended (rt_nanotime) */
+	uint64_t pause_stop_ns[256]; /* of each pause: from the request until every M had stopped */
 	uint32_t num_gc;
-	uint32_t num_forced_gc;
+	uint32_t num_forced_gc;   /* cycles asked for by rt_gc */
+	uint32_t gc_cpu_fraction_ppm; /* stopped time / time since the first cycle, in millionths */
 
 	struct {
 		uint32_t size;

@@ -108,6 +108,8 @@ struct rt_g {
 	uint64_t when;             /* rt_sleep wake-up time (timer lock) */
 	int timer_index;           /* position in the timer heap, -1 if none */
 	struct rt_g *alllink;      /* every G ever made (rt/proc.c allgs; sched lock) */
+	struct sudog *waiting;     /* a parked select's sudogs (waitlink): a GC root (own G) */
+	bool system;               /* a runtime G (the sweeper): not counted as a goroutine */
 };
 _Static_assert(__builtin_offsetof(struct rt_g, stack_lo) == 0, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, stackguard) == 16, "amd64.S");
@@ -168,6 +170,10 @@ struct rt_m {
 	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
+	uintptr_t caller_hi;       /* top of the stack rt_mstart_asm ran on: [exit_sp, caller_hi) is a GC root */
+	uint32_t gc_epoch_seen;    /* the last mark this M joined (rt/mgc.c mark epochs; own M) */
+	bool gc_forced;            /* the stop this M asks for is rt_gc's (own M) */
+	uint32_t gc_seen_num_gc;   /* NumGC when it decided to ask (own M) */
 };
 _Static_assert(__builtin_offsetof(struct rt_m, curg) == 0, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_m, g0_sp) == 8, "amd64.S");
@@ -216,6 +222,10 @@ struct schedt {
 	uint64_t goidgen;
 	struct rt_g *gfree_global;           /* dead Gs overflowing Ps' lists (lock) */
 	int ngfree_global;
+	/* Stopping the world for a collection (rt/proc.c, rt/mgc.c). */
+	volatile uint32_t gcwaiting;         /* a stop is under way: every M stops (set/cleared under lock) */
+	volatile int32_t stopwait;           /* Ms still to stop (atomic) */
+	struct rt_g *gc_waiters;             /* Gs that asked for a cycle during a stop (lock; schedlink) */
 };
 
 _Static_assert(RT_MAX_PROCS <= 64, "rt_sched.idle_mask has one bit per M");

@@ -256,7 +256,10 @@ int rt_select(struct rt_select_case *cases, int ncases, bool block)
 	struct rt_g *gp = rt_getg_user();
 	struct sudog *waiting = select_enqueue(cases, lockorder, n, p, gp);
 	gp->param = NULL;
+	gp->waiting = waiting;   /* a root while parked (rt/mgcmark.c root 4) */
 	rt_releasem();   /* the channel locks still hold the M */
 	rt_park(select_park_unlock, waiting);
+	gp = rt_getg_user();
+	gp->waiting = NULL;
 	return select_wake(cases, lockorder, n, gp, waiting);
 }

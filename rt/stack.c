@@ -578,8 +578,9 @@ void rt_newstack(struct rt_m *m)
 		__atomic_add_fetch(&ngrows, 1, __ATOMIC_RELAXED);
 	}
 	/* 3. A preemption request at a preemptible point: yield (after growing,
-	 * so F has its room when it resumes in 4). */
-	if (g->preempt && m->locks == 0 && rt_port_preemptible_pc(ret_into_f)) {
+	 * so F has its room when it resumes in 4). Not with a kernel spinlock
+	 * held (rt_port_may_stop): a stop for a collection would keep it. */
+	if (g->preempt && m->locks == 0 && rt_port_preemptible_pc(ret_into_f) && rt_port_may_stop()) {
 		g->morebuf = *mb;
 		g->in_morestack = true;
 		m->npreempt_sync++;

@@ -28,7 +28,7 @@ struct sys_reservation {
 	enum sys_region region;
 };
 
-static struct {
+RT_NOSCAN static struct {
 	struct rt_lock lock;
 	bool init;
 	struct sys_reservation res[SYS_MAX_RESERVATIONS];

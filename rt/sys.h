@@ -154,4 +154,14 @@ void sys_port_unused(void *v, size_t n);
 void sys_port_free(void *v, size_t n);
 void sys_port_fault(void *v, size_t n);
 
+/*
+ * RT_NOSCAN on a static: it holds addresses of the heap's address space that
+ * are not references to objects (reservation tables, bump pointers, the
+ * heap's own bookkeeping), so the collector does not scan it as a root: a
+ * reservation's base equals the first object's address and would keep that
+ * object alive for ever. Both sides of sys_* use it (section rt_noscan:
+ * the kernel's linker script and the hosted linker bound it).
+ */
+#define RT_NOSCAN __attribute__((section("rt_noscan")))
+
 #endif

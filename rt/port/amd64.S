@@ -281,6 +281,37 @@ rt_async_preempt:
     ret
     .size rt_async_preempt, . - rt_async_preempt
 
+/*
+ * void rt_gc(void): the collector's public entry. It pushes the caller's
+ * callee-saved registers exactly as the caller left them, then calls
+ * rt_gc_c(saved): saved[0..5] = r15 r14 r13 r12 rbx rbp, saved[6] = the
+ * return address, and the caller's own frame starts at saved + 7. Outside a
+ * world the collector scans exactly [saved, stack top): no slot of a runtime
+ * frame, which could hold a stale copy of a dead pointer, lies in between.
+ */
+    .globl rt_gc
+    .type rt_gc, @function
+rt_gc:
+    pushq %rbp
+    movq %rsp, %rbp             /* an ordinary frame: backtraces climb through it */
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, %rdi
+    subq $8, %rsp               /* 16-byte alignment at the call */
+    call rt_gc_c
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size rt_gc, . - rt_gc
+
     .globl rt_asm_text_end
 rt_asm_text_end:
 

@@ -285,7 +285,9 @@ static void *sysmon(void *arg)
 			if (m == NULL || m->guard_slot == NULL)
 				continue;
 			struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
-			if (g != NULL && rt_preempt_due(m, now) && !g->preempt) {
+			bool due = rt_preempt_due(m, now) ||
+				   __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
+			if (g != NULL && due && !g->preempt) {
 				g->preempt = true;
 				/* Poison only g's own guard: if the M has moved on (to its
 				 * system stack, or another G), the slot holds something else
@@ -310,4 +312,83 @@ void rt_port_preempt_stop(void)
 {
 	__atomic_store_n(&sysmon_stop, true, __ATOMIC_RELEASE);
 	pthread_join(sysmon_thread, NULL);
+}
+
+/* ---- the collector's needs ---- */
+
+/* GNU ld and glibc define these for the executable. */
+extern char __data_start[], _edata[], __bss_start[], _end[];
+/* The RT_NOSCAN statics (rt/sys.h): ld bounds a section named like a C identifier. */
+extern char __start_rt_noscan[] __attribute__((weak)), __stop_rt_noscan[] __attribute__((weak));
+
+/* Adds [lo, hi) minus the RT_NOSCAN section. */
+static int add_range(uintptr_t *lo, uintptr_t *hi, int n, int max, uintptr_t a, uintptr_t b)
+{
+	uintptr_t x = (uintptr_t)__start_rt_noscan, y = (uintptr_t)__stop_rt_noscan;
+	if (x < y && x < b && y > a) {
+		if (a < x && n < max) {
+			lo[n] = a;
+			hi[n++] = x;
+		}
+		a = y;
+	}
+	if (a < b && n < max) {
+		lo[n] = a;
+		hi[n++] = b;
+	}
+	return n;
+}
+
+int rt_port_data_ranges(uintptr_t *lo, uintptr_t *hi, int max)
+{
+	int n = add_range(lo, hi, 0, max, (uintptr_t)__data_start, (uintptr_t)_edata);
+	return add_range(lo, hi, n, max, (uintptr_t)__bss_start, (uintptr_t)_end);
+}
+
+bool rt_port_may_stop(void) { return true; }
+
+/*
+ * Settings from the environment, before main: GOGC=N|off and
+ * RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N (the kernel's command-line
+ * keys). A malformed value is an error, named, as the kernel's are.
+ */
+__attribute__((noreturn)) static void bad_setting(const char *what)
+{
+	fprintf(stderr, "runtime: bad setting %s\n", what);
+	exit(2);
+}
+
+static uint64_t parse_u64(const char *v, const char *what)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || (*end != 0 && *end != ','))
+		bad_setting(what);
+	return x;
+}
+
+__attribute__((constructor)) static void gc_settings_from_env(void)
+{
+	const char *gogc = getenv("GOGC");
+	if (gogc != NULL && *gogc != 0) {
+		if (strcmp(gogc, "off") == 0)
+			rt_set_gc_percent(-1);
+		else
+			rt_set_gc_percent((int)parse_u64(gogc, "GOGC (expected a percent or off)"));
+	}
+	const char *dbg = getenv("RT_GODEBUG");
+	for (const char *p = dbg; p != NULL && *p != 0;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (n > 8 && strncmp(p, "gctrace=", 8) == 0)
+			rt_gc_set_trace(parse_u64(p + 8, "RT_GODEBUG gctrace=N") != 0);
+		else if (n > 12 && strncmp(p, "gccheckmark=", 12) == 0)
+			rt_gc_set_checkmark(parse_u64(p + 12, "RT_GODEBUG gccheckmark=N") != 0);
+		else if (n > 9 && strncmp(p, "gcstress=", 9) == 0)
+			rt_gc_set_stress(parse_u64(p + 9, "RT_GODEBUG gcstress=N"));
+		else
+			bad_setting("RT_GODEBUG (known: gctrace=N, gccheckmark=N, gcstress=N)");
+		p = comma ? comma + 1 : p + n;
+	}
 }

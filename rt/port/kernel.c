@@ -39,6 +39,7 @@
 #include "rt/runtime2.h"
 
 #include "kernel/bootstacks.h"
+#include "kernel/sections.h"
 #include "kernel/lapic.h"
 #include "kernel/smp.h"
 #include "kernel/lib/spinlock.h"
@@ -183,7 +184,9 @@ static void preempt_tick(struct trap_frame *f)
     if (m == NULL)
         return;
     struct rt_g *g = m->curg;
-    if (g == NULL || m->on_systemstack || !rt_preempt_due(m, nanotime()))
+    /* A stop for a collection makes every running G due now (DESIGN.md 7.2). */
+    bool due = rt_preempt_due(m, nanotime()) || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
+    if (g == NULL || m->on_systemstack || !due)
         return;
     /* Only a G interrupted on its own stack; in the middle of a switch the
      * frame's guard is the system stack's and must stay 0. */
@@ -212,6 +215,22 @@ void rt_port_preempt_stop(void)
     time_tick_start_all(0);
     time_set_tick_hook(NULL);
 }
+
+/* The collector's roots in the image: .data, and .bss minus the boot stacks
+ * (their guard pages are unmapped; their live frames are the world's Ms'). */
+int rt_port_data_ranges(uintptr_t *lo, uintptr_t *hi, int max)
+{
+    if (max < 2)
+        return 0;
+    lo[0] = (uintptr_t)__stop_rt_noscan; /* .data starts with the RT_NOSCAN statics (rt/sys.h) */
+    hi[0] = (uintptr_t)__data_end;
+    lo[1] = (uintptr_t)__bss_kstacks_end;
+    hi[1] = (uintptr_t)__bss_end;
+    return 2;
+}
+
+/* A G holding a kernel spinlock must not stop: the collector prints (console lock). */
+bool rt_port_may_stop(void) { return spin_held_count() == 0; }
 
 void rt_port_stack_fresh(uintptr_t lo, size_t n)
 {

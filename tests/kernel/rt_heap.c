@@ -103,6 +103,23 @@ KTEST_KEEPS_FRAMES(rt_heap_every_class, "rt.heap.every_size_class")
     check_identities("after every class");
 }
 
+/* One large object, checked; garbage once this returns: the caller's rt_gc
+ * (outside a world it scans the caller's stack from its stack pointer up,
+ * and this frame lies below it) frees it, as the sweeper frees any
+ * unreachable large object. */
+__attribute__((noinline)) static void large_object_once(size_t size)
+{
+    uint8_t *p = rt_alloc(size, NULL);
+    KT_EQ(layout_region_of((uint64_t)p), REGION_RT_HEAP);
+    KT_EQ((uint64_t)p % RT_PAGE_SIZE, 0);
+    KT_EQ(p[0], 0);
+    KT_EQ(p[size - 1], 0);
+    p[0] = 1;
+    p[size - 1] = 2;
+    KT_EQ((uint64_t)rt_object_base(p + size / 2), (uint64_t)p);
+    KT_EQ(spanof(p)->npages, (size + RT_PAGE_SIZE - 1) / RT_PAGE_SIZE);
+}
+
 KTEST_KEEPS_FRAMES(rt_heap_large, "rt.heap.large_and_huge")
 {
     size_t sizes[] = {32769, 100 << 10, 1 << 20, 70 << 20 /* more than an arena */};
@@ -113,29 +130,38 @@ KTEST_KEEPS_FRAMES(rt_heap_large, "rt.heap.large_and_huge")
         n--;
     }
     for (unsigned i = 0; i < n; i++) {
-        uint8_t *p = rt_alloc(sizes[i], NULL);
-        KT_EQ(layout_region_of((uint64_t)p), REGION_RT_HEAP);
-        KT_EQ((uint64_t)p % RT_PAGE_SIZE, 0);
-        KT_EQ(p[0], 0);
-        KT_EQ(p[sizes[i] - 1], 0);
-        p[0] = 1;
-        p[sizes[i] - 1] = 2;
-        KT_EQ((uint64_t)rt_object_base(p + sizes[i] / 2), (uint64_t)p);
-        KT_EQ(spanof(p)->npages, (sizes[i] + RT_PAGE_SIZE - 1) / RT_PAGE_SIZE);
-        mheap_free_large(spanof(p)); /* what the sweeper will do */
+        struct rt_memstats m0, m1;
+        large_object_once(sizes[i]);
+        rt_read_memstats(&m0);
+        rt_gc();
+        rt_read_memstats(&m1);
+        KT_GE(m1.by_size[0].frees, m0.by_size[0].frees + 1); /* the collector freed it */
+        KT_GE(m0.heap_inuse - m1.heap_inuse, (sizes[i] + RT_PAGE_SIZE - 1) & ~(size_t)(RT_PAGE_SIZE - 1));
     }
     check_identities("after large objects");
 }
 
-KTEST_KEEPS_FRAMES(rt_heap_scavenge, "rt.heap.scavenge_returns_frames")
+__attribute__((noinline)) static void dirty_16m_once(void)
 {
     uint8_t *p = rt_alloc(16 << 20, NULL);
     memset(p, 0x5a, 16 << 20);
+}
+
+__attribute__((noinline)) static void zero_16m_once(void)
+{
+    uint64_t *q = rt_alloc(16 << 20, NULL);
+    for (size_t i = 0; i < (16 << 20) / 8; i += 512)
+        KT_EQ(q[i], 0);
+}
+
+KTEST_KEEPS_FRAMES(rt_heap_scavenge, "rt.heap.scavenge_returns_frames")
+{
+    dirty_16m_once();
     check_identities("before freeing");
     uint64_t free0 = frame_free_count();
     struct rt_memstats m0, m1;
     rt_read_memstats(&m0);
-    mheap_free_large(spanof(p));
+    rt_gc(); /* nothing refers to the 16 MiB object: the sweep frees its pages */
     rt_free_os_memory();
     rt_read_memstats(&m1);
     uint64_t back = frame_free_count() - free0;
@@ -145,10 +171,8 @@ KTEST_KEEPS_FRAMES(rt_heap_scavenge, "rt.heap.scavenge_returns_frames")
     KT_EQ(back * 4096, m1.heap_released - m0.heap_released);    /* exactly what the heap released */
     check_identities("after scavenging");
     /* Reused, the released pages read as zero again (sys.h rule 5). */
-    uint64_t *q = rt_alloc(16 << 20, NULL);
-    for (size_t i = 0; i < (16 << 20) / 8; i += 512)
-        KT_EQ(q[i], 0);
-    mheap_free_large(spanof(q));
+    zero_16m_once();
+    rt_gc();
 }
 
 /* For the failure-path boot: allocate 1 MiB objects until the heap cannot

@@ -1,0 +1,160 @@
+/*
+ * mgc.h - what the collector's files share (rt/mgc.c, mgcmark.c, mgcwork.c,
+ * mgcsweep.c) and what the allocator and the scheduler call. Internal to rt/;
+ * the public API is rt_gc, rt_set_gc_percent and friends in rt/rt.h.
+ * The design is DESIGN.md section 7 and the essay at the top of rt/mgc.c.
+ */
+#ifndef RT_MGC_H
+#define RT_MGC_H
+
+#include "rt/mspan.h"
+#include "rt/port.h"
+
+struct rt_m;
+struct rt_g;
+
+/* ---- phases (mgc.c) ---- */
+
+enum gc_phase {
+	GC_OFF = 0,        /* mutators run; sweeping may be under way */
+	GC_STOPPED,        /* world stopped: sweep termination, mark setup (no allocation) */
+	GC_MARK,           /* world stopped, workers marking */
+	GC_MARKTERM,       /* world stopped: mark termination */
+};
+extern volatile uint32_t gc_phase;
+
+/* Settings (rt/rt.h has the public setters). */
+extern int gc_percent;             /* GOGC; -1 = off */
+extern bool gc_checkmark;          /* verify every mark with a second one */
+extern bool gc_trace;              /* one line per cycle */
+extern uint64_t gc_stress;         /* a cycle every this many allocations (0: off) */
+
+/*
+ * The heap's live bytes as the trigger sees them (Go's heapLive): bytes
+ * marked by the last cycle plus every span's free slots handed to an mcache
+ * since (charged a whole span at a time at refill, un-charged at a flush),
+ * plus large objects. Atomic.
+ */
+extern volatile uint64_t gc_heap_live;
+extern volatile uint64_t gc_next_goal;   /* start a cycle when gc_heap_live reaches it */
+
+/* The allocator's hooks (malloc.c), after an object is complete. */
+void gc_alloc_slow_hook(void);          /* the trigger check and gcstress countdown */
+static inline void gc_charge(uint64_t bytes)
+{
+	__atomic_add_fetch(&gc_heap_live, bytes, __ATOMIC_RELAXED);
+}
+
+/* ---- the scheduler's side (proc.c) ---- */
+
+/*
+ * Steps 3-5 of a cycle with the world stopped (mgc.c): on the stopper's g0
+ * (m, in_world) with nproc workers, or on a lone thread outside a world
+ * (m NULL, nproc 1). t_request: when the stop was asked for.
+ */
+void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request);
+uint32_t gc_mark_epoch(void);          /* +1 per mark: a stopped M joins each */
+void gc_print_trace(void);             /* the gctrace line of the last cycle (world running) */
+uint64_t gc_cpu_fraction_ppm(void);
+/*
+ * Stops the world and collects (proc.c), from a coroutine that may stop.
+ * seen_num_gc: NumGC when the caller decided; a cycle that completed since
+ * makes this one unneeded. Returns false if the world is ending (no cycle).
+ */
+bool sched_stop_the_world_gc(bool forced, uint32_t seen_num_gc);
+/* An M found rt_sched.gcwaiting: waits, marking when asked, until the world restarts. */
+void gc_stopped_m(struct rt_m *m);
+/* Every G ever made, through alllink (proc.c; stable while the world is stopped). */
+struct rt_g *sched_allgs(void);
+/* Wakes every M of the world (their idle or doze ends). */
+void sched_wake_all(void);
+
+/* ---- work buffers (mgcwork.c) ---- */
+
+#define WORKBUF_BYTES 2048
+#define WORKBUF_NOBJ ((WORKBUF_BYTES - 16) / 8)
+
+struct workbuf {
+	struct workbuf *next;        /* on work.full or work.empty (work.lock) */
+	uint64_t nobj;
+	uintptr_t obj[WORKBUF_NOBJ]; /* grey objects (or large objects' oblets) */
+};
+_Static_assert(sizeof(struct workbuf) == WORKBUF_BYTES, "workbuf size");
+
+/*
+ * A P's share of the grey set (Go's gcWork). Owned by the one worker running
+ * on that P. Invariant: wbuf1 and wbuf2 are both NULL or both set.
+ */
+struct gcwork {
+	struct workbuf *wbuf1, *wbuf2;
+	uint64_t bytes_marked;   /* bytes of objects this worker greyed (slot sizes) */
+	uint64_t objs_marked;
+	uint64_t scan_bytes;     /* bytes scanned: heap objects, stacks and globals */
+	uint64_t stack_bytes;    /* of which stacks */
+	uint64_t global_bytes;   /* of which data and bss */
+} __attribute__((aligned(64)));
+
+extern struct gcwork gcwork_of[RT_MAX_PROCS];
+
+void gcw_put(struct gcwork *w, uintptr_t obj);
+/* A grey object or 0 if this worker and the global list have none. */
+uintptr_t gcw_tryget(struct gcwork *w);
+/* Publishes wbuf2 if other workers wait for work and it holds some (balancing). */
+void gcw_balance(struct gcwork *w);
+bool gcw_empty(const struct gcwork *w);
+
+/* Termination (DESIGN.md 7.4). */
+void gcwork_begin(int nproc);
+/* Blocks until a full buffer is available (returns it into w) or every worker waits (false). */
+bool gcwork_getfull(struct gcwork *w, struct rt_m *m);
+void gcwork_exit(void);          /* a worker saw done and leaves */
+void gcwork_wait_exited(void);   /* the stopper waits for every worker to leave */
+bool gcwork_all_empty(void);
+
+/* ---- marking (mgcmark.c) ---- */
+
+/* Root jobs for a new mark: in a world (the Ms' caller frames, every G) or outside one (root 7). */
+void gcmark_prepare(bool in_world);
+void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi, uint64_t *regs, unsigned nregs);
+extern bool gc_checkmark_active;
+/* Debugging: the mark prints the slot it reaches this object's base from (0: off). */
+extern uintptr_t gc_debug_why;
+void gc_mark_worker(struct rt_m *m, int p);   /* one worker's whole mark (roots, drain, wait) */
+void gcmark_checkmark_begin(void);            /* gives every in-use span checkmark bits */
+void gcmark_checkmark_end(void);
+/* Marks (greys) what a conservative word v, found at address slot, refers to. */
+void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot);
+
+/* ---- sweeping (mgcsweep.c) ---- */
+
+/*
+ * Sweeps s (claimed by the caller: taken off its list, or its sweepgen CAS'd
+ * to h - 1). Returns false if s had no live object and went back to the heap,
+ * unless preserve (the caller keeps an empty span to allocate from).
+ */
+bool mspan_sweep(struct mspan *s, bool preserve);
+/* Sweeps one unswept span of any class; false if none is left. *freed_pages: the
+ * pages that went back to the heap (0 if the span kept a live object). */
+bool sweepone(uintptr_t *freed_pages);
+void sweep_note_taken(void);       /* a span left an unswept list (its mcentral's lock held) */
+/* Sweeps until npages pages went back to the heap or nothing is unswept (Go's reclaim). */
+void sweep_reclaim(uintptr_t npages);
+void sweep_finish(void);           /* sweeps everything left (world stopped) */
+void sweep_cycle_begin(void);      /* mark termination: a new sweep starts */
+bool sweep_done(void);
+/* Frees counted by the sweeper, per size class ([0]: large); atomic. */
+extern uint64_t sweep_frees[RT_NUM_SIZE_CLASSES];
+extern uint64_t sweep_freed_bytes;
+/* The background sweeper G's body (proc.c starts it), and its parking. */
+void bgsweep(void *arg);
+void sweeper_world_start(struct rt_g *g);
+void sweeper_wake(void);           /* a mark ended: unpark it (stopper, on g0) */
+void sweeper_world_end(void);
+
+/* At RT_DEBUG >= 1 freed slots hold this pattern (Go's clobberfree): a use after free reads it. */
+#define GC_POISON_WORD 0xdeadbeefdeadbeefull
+#define GC_DEBUG_POISON_FREED (RT_DEBUG >= 1)
+/* Clears the slot of a new object, first checking (debug) that a freed slot was not written. */
+void gc_clear_checked(uintptr_t v, uintptr_t size, const struct mspan *s);
+
+#endif

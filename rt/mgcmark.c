@@ -1,0 +1,469 @@
+/*
+ * mgcmark.c - marking: the roots, finding an object from a pointer, greying
+ * and scanning (Go's mgcmark.go, and the findObject/greyobject of mbitmap.go).
+ *
+ * Colors (DESIGN.md 7.3). White: mark bit clear. Grey: mark bit set and the
+ * object's address in some worker's gcwork (mgcwork.c), or a root not yet
+ * scanned. Black: marked and scanned. Marking ends when nothing is grey; the
+ * white objects are garbage, which the sweeper (mgcsweep.c) frees.
+ *
+ * findobject(p): the arena of p, its page map entry, the span's state
+ * (MSPAN_INUSE) and bounds, the slot index (divmul), idx < nelems, and
+ * "allocated": idx < freeindex or its alloc bit. Everything else (NULL, static
+ * data, stacks, metadata, free slots, free runs, manual spans, a span's tail)
+ * is not a heap pointer and is ignored, never trusted. Interior pointers
+ * resolve to their object (Go's findObject).
+ *
+ * greyobject: an atomic fetch-or of the object's bit in gcmark_bits; the
+ * worker that set it owns the object: it counts its bytes and, unless the
+ * span is noscan (black at once), queues it. Two workers racing for one
+ * object: exactly one wins.
+ *
+ * scanobject(b): a small scan span's slot, word by word where the heap bitmap
+ * (heapbits_read, 64 words at a time) says "pointer"; a large object with a
+ * type: its type's pointer mask over its elements, for its requested size
+ * only (the span's tail past it holds stale words). A large object is scanned
+ * in oblets of GC_OBLET_BYTES (Go's 128 KiB): the worker that greys it queues
+ * the other oblets' addresses, so one huge array spreads over every worker.
+ * Every pointer word goes through findobject: the layout is precise about
+ * where pointers are, not about what they hold.
+ *
+ * scanblock(lo, hi), conservative: every 8-byte-aligned word of [lo, hi)
+ * through findobject, plus one rule beyond Go's (whose compiler never keeps a
+ * pointer past an object's end): a word equal to the end of an allocated
+ * object's slot also marks that object, found from the word minus 1, because
+ * C keeps one-past-the-end pointers (end = buf + n) that may be the last
+ * reference to buf. It can only keep garbage alive (a neighbour), never free
+ * a live object.
+ *
+ * The roots, each found so (DESIGN.md 7.5 has the reasons; issue 12's tests
+ * name one case per root, tests/rt/gc_cases.c):
+ *   1. The image's data and bss (rt_port_data_ranges: kernel, the linker
+ *      script's bounds minus the boot stacks, whose guard pages are unmapped;
+ *      hosted, the executable's [__data_start, _edata) and [__bss_start, _end)),
+ *      conservatively, in jobs of GC_GLOBALS_JOB bytes. Shared libraries are
+ *      not scanned. C has no way to declare its globals' types, so
+ *      conservative is the only sound choice; the runtime's own statics hold
+ *      only metadata and stack addresses, which findobject rejects.
+ *   2. Every G that is G_RUNNABLE or G_WAITING (a dead G's kept stack holds
+ *      abandoned frames): its stack from the saved %rsp up, which holds the
+ *      callee-saved registers rt_mcall pushed, or everything
+ *      rt_async_preempt pushed; for a G stopped in __morestack, from
+ *      morebuf.sp up plus its 13 saved registers (F's argument registers may
+ *      hold the only copy of a pointer). Never below the saved %rsp: dead.
+ *   3. The G structures' arg (a G not yet started holds it nowhere else) and
+ *      param, scanned with the G.
+ *   4. Parked Gs: their stacks (root 2) hold the waiter records of channels
+ *      and sema (sudogs whose elem points at the value, the destination, or
+ *      the mutex); a select's sudogs are off-heap, on g->waiting, whose c and
+ *      elem are scanned with the G. Channel buffers are heap objects reached
+ *      from their channel: a ring of word-sized elements is scanned as all
+ *      pointers (its type says so), any other ring is noscan (a C struct
+ *      holding pointers is a multiple of 8 bytes, so only pointer-free
+ *      elements have other sizes).
+ *   5. The frames of whoever started the world: each M's [exit_sp, caller_hi)
+ *      on the stack rt_mstart_asm ran on (a test's main() locals held across
+ *      rt_run; the callee-saved registers rt_mstart_asm pushed).
+ *   6. System stacks while user code runs on them: empty at every stop,
+ *      since rt_systemstack holds m->locks and the stop waits for it.
+ *   7. Outside a world (rt_gc called by a thread that is not running
+ *      coroutines): that thread's stack from its %rsp up and its
+ *      callee-saved registers. No other thread may allocate meanwhile.
+ * Not roots: the timer heap, run queues and G lists (G pointers, off-heap),
+ * the sema table (stack addresses), free sudogs, m->morebuf (live only while
+ * rt_newstack runs, never at a stop), the tiny block (dropped by the flush),
+ * and all off-heap metadata. A heap pointer kept only where the collector
+ * does not look (malloc'd or mmap'd memory, a __thread variable, a frame of
+ * the kernel's allocator, hidden by xor or tagging) is a bug (rt/rt.h).
+ *
+ * Checkmark (gccheckmark=1): after the mark, with the world still stopped,
+ * mark again from the roots with separate per-span bits; an object the second
+ * mark reaches that the first did not mark panics, naming it, its span class
+ * and the slot it was reached from (a heap object's field, a G's stack, a
+ * global...). The same code runs both marks (gc_checkmark_active switches the
+ * bit array), so the verifier checks the marker's reachability, not a copy.
+ *
+ * Hosted builds read stacks and globals with ASan's checks off
+ * (no_sanitize_address): frames and globals carry poisoned redzones.
+ */
+#include "rt/fixalloc.h"
+#include "rt/mbitmap.h"
+#include "rt/mgc.h"
+#include "rt/mheap.h"
+#include "rt/mstats.h"
+#include "rt/runtime2.h"
+#include "rt/sys.h"
+
+#define GC_OBLET_BYTES ((uintptr_t)128 << 10)
+#define GC_GLOBALS_JOB ((uintptr_t)256 << 10)
+#define GC_MAX_DATA_RANGES 8
+#define GC_BALANCE_EVERY 64   /* objects scanned between gcw_balance calls */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
+/* The root jobs of the current mark (set up by the stopper, claimed by fetch-add). */
+static struct {
+	uintptr_t data_lo[GC_MAX_DATA_RANGES], data_hi[GC_MAX_DATA_RANGES];
+	int ndata;
+	uint32_t nglobal_jobs;       /* jobs [0, nglobal_jobs): GC_GLOBALS_JOB-byte pieces of data */
+	uint32_t nm_jobs;            /* then one per M: its caller's frames */
+	uint32_t njobs;              /* then the outside-world caller, if any */
+	volatile uint32_t next;      /* next job to claim */
+	struct rt_g *volatile gnext; /* next G on allgs whose stack to claim (CAS) */
+	uintptr_t outside_lo, outside_hi;   /* root 7 */
+	uint64_t *outside_regs;
+	unsigned outside_nregs;
+} roots;
+
+bool gc_checkmark_active;       /* this mark is the checkmark pass */
+RT_NOSCAN uintptr_t gc_debug_why;       /* debugging: print where the mark finds this object */
+
+/* ---- finding and greying objects ---- */
+
+/* The allocated object containing p: its span, slot index and base; false if none. */
+static inline bool findobject(uintptr_t p, struct mspan **sp, uintptr_t *idxp, uintptr_t *basep)
+{
+	struct mspan *s = spanof_unchecked(p);
+	if (s == NULL || s->state != MSPAN_INUSE || p < s->startaddr || p >= mspan_end(s))
+		return false;
+	uintptr_t idx = mspan_obj_index(s, p);
+	if (idx >= s->nelems)
+		return false;   /* the span's tail waste */
+	if (idx >= s->freeindex && !((s->alloc_bits[idx / 64] >> (idx % 64)) & 1))
+		return false;   /* a free slot */
+	*sp = s;
+	*idxp = idx;
+	*basep = s->startaddr + idx * s->elemsize;
+	return true;
+}
+
+/* What a slot address is, for the checkmark's panic. */
+static void describe_slot(uintptr_t slot, char *buf, size_t n)
+{
+	struct mspan *s;
+	uintptr_t idx, base;
+	if (findobject(slot, &s, &idx, &base)) {
+		rt_snprintf(buf, n, "field +%lu of heap object %#lx (span class %u, %lu-byte slots)",
+			    (unsigned long)(slot - base), (unsigned long)base, (unsigned)s->spanclass,
+			    (unsigned long)s->elemsize);
+		return;
+	}
+	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
+		if (slot >= g->stack_lo && slot < g->stack_hi) {
+			rt_snprintf(buf, n, "the stack of coroutine %lu at %#lx", (unsigned long)g->id,
+				    (unsigned long)slot);
+			return;
+		}
+		if (slot >= (uintptr_t)g && slot < (uintptr_t)(g + 1)) {
+			rt_snprintf(buf, n, "coroutine %lu's saved registers or argument",
+				    (unsigned long)g->id);
+			return;
+		}
+	}
+	for (int i = 0; i < roots.ndata; i++)
+		if (slot >= roots.data_lo[i] && slot < roots.data_hi[i]) {
+			rt_snprintf(buf, n, "a global at %#lx", (unsigned long)slot);
+			return;
+		}
+	rt_snprintf(buf, n, "a root at %#lx (a world's caller stack, a sudog or a thread)",
+		    (unsigned long)slot);
+}
+
+__attribute__((noinline, cold, noreturn))
+static void checkmark_missed(uintptr_t base, struct mspan *s, uintptr_t slot)
+{
+	char from[160];
+	describe_slot(slot, from, sizeof(from));
+	rt_throw("gccheckmark: object %#lx (span class %u, %lu-byte slots, %s) is reachable but "
+		 "was not marked; reached from %s",
+		 (unsigned long)base, (unsigned)s->spanclass, (unsigned long)s->elemsize,
+		 (s->spanclass & 1) ? "noscan" : "scan", from);
+}
+
+static inline void greyobject(struct gcwork *w, uintptr_t base, struct mspan *s, uintptr_t idx,
+			      uintptr_t slot)
+{
+	uint64_t mask = (uint64_t)1 << (idx % 64);
+	uint64_t *bits = s->gcmark_bits;
+	if (unlikely(gc_checkmark_active)) {
+		if (!((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1))
+			checkmark_missed(base, s, slot);
+		bits = s->checkmark_bits;
+	}
+	uint64_t *word = &bits[idx / 64];
+	if (__atomic_load_n(word, __ATOMIC_RELAXED) & mask)
+		return;
+	if (__atomic_fetch_or(word, mask, __ATOMIC_RELAXED) & mask)
+		return;   /* another worker won */
+	if (unlikely(gc_debug_why != 0) && base == gc_debug_why) {
+		char from[160];
+		describe_slot(slot, from, sizeof(from));
+		rt_printf("gc: object %#lx is reached from %s\n", (unsigned long)base, from);
+	}
+	w->bytes_marked += s->elemsize;
+	w->objs_marked++;
+	if (s->spanclass & 1)
+		return;   /* noscan: black at once */
+	if (spanclass_sizeclass(s->spanclass) == 0 && s->largetype == NULL)
+		return;
+	gcw_put(w, base);
+	if (spanclass_sizeclass(s->spanclass) == 0) {
+		/* A large object: its other oblets are separate work. */
+		for (uintptr_t o = base + GC_OBLET_BYTES; o < base + s->largesize; o += GC_OBLET_BYTES)
+			gcw_put(w, o);
+	}
+}
+
+/* A word read from a typed pointer slot. */
+static inline void mark_precise(struct gcwork *w, uintptr_t v, uintptr_t slot)
+{
+	struct mspan *s;
+	uintptr_t idx, base;
+	if (v - RT_HEAP_REGION_BASE < RT_HEAP_REGION_SIZE && findobject(v, &s, &idx, &base))
+		greyobject(w, base, s, idx, slot);
+}
+
+void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot)
+{
+	if (v - RT_HEAP_REGION_BASE - 1 >= RT_HEAP_REGION_SIZE)
+		return;   /* neither v nor v - 1 is in the heap region (v == base + size counts) */
+	struct mspan *s;
+	uintptr_t idx, base;
+	if (findobject(v, &s, &idx, &base))
+		greyobject(w, base, s, idx, slot);
+	/* One past the end of an object's slot (the essay's extra rule). */
+	if (findobject(v - 1, &s, &idx, &base) && base + s->elemsize == v)
+		greyobject(w, base, s, idx, slot);
+}
+
+NO_ASAN static void scanblock(struct gcwork *w, uintptr_t lo, uintptr_t hi)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	for (uintptr_t a = lo; a + 8 <= hi; a += 8)
+		gc_mark_conservative_word(w, *(volatile uintptr_t *)a, a);
+	w->scan_bytes += hi > lo ? hi - lo : 0;
+}
+
+/* ---- scanning heap objects ---- */
+
+/* A large object's oblet at p: its type's mask over the elements in [p, p + OBLET). */
+static void scan_large(struct gcwork *w, struct mspan *s, uintptr_t p)
+{
+	const struct rt_type *t = s->largetype;
+	uintptr_t base = s->startaddr;
+	uintptr_t end = base + s->largesize;
+	uintptr_t stop = p + GC_OBLET_BYTES < end ? p + GC_OBLET_BYTES : end;
+	uintptr_t off = (p - base) % t->size;   /* offset of p in its element */
+	for (uintptr_t a = p; a < stop; a += 8) {
+		if (off < t->ptrdata) {
+			uintptr_t wi = off / 8;
+			if ((t->ptrmask[wi / 8] >> (wi % 8)) & 1)
+				mark_precise(w, *(uintptr_t *)a, a);
+		}
+		off += 8;
+		if (off == t->size)
+			off = 0;
+	}
+	w->scan_bytes += stop - p;
+}
+
+static void scanobject(struct gcwork *w, uintptr_t b)
+{
+	struct mspan *s = spanof_unchecked(b);
+	RT_DASSERT(s != NULL && s->state == MSPAN_INUSE && !(s->spanclass & 1));
+	if (spanclass_sizeclass(s->spanclass) == 0) {
+		scan_large(w, s, b);
+		return;
+	}
+	uintptr_t nwords = s->elemsize / 8;
+	for (uintptr_t i = 0; i < nwords; i += 64) {
+		unsigned n = nwords - i < 64 ? (unsigned)(nwords - i) : 64;
+		uint64_t bits = heapbits_read(b + 8 * i, n);
+		while (bits != 0) {
+			unsigned j = (unsigned)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			uintptr_t a = b + 8 * (i + j);
+			mark_precise(w, *(uintptr_t *)a, a);
+		}
+	}
+	w->scan_bytes += s->elemsize;
+}
+
+/* ---- roots ---- */
+
+NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
+{
+	uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+	if (st != G_RUNNABLE && st != G_WAITING)
+		return;
+	uintptr_t sp;
+	if (g->in_morestack) {
+		sp = g->morebuf.sp;
+		uint64_t *regs = (uint64_t *)&g->morebuf;
+		for (unsigned i = 0; i < 13; i++)
+			gc_mark_conservative_word(w, regs[i], (uintptr_t)&regs[i]);
+	} else {
+		sp = g->sched_sp;
+	}
+	RT_ASSERT_MSG(sp >= g->stack_lo && sp <= g->stack_hi,
+		      "scan: coroutine %lu's saved %%rsp %#lx is outside its stack [%#lx, %#lx)",
+		      (unsigned long)g->id, (unsigned long)sp, (unsigned long)g->stack_lo,
+		      (unsigned long)g->stack_hi);
+	scanblock(w, sp, g->stack_hi);
+	w->stack_bytes += g->stack_hi - sp;
+	gc_mark_conservative_word(w, (uintptr_t)g->arg, (uintptr_t)&g->arg);
+	gc_mark_conservative_word(w, (uintptr_t)g->param, (uintptr_t)&g->param);
+	for (struct sudog *sg = g->waiting; sg != NULL; sg = sg->waitlink) {
+		gc_mark_conservative_word(w, (uintptr_t)sg->c, (uintptr_t)&sg->c);
+		gc_mark_conservative_word(w, (uintptr_t)sg->elem, (uintptr_t)&sg->elem);
+	}
+}
+
+/* Claims the next G whose stack is not yet claimed; NULL when none is left. */
+static struct rt_g *claim_g(void)
+{
+	struct rt_g *g = __atomic_load_n(&roots.gnext, __ATOMIC_ACQUIRE);
+	while (g != NULL &&
+	       !__atomic_compare_exchange_n(&roots.gnext, &g, g->alllink, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE))
+		;
+	return g;
+}
+
+static void markroot(struct gcwork *w, uint32_t job)
+{
+	if (job < roots.nglobal_jobs) {
+		/* Piece `job` of the data ranges, each range cut in GC_GLOBALS_JOB pieces. */
+		uint32_t k = job;
+		for (int i = 0; i < roots.ndata; i++) {
+			uintptr_t len = roots.data_hi[i] - roots.data_lo[i];
+			uint32_t pieces = (uint32_t)((len + GC_GLOBALS_JOB - 1) / GC_GLOBALS_JOB);
+			if (k < pieces) {
+				uintptr_t lo = roots.data_lo[i] + (uintptr_t)k * GC_GLOBALS_JOB;
+				uintptr_t hi = lo + GC_GLOBALS_JOB < roots.data_hi[i] ? lo + GC_GLOBALS_JOB
+										: roots.data_hi[i];
+				scanblock(w, lo, hi);
+				w->global_bytes += hi - lo;
+				return;
+			}
+			k -= pieces;
+		}
+		RT_ASSERT_MSG(false, "markroot: global job %u out of range", job);
+	}
+	job -= roots.nglobal_jobs;
+	if (job < roots.nm_jobs) {
+		struct rt_m *m = rt_allm[job];
+		if (m != NULL && m->exit_sp != 0 && m->caller_hi > m->exit_sp)
+			scanblock(w, m->exit_sp, m->caller_hi);
+		return;
+	}
+	/* Root 7: the caller outside a world. */
+	scanblock(w, roots.outside_lo, roots.outside_hi);
+	for (unsigned i = 0; i < roots.outside_nregs; i++)
+		gc_mark_conservative_word(w, roots.outside_regs[i], (uintptr_t)&roots.outside_regs[i]);
+}
+
+void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi, uint64_t *regs, unsigned nregs)
+{
+	roots.outside_lo = lo;
+	roots.outside_hi = hi;
+	roots.outside_regs = regs;
+	roots.outside_nregs = nregs;
+}
+
+void gcmark_prepare(bool in_world)
+{
+	roots.ndata = rt_port_data_ranges(roots.data_lo, roots.data_hi, GC_MAX_DATA_RANGES);
+	uint32_t n = 0;
+	for (int i = 0; i < roots.ndata; i++)
+		n += (uint32_t)((roots.data_hi[i] - roots.data_lo[i] + GC_GLOBALS_JOB - 1) / GC_GLOBALS_JOB);
+	roots.nglobal_jobs = n;
+	roots.nm_jobs = in_world ? (uint32_t)rt_sched.nprocs : 0;
+	roots.njobs = n + roots.nm_jobs + (in_world ? 0 : 1);
+	roots.next = 0;
+	roots.gnext = in_world ? sched_allgs() : NULL;
+}
+
+/* ---- the worker ---- */
+
+static void drain(struct gcwork *w)
+{
+	unsigned k = 0;
+	for (;;) {
+		uintptr_t b = gcw_tryget(w);
+		if (b == 0)
+			return;
+		scanobject(w, b);
+		if (++k % GC_BALANCE_EVERY == 0)
+			gcw_balance(w);
+	}
+}
+
+void gc_mark_worker(struct rt_m *m, int p)
+{
+	struct gcwork *w = &gcwork_of[p];
+	/* 1. Root jobs, then G stacks, until none is left. */
+	for (;;) {
+		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
+		if (job >= roots.njobs)
+			break;
+		markroot(w, job);
+		drain(w);
+	}
+	for (struct rt_g *g; (g = claim_g()) != NULL;) {
+		scan_g(w, g);
+		drain(w);
+	}
+	/* 2-4. Drain, then wait for published work until every worker waits. */
+	do
+		drain(w);
+	while (gcwork_getfull(w, m));
+	gcwork_exit();
+}
+
+/* ---- checkmark bits ---- */
+
+static void for_each_inuse_span(void (*fn)(struct mspan *s))
+{
+	for (unsigned i = 0; i < RT_NUM_SPAN_CLASSES; i++) {
+		struct mcentral *c = &mheap_.central[i];
+		for (unsigned k = 0; k < 2; k++) {
+			for (struct mspan *s = c->partial[k].first; s != NULL; s = s->next)
+				fn(s);
+			for (struct mspan *s = c->full[k].first; s != NULL; s = s->next)
+				fn(s);
+		}
+	}
+}
+
+static void give_checkmark_bits(struct mspan *s)
+{
+	s->checkmark_bits = fixalloc_alloc(&mheap_.bitsalloc[s->nbitwords_log2]);
+	rt_memclr(s->checkmark_bits, 16u << s->nbitwords_log2);
+}
+
+static void take_checkmark_bits(struct mspan *s)
+{
+	fixalloc_free(&mheap_.bitsalloc[s->nbitwords_log2], s->checkmark_bits);
+	s->checkmark_bits = NULL;
+}
+
+void gcmark_checkmark_begin(void)
+{
+	rt_lock(&mheap_.lock);
+	for_each_inuse_span(give_checkmark_bits);
+	rt_unlock(&mheap_.lock);
+	gc_checkmark_active = true;
+}
+
+void gcmark_checkmark_end(void)
+{
+	gc_checkmark_active = false;
+	rt_lock(&mheap_.lock);
+	for_each_inuse_span(take_checkmark_bits);
+	rt_unlock(&mheap_.lock);
+}
