@@ -42,6 +42,8 @@ struct mcache *mcache_create(int p)
 	rt_unlock(&mheap_.lock);
 	for (unsigned i = 0; i < RT_NUM_SPAN_CLASSES; i++)
 		c->alloc[i] = &mspan_empty;
+	for (unsigned i = 0; i < HEAPBITS_LAYOUTS; i++)
+		c->layouts[i].type = NULL;
 	c->p = p;
 	__atomic_store_n(&rt_allp_mcache[p], c, __ATOMIC_RELEASE);
 	return c;

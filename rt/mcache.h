@@ -4,6 +4,7 @@
 #ifndef RT_MCACHE_H
 #define RT_MCACHE_H
 
+#include "rt/mbitmap.h"
 #include "rt/mspan.h"
 
 /* Per-P allocation counters: changed only by the owning P, read by rt_read_memstats. */
@@ -20,6 +21,7 @@ struct mcache {
 	uintptr_t tiny;          /* current 16-byte tiny block, 0 if none */
 	uintptr_t tinyoffset;    /* bytes of it used */
 	struct mcache_stats stats;
+	struct heapbits_layout layouts[HEAPBITS_LAYOUTS];   /* memo: (type, size) -> class, layout */
 	int p;                   /* owning P */
 };
 

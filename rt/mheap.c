@@ -67,6 +67,7 @@
  * reference reads garbage, not plausible data; RT_DEBUG >= 2 runs
  * mheap_verify after every growth.
  */
+#include "rt/mbitmap.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
 #include "rt/sys.h"
@@ -281,6 +282,7 @@ static void init_span_class(struct mspan *s, spanclass_t spc)
 	mspan_refill_alloc_cache(s);
 	s->sweepgen = mheap_.sweepgen;
 	s->largetype = NULL;
+	heapbits_span_init(s);
 	s->list = NULL;
 	s->next = s->prev = NULL;
 }

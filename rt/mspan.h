@@ -44,6 +44,25 @@ struct mspan {
 	spanclass_t spanclass;     /* size class << 1 | noscan; class 0 = large */
 	uintptr_t elemsize;        /* object size (npages * RT_PAGE_SIZE for large spans) */
 	uintptr_t startaddr;
+	/*
+	 * The heap bitmap's part of the span (mbitmap.c), set by heapbits_span_init.
+	 * heapbits: the bitmap word of startaddr's word, for a small scan span
+	 * inside one arena (the span's words are then bits 0.. of heapbits[0..]);
+	 * NULL otherwise. bits_type, bits_size, bits_slot: the slot bits of an
+	 * object of bits_size bytes of bits_type (elements, then zeros to the
+	 * slot's end), cached for the typed fast path; bits_type NULL = none.
+	 * Written only by the span's owner; a pure function of the key and the
+	 * slot size, so it stays valid for the span's life as this class.
+	 * For slots of at most 64 words: bits_slotmask has one bit per slot word,
+	 * and a slot starting at bit b of a bitmap word ends in the next word iff
+	 * b > bits_lastbit (64 - slot words).
+	 */
+	uint64_t *heapbits;
+	const struct rt_type *bits_type;
+	uintptr_t bits_size;
+	uint64_t bits_slot;
+	uint64_t bits_slotmask;
+	uint32_t bits_lastbit;
 
 	uintptr_t npages;
 	struct mspan *next, *prev; /* on a spanlist (mcentral set or free bucket) */

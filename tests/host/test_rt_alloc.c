@@ -1,9 +1,10 @@
 /*
  * test_rt_alloc.c - the allocator through its public API (rt/rt.h): every size
  * class to exhaustion of several spans, alignment, zeroing, tiny objects,
- * typed objects and the heap bitmap, large and huge objects, interior-pointer
- * lookup, random sequences against a model, memstats, threads, and the
- * failure paths (out of memory, overflow, the barrier's stack check).
+ * typed objects and the heap bitmap (every writer's layouts against a
+ * model), large and huge objects, interior-pointer lookup, random sequences
+ * against a model, memstats, threads, and the failure paths (out of memory,
+ * overflow, the barrier's stack check).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -222,6 +223,278 @@ static void test_typed(void)
 	tap_check(n->next == arr && big[99999] == n, "RT_STORE_PTR stores heap pointers");
 	tap_check(rt_alloc(0, NULL) == rt_alloc(0, &node_type) && rt_alloc(0, NULL) != NULL,
 		  "zero-size allocations share one non-NULL address");
+}
+
+/*
+ * Heap-bitmap layouts against a model. Types with the shapes the writer
+ * handles differently: one-word and short periods (doubled into one word),
+ * periods that do not divide 64, pointer-free words after ptrdata, elements
+ * over 64 words (pieces from the mask bytes), a stricter alignment that
+ * moves a size to another class.
+ */
+static const uint8_t tri_mask[] = { 0x5 };            /* 3 words: 0 and 2 */
+static const struct rt_type tri_type = { 24, 8, 24, tri_mask, "tri" };
+static const uint8_t five_mask[] = { 0x2 };           /* 5 words, ptrdata 2: word 1 */
+static const struct rt_type five_type = { 40, 8, 16, five_mask, "five" };
+static const uint8_t nine_mask[] = { 0x00, 0x01 };    /* 9 words: word 8 */
+static const struct rt_type nine_type = { 72, 8, 72, nine_mask, "nine" };
+static const uint8_t wide_mask[10] = { [0] = 0x01, [7] = 0x80, [8] = 0x01, [9] = 0x80 };
+static const struct rt_type wide_type = { 640, 8, 640, wide_mask, "wide" };   /* 0, 63, 64, 79 */
+static const uint8_t huge_mask[17] = { [0] = 0x02, [16] = 0x02 };  /* 130 words: 1, 129 */
+static const struct rt_type huge_type = { 1040, 8, 1040, huge_mask, "huge" };
+static const uint8_t al64_mask[] = { 0x09 };          /* 12 words, align 64: words 0 and 3 */
+static const struct rt_type al64_type = { 96, 64, 32, al64_mask, "al64" };
+
+static const struct rt_type *const layout_types[] = {
+	&ptr_type, &node_type, &tri_type, &five_type, &nine_type, &wide_type, &huge_type, &al64_type,
+};
+enum { NLAYOUT_TYPES = sizeof(layout_types) / sizeof(layout_types[0]) };
+
+/* The model: word i of an object of `size` bytes of t holds a pointer. */
+static bool model_is_pointer(const struct rt_type *t, size_t size, size_t i)
+{
+	if (i >= size / 8)
+		return false;
+	size_t e = i % (t->size / 8);
+	return e < t->ptrdata / 8 && ((t->ptrmask[e / 8] >> (e % 8)) & 1);
+}
+
+struct layout_obj {
+	uintptr_t p;
+	size_t size;
+	const struct rt_type *t;
+};
+
+/*
+ * The object's whole slot reads as the model says, through all three
+ * readers: heapbits_is_pointer word by word, heapbits_read and
+ * heapbits_read_span over windows of every length at a few offsets.
+ */
+static bool layout_exact(const struct layout_obj *o, bool *reads_ok)
+{
+	struct mspan *s = spanof((void *)o->p);
+	size_t slotwords = s->elemsize / 8;
+	for (size_t i = 0; i < slotwords; i++)
+		if (heapbits_is_pointer(o->p + 8 * i) != model_is_pointer(o->t, o->size, i))
+			return false;
+	size_t offs[] = { 0, 1, slotwords / 2, slotwords - 1, next_rand() % slotwords };
+	for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		size_t off = offs[k];
+		for (unsigned n = 1; n <= 64 && off + n <= slotwords; n++) {
+			uint64_t want = 0;
+			for (unsigned i = 0; i < n; i++)
+				if (model_is_pointer(o->t, o->size, off + i))
+					want |= (uint64_t)1 << i;
+			if (heapbits_read(o->p + 8 * off, n) != want ||
+			    heapbits_read_span(s, o->p + 8 * off, n) != want) {
+				*reads_ok = false;
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Sets (or clears) the bitmap bits of the words [a, a + bytes). */
+static void poke_bits(uintptr_t a, size_t bytes, bool set)
+{
+	for (uintptr_t end = a + bytes; a < end; a += 8) {
+		struct heaparena *ar = arena_of(a);
+		uintptr_t w = (a - ar->base) / 8;
+		if (set)
+			ar->heapbits[w / 64] |= (uint64_t)1 << (w % 64);
+		else
+			ar->heapbits[w / 64] &= ~((uint64_t)1 << (w % 64));
+	}
+}
+
+/* Sets every bitmap bit of the free slots of each cached scan span: stale bits, as reuse leaves. */
+static void poison_free_slot_bits(void)
+{
+	struct mcache *c = mcache_current();
+	for (unsigned spc = 0; spc < RT_NUM_SPAN_CLASSES; spc++) {
+		struct mspan *s = c->alloc[spc];
+		if (s == &mspan_empty || spanclass_noscan((spanclass_t)spc))
+			continue;
+		uintptr_t free = s->startaddr + (uintptr_t)s->freeindex * s->elemsize;
+		poke_bits(free, mspan_end(s) - free, true);
+	}
+}
+
+static void test_layouts(void)
+{
+	enum { N = 6000 };
+	struct layout_obj *objs = malloc(N * sizeof(*objs));
+	bool ok_align = true, ok_zero = true;
+	for (int i = 0; i < N; i++) {
+		if (i == N / 3 || i == 2 * N / 3)
+			poison_free_slot_bits();
+		const struct rt_type *t = layout_types[next_rand() % NLAYOUT_TYPES];
+		size_t maxn = RT_MAX_SMALL_SIZE / t->size;
+		/* mostly short arrays (slots of at most 512 B), some up to a whole class */
+		size_t n = 1 + (next_rand() % 4 == 0 ? next_rand() % maxn : next_rand() % 4);
+		void *p = n == 1 ? rt_new(t) : rt_alloc_array(t, n);
+		objs[i] = (struct layout_obj){ (uintptr_t)p, n * t->size, t };
+		size_t align = t->align ? t->align : 8;
+		if ((uintptr_t)p % align != 0)
+			ok_align = false;
+		if (!all_zero(p, n * t->size))
+			ok_zero = false;
+		fill(p, n * t->size, (uint64_t)i);   /* writes to objects never touch the bitmap */
+	}
+	bool ok = true, reads_ok = true;
+	int bad = -1;
+	for (int i = 0; i < N; i++)
+		if (!layout_exact(&objs[i], &reads_ok)) {
+			ok = false;
+			if (bad < 0)
+				bad = i;
+		}
+	if (bad >= 0)
+		tap_diag("object %d: %zu bytes of %s at %#lx (slot %lu B) has wrong bits", bad,
+			 objs[bad].size, objs[bad].t->name, (unsigned long)objs[bad].p,
+			 (unsigned long)spanof((void *)objs[bad].p)->elemsize);
+	tap_check(ok_align && ok_zero, "layouts: %d random typed objects aligned and zeroed", N);
+	tap_check(ok, "layouts: %d objects of 8 types, mixed in shared spans, arrays up to 32 KiB, "
+		      "stale bits poisoned twice: every slot's bits match the model", N);
+	tap_check(reads_ok, "layouts: heapbits_read and heapbits_read_span agree with the model "
+			    "on every window length 1..64");
+	free(objs);
+
+	/* A span that gets a second type: the cache entry changes, old objects keep their bits. */
+	enum { M = 3000 };
+	struct layout_obj *pairs = malloc(M * sizeof(*pairs));
+	bool switched = true;
+	for (int i = 0; i < M; i++) {
+		const struct rt_type *t = (i / 7) % 2 ? &node_type : &ptr_type;   /* runs of 7 */
+		void *p = rt_alloc(32, t);
+		pairs[i] = (struct layout_obj){ (uintptr_t)p, 32, t };
+		struct mspan *s = spanof(p);
+		if (s->heapbits != NULL && (s->bits_type != t || s->bits_size != 32))
+			switched = false;
+	}
+	ok = true;
+	for (int i = 0; i < M; i++)
+		if (!layout_exact(&pairs[i], &reads_ok))
+			ok = false;
+	tap_check(switched, "second type in a span: the span's cached layout follows the last type");
+	tap_check(ok && reads_ok, "second type in a span: %d alternating 32-byte objects "
+				  "(void *[4], struct node) all read back exactly", M);
+
+	/* One type, two sizes in one class: 13 and 14 pointers both take 112-byte slots. */
+	ok = true;
+	for (int i = 0; i < 1000; i++) {
+		size_t size = i % 3 ? 104 : 112;
+		void *p = rt_alloc(size, &ptr_type);
+		struct layout_obj o = { (uintptr_t)p, size, &ptr_type };
+		if (spanof(p)->elemsize != 112 || !all_zero(p, 112) || !layout_exact(&o, &reads_ok))
+			ok = false;
+		memset(p, 0x5a, size);
+	}
+	tap_check(ok, "one type at two sizes of one class (104 and 112 B): each object's bits "
+		      "stop at its own end");
+
+	/* A stricter alignment: 96-byte al64 objects live in the 128-byte class. */
+	ok = true;
+	for (int i = 0; i < 500; i++) {
+		void *p = rt_new(&al64_type);
+		void *q = rt_alloc(96, &tri_type);   /* the same size, in the 96-byte class */
+		struct layout_obj a = { (uintptr_t)p, 96, &al64_type }, b = { (uintptr_t)q, 96, &tri_type };
+		if ((uintptr_t)p % 64 != 0 || spanof(p)->elemsize != 128 || spanof(q)->elemsize != 96 ||
+		    !layout_exact(&a, &reads_ok) || !layout_exact(&b, &reads_ok))
+			ok = false;
+	}
+	tap_check(ok, "a 64-byte-aligned 96-byte type takes 128-byte slots, beside 96-byte tri arrays");
+
+	/*
+	 * The slow writer of a span without heapbits (one straddling two arenas):
+	 * a copy of a real span with heapbits NULL writes through the arena
+	 * lookup and caches nothing.
+	 */
+	ok = true;
+	for (size_t k = 0; k < NLAYOUT_TYPES; k++) {
+		const struct rt_type *t = layout_types[k];
+		size_t n = k % 2 ? 3 : 1;
+		/* 128 slots in a row (every start bit of the class), over all ones, all zeros */
+		for (int j = 0; j < 128; j++) {
+			void *p = rt_alloc_array(&ptr_type, n * t->size / 8);
+			struct mspan copy = *spanof(p);
+			poke_bits((uintptr_t)p, copy.elemsize, j % 2 == 0);
+			copy.heapbits = NULL;
+			copy.bits_type = NULL;
+			heapbits_set_type(&copy, (uintptr_t)p, n * t->size, t);
+			struct layout_obj o = { (uintptr_t)p, n * t->size, t };
+			if (copy.bits_type != NULL || !layout_exact(&o, &reads_ok))
+				ok = false;
+		}
+	}
+	tap_check(ok, "a span without heapbits: the slow writer gets every type's layout right, "
+		      "caches none");
+	free(pairs);
+}
+
+/*
+ * Each writer rewrites exactly one slot: the middle of three adjacent
+ * objects of a sparse layout gets a dense one, and its neighbours' bits stay
+ * (as after a sweep, when a free slot between live objects is reused).
+ */
+static bool three_adjacent(size_t size, const struct rt_type *t, struct layout_obj o[3])
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		for (int k = 0; k < 3; k++)
+			o[k] = (struct layout_obj){ (uintptr_t)rt_alloc(size, t), size, t };
+		struct mspan *s = spanof((void *)o[0].p);
+		if (spanof((void *)o[2].p) == s && o[1].p == o[0].p + s->elemsize &&
+		    o[2].p == o[1].p + s->elemsize)
+			return true;
+	}
+	return false;
+}
+
+static void test_layout_neighbours(void)
+{
+	bool reads_ok = true, ok = true;
+	struct layout_obj o[3];
+	/* cached writer: 48-byte slots (6 words) straddle bitmap words; tri around void *[6] */
+	for (int round = 0; round < 16 && ok; round++) {
+		ok = three_adjacent(48, &tri_type, o);
+		struct mspan *s = spanof((void *)o[1].p);
+		struct heapbits_layout e;
+		heapbits_layout_fill(&e, &ptr_type, 48, spanclass_sizeclass(s->spanclass), 48);
+		heapbits_cache_slot(s, &ptr_type, 48, e.slotbits);
+		heapbits_write_cached(s, o[1].p);
+		o[1].t = &ptr_type;
+		for (int k = 0; k < 3; k++)
+			ok = ok && layout_exact(&o[k], &reads_ok);
+	}
+	tap_check(ok && reads_ok, "neighbours: the cached writer rewrites one 48-byte slot across "
+				  "bitmap words, 16 positions");
+	/* pattern writer: 640-byte slots (80 words), five around void *[80] and around void *[75] */
+	ok = true;
+	for (int round = 0; round < 16 && ok; round++) {
+		size_t size = round % 2 ? 600 : 640;
+		ok = three_adjacent(640, &five_type, o);
+		struct mspan *s = spanof((void *)o[1].p);
+		struct heapbits_layout e;
+		heapbits_layout_fill(&e, &ptr_type, size, spanclass_sizeclass(s->spanclass), 640);
+		heapbits_write_pattern(s, o[1].p, &e);
+		o[1] = (struct layout_obj){ o[1].p, size, &ptr_type };
+		for (int k = 0; k < 3; k++)
+			ok = ok && layout_exact(&o[k], &reads_ok);
+	}
+	tap_check(ok && reads_ok, "neighbours: the pattern writer rewrites one 640-byte slot, "
+				  "16 positions");
+	/* the writer from the mask: one wide element (80 words) between five */
+	ok = true;
+	for (int round = 0; round < 8 && ok; round++) {
+		ok = three_adjacent(640, &five_type, o);
+		heapbits_set_type(spanof((void *)o[1].p), o[1].p, 640, &wide_type);
+		o[1].t = &wide_type;
+		for (int k = 0; k < 3; k++)
+			ok = ok && layout_exact(&o[k], &reads_ok);
+	}
+	tap_check(ok && reads_ok, "neighbours: the writer from the mask rewrites one 640-byte slot, "
+				  "8 positions");
 }
 
 static void test_large(void)
@@ -489,6 +762,8 @@ int main(void)
 	test_failures();
 	test_tiny();
 	test_typed();
+	test_layouts();
+	test_layout_neighbours();
 	test_large();
 	test_reuse_zeroing();
 	test_random_model();
