@@ -330,7 +330,7 @@ static void *malloc_typed_pattern(struct mspan *s, uintptr_t v, const struct hea
 {
 	heapbits_write_pattern(s, v, e);
 	if (s->needzero)
-		rt_memclr((void *)v, e->size);
+		gc_clear_checked(v, e->size, s);
 	return (void *)v;
 }
 
@@ -357,7 +357,7 @@ static void *malloc_typed_memo(struct mcache *c, size_t size, const struct rt_ty
 			heapbits_write_cached(s, v);
 			if (likely(!s->needzero))
 				return (void *)v;
-			return malloc_clear(v, size);
+			return malloc_clear(v, size, s);
 		}
 	}
 	return rt_alloc_slow(size, type);
@@ -391,7 +391,7 @@ static void *rt_alloc_typed(size_t size, const struct rt_type *type)
 			heapbits_write_cached(s, v);
 			if (likely(!s->needzero))
 				return (void *)v;
-			return malloc_clear(v, s->bits_size);   /* == size: frees a register */
+			return malloc_clear(v, s->bits_size, s);   /* == size: frees a register */
 		}
 		return rt_alloc_slow(size, type);
 	}

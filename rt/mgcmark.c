@@ -282,7 +282,7 @@ static void scanobject(struct gcwork *w, uintptr_t b)
 	uintptr_t nwords = s->elemsize / 8;
 	for (uintptr_t i = 0; i < nwords; i += 64) {
 		unsigned n = nwords - i < 64 ? (unsigned)(nwords - i) : 64;
-		uint64_t bits = heapbits_read(b + 8 * i, n);
+		uint64_t bits = heapbits_read_span(s, b + 8 * i, n);
 		while (bits != 0) {
 			unsigned j = (unsigned)__builtin_ctzll(bits);
 			bits &= bits - 1;
