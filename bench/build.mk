@@ -7,8 +7,12 @@
 #   make bench-callgrind  instructions per small allocation (valgrind)
 #   make bench-sched      only the scheduler benchmarks (also part of bench):
 #                         coroutines vs goroutines, $(BUILD)/bench/sched.tsv
+#   make bench-gc         only the collector benchmark (also part of bench):
+#                         binary-trees beside Go, Boehm, glibc, mimalloc,
+#                         $(BUILD)/bench/gc.tsv
 #
-# Knobs: BENCH_PASSES=N (default 3), BENCH_SIZES="16 64" (default: all sizes).
+# Knobs: BENCH_PASSES=N (default 3), BENCH_SIZES="16 64" (default: all sizes),
+# BENCH_GC_DEPTHS="16 18" (default 16 to 20), BENCH_GC_KERNEL_DEPTH=N (bench/run-gc).
 #
 # "ours" links rt/build.mk's benchmark library RT_BENCH_LIB (-O2, no
 # sanitizers, HOSTED), plus RT_BENCH_LDLIBS if it needs any (-lpthread is
@@ -117,11 +121,74 @@ $(BENCH_OUT)/frames-hosted: bench/frames_hosted.c mm/buddy.c mm/memmap.c bench/f
 	$(Q)$(CC) $(BENCH_CFLAGS) -MF $@.d -o $@ bench/frames_hosted.c mm/buddy.c mm/memmap.c
 ALL_DEPS += $(BENCH_OUT)/frames-hosted.d
 
-bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(BENCH_SCHED_BINS) $(LOADER) $(KERNEL) | bench-deps
+bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(BENCH_SCHED_BINS) $(BENCH_GC_BINS) $(LOADER) $(KERNEL) | bench-deps
 	$(Q)bench/run-frames $(BENCH_OUT)/frames.tsv $(BENCH_OUT)/frames-hosted $(LOADER) $(KERNEL)
 	$(Q)bench/run-smp $(BENCH_OUT)/smp.tsv $(LOADER) $(KERNEL)
 	$(Q)$(BENCH_SCHED_RUN)
 	$(Q)bench/run-alloc --out $(BENCH_OUT)/alloc.tsv $(BENCH_BINS)
+	$(Q)$(BENCH_GC_RUN)
 
 bench-callgrind: $(BENCH_BINS) | bench-deps
 	$(Q)bench/callgrind --out $(BENCH_OUT)/callgrind.tsv $(BENCH_BINS)
+
+# The collector benchmark (issue 12; program and method in
+# bench/binarytrees.h, driver bench/run-gc): binary-trees hosted with ours
+# (bt-ours: 1 and 2 Ps), Go 1.19 (bt-go: GOMAXPROCS 1 and 2), Boehm GC
+# (bt-boehm: GC_MARKERS 1 and 2), glibc and mimalloc malloc/free, and in the
+# kernel (run=bench.binarytrees bt_depth=N, linked into every kernel.elf) on
+# 1 and 4 CPUs. Ours collects when rt/build.mk builds rt/mgc.c
+# (BENCH_RT_HAS_GC); until then it is "ours-nogc", run only at small depths.
+# The code ours runs on a coroutine stack (binarytrees.c, binarytrees_rt.c)
+# is compiled with the split-stack prologue and, hosted, RT_DEBUG=0 as
+# RT_BENCH_LIB is; the objects that test BENCH_RT_HAS_GC depend on
+# rt/build.mk so they follow the collector's arrival.
+BENCH_RT_HAS_GC := $(if $(filter rt/mgc.c,$(RT_PORTABLE_SRCS)),1,0)
+BENCH_GC_MALLOCS := glibc mimalloc
+BENCH_GC_BINS := $(BENCH_OUT)/bt-go $(BENCH_OUT)/bt-ours $(BENCH_OUT)/bt-boehm $(BENCH_GC_MALLOCS:%=$(BENCH_OUT)/bt-%)
+BENCH_GC_HARNESS := $(BENCH_OUT)/binarytrees_hosted.o $(BENCH_OUT)/binarytrees.o
+
+$(BENCH_OUT)/bt_peer_malloc-%.o: bench/bt_peer_malloc.c | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_PEER='"$*"' -DBENCH_PEER_LIB='"$(BENCH_MALLOC_LIB_$*)"' -c $< -o $@
+
+$(BENCH_GC_MALLOCS:%=$(BENCH_OUT)/bt-%): $(BENCH_OUT)/bt-%: $(BENCH_OUT)/bt_peer_malloc-%.o $(BENCH_GC_HARNESS)
+	$(Q)$(CC) -o $@ $^ $(BENCH_LDLIBS_$*)
+
+$(BENCH_OUT)/bt-boehm: $(BENCH_OUT)/bt_peer_boehm.o $(BENCH_GC_HARNESS)
+	$(Q)$(CC) -o $@ $^ -lgc -lpthread
+
+$(BENCH_OUT)/bt_peer_rt.o: bench/bt_peer_rt.c rt/build.mk | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DBENCH_RT_HAS_GC=$(BENCH_RT_HAS_GC) -c $< -o $@
+
+$(BENCH_OUT)/binarytrees-split.o $(BENCH_OUT)/binarytrees_rt-split.o: $(BENCH_OUT)/%-split.o: bench/%.c | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_SPLIT_CFLAGS) -DRT_DEBUG=0 -c $< -o $@
+
+$(BENCH_OUT)/bt-ours: $(BENCH_OUT)/binarytrees_hosted.o $(BENCH_OUT)/bt_peer_rt.o $(BENCH_OUT)/binarytrees-split.o \
+		$(BENCH_OUT)/binarytrees_rt-split.o $(RT_BENCH_LIB)
+	$(Q)$(CC) -o $@ $^ $(RT_BENCH_LDLIBS) -lpthread
+
+$(BENCH_OUT)/bt-go: bench/binarytrees.go | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BENCH_GOENV) go build -trimpath -o $@ $<
+
+BENCH_GC_OBJS := $(BENCH_GC_HARNESS) $(BENCH_GC_MALLOCS:%=$(BENCH_OUT)/bt_peer_malloc-%.o) \
+	$(BENCH_OUT)/bt_peer_boehm.o $(BENCH_OUT)/bt_peer_rt.o $(BENCH_OUT)/binarytrees-split.o \
+	$(BENCH_OUT)/binarytrees_rt-split.o
+ALL_DEPS += $(BENCH_GC_OBJS:.o=.d)
+
+BENCH_GC_KERNEL_OBJS := $(BUILD)/kernel-bench/binarytrees.o $(BUILD)/kernel-bench/binarytrees_rt.o \
+	$(BUILD)/kernel-bench/binarytrees_kernel.o
+KERNEL_OBJS += $(BENCH_GC_KERNEL_OBJS)
+ALL_DEPS += $(BENCH_GC_KERNEL_OBJS:.o=.d)
+$(BENCH_GC_KERNEL_OBJS): $(BUILD)/kernel-bench/%.o: bench/%.c rt/build.mk
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(KERNEL_CFLAGS) -DBENCH_RT_HAS_GC=$(BENCH_RT_HAS_GC) -c $< -o $@
+
+BENCH_GC_RUN = bench/run-gc --out $(BENCH_OUT)/gc.tsv $(if $(filter 0,$(BENCH_RT_HAS_GC)),--ours-nogc) \
+	--kernel $(LOADER) $(KERNEL) $(BENCH_GC_BINS)
+
+.PHONY: bench-gc
+bench-gc: $(BENCH_GC_BINS) $(LOADER) $(KERNEL) | bench-deps
+	$(Q)$(BENCH_GC_RUN)

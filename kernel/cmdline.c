@@ -18,6 +18,7 @@
  *   gctrace=0|1          print a line per GC cycle
  *   crash=KIND           pf gp ud de nx wp guard stack
  *   run=NAME             a program to run instead of the tour
+ *   bt_depth=N           the depth of run=bench.binarytrees, 0..CMDLINE_BT_DEPTH_MAX
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *
  * Invariants
@@ -265,6 +266,17 @@ static int parse_run(struct parse_state *ps, const struct token *t)
     return 0;
 }
 
+static int parse_bt_depth(struct parse_state *ps, const struct token *t)
+{
+    uint64_t v;
+    if (!parse_u64_exact(t->val, t->val_len, &v) || v > CMDLINE_BT_DEPTH_MAX)
+        return fail(ps, "bt_depth=%.*s: expected bt_depth=N with 0 <= N <= %d", echo_len(t->val_len), t->val,
+                    CMDLINE_BT_DEPTH_MAX);
+    ps->out->bt_depth_set = true;
+    ps->out->bt_depth = (unsigned)v;
+    return 0;
+}
+
 static const struct key_def keys[] = {
     { "test", parse_test, VALUE_OPTIONAL, "test or test=GLOB" },
     { "seed", parse_seed, VALUE_REQUIRED, "seed=N" },
@@ -274,6 +286,7 @@ static const struct key_def keys[] = {
     { "gctrace", parse_gctrace, VALUE_REQUIRED, "gctrace=0|1" },
     { "crash", parse_crash, VALUE_REQUIRED, "crash=KIND" },
     { "run", parse_run, VALUE_REQUIRED, "run=NAME" },
+    { "bt_depth", parse_bt_depth, VALUE_REQUIRED, "bt_depth=N" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 32, "keys seen are tracked in a 32-bit mask");
@@ -297,7 +310,7 @@ static int parse_token(struct parse_state *ps, const struct token *t, uint32_t *
     }
     if (t->key_len == 0)
         return fail(ps, "'=%.*s': missing key before '='", echo_len(t->val_len), t->val);
-    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run",
+    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth",
                 echo_len(t->key_len), t->key);
 }
 
@@ -378,5 +391,7 @@ void cmdline_format(const struct cmdline *cl, char *buf, size_t size)
         PUT("crash=%s", cmdline_crash_name(cl->crash));
     if (cl->run[0])
         PUT("run=%s", cl->run);
+    if (cl->bt_depth_set)
+        PUT("bt_depth=%u", cl->bt_depth);
 #undef PUT
 }

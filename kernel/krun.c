@@ -10,8 +10,19 @@
 
 extern const struct krun __krun_start[], __krun_end[];
 
-_Noreturn void krun(const char *name)
+static const struct cmdline *krun_cl;
+
+const struct cmdline *krun_cmdline(void)
 {
+    if (krun_cl == NULL)
+        panic("krun_cmdline: called outside a run=NAME program");
+    return krun_cl;
+}
+
+_Noreturn void krun(const struct cmdline *cl)
+{
+    const char *name = cl->run;
+    krun_cl = cl;
     for (const struct krun *p = __krun_start; p < __krun_end; p++) {
         if (strcmp(p->name, name) == 0) {
             kprintf("run=%s: %s\n", p->name, p->what);

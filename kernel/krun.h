@@ -10,6 +10,8 @@
 #ifndef KERNEL_KRUN_H
 #define KERNEL_KRUN_H
 
+#include "kernel/cmdline.h"
+
 struct krun {
     const char *name; /* "bench.frames" */
     void (*fn)(void);
@@ -23,8 +25,11 @@ _Static_assert(sizeof(struct krun) == 24, "linker/kernel.ld checks .krun in 24-b
         krun_rec_##ident = { (name_), krun_fn_##ident, (what_) };                                \
     static void krun_fn_##ident(void)
 
-/* Runs the program called name and exits with the success status; an unknown
- * name is a panic that lists the programs there are. */
-_Noreturn void krun(const char *name);
+/* Runs the program called cl->run and exits with the success status; an
+ * unknown name is a panic that lists the programs there are. */
+_Noreturn void krun(const struct cmdline *cl);
+
+/* The parsed command line, for a program's own keys (e.g. bt_depth=N). */
+const struct cmdline *krun_cmdline(void);
 
 #endif

@@ -174,7 +174,7 @@ _Noreturn void kmain(struct boot_info *bi)
         crash(cmdline.crash);
     rt_start_procs((int)cpu_count()); /* the runtime's heap on sys_* (mm/sysmem.c), a P per CPU */
     if (cmdline.run[0] != '\0')
-        krun(cmdline.run);
+        krun(&cmdline);
     if (cmdline.test)
         ktest_run(cmdline.test_glob, cmdline.seed_set, cmdline.seed);
 

@@ -73,10 +73,12 @@ static bool chars_ok(const char *s, size_t n, const char *extra)
 /* Returns 0 and fills *r, or -1. */
 static int ref_parse(const char *line, struct cmdline *r)
 {
-    static const char *const keys[] = { "test", "seed", "procs", "gogc", "memlimit", "gctrace", "crash", "run" };
+    static const char *const keys[] = { "test", "seed", "procs", "gogc", "memlimit", "gctrace", "crash", "run",
+                                        "bt_depth" };
+    enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
     static const char *const crashes[] = { "pf", "gp", "ud", "de", "nx", "wp", "guard", "stack" };
     memset(r, 0, sizeof(*r));
-    bool seen[8] = { false };
+    bool seen[NKEYS] = { false };
     const char *seps = " \t\r\n";
     const char *p = line;
     for (;;) {
@@ -94,7 +96,7 @@ static int ref_parse(const char *line, struct cmdline *r)
         const char *v = eq ? eq + 1 : NULL;
         size_t vlen = eq ? len - klen - 1 : 0;
         int k = -1;
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < NKEYS; i++)
             if (is(tok, klen, keys[i]))
                 k = i;
         if (k < 0 || seen[k])
@@ -167,6 +169,12 @@ static int ref_parse(const char *line, struct cmdline *r)
                 return -1;
             memcpy(r->run, v, vlen);
             break;
+        case 8:
+            if (!ref_exact(v, vlen, &n) || n > CMDLINE_BT_DEPTH_MAX)
+                return -1;
+            r->bt_depth_set = true;
+            r->bt_depth = (unsigned)n;
+            break;
         }
     }
     if ((r->test ? 1 : 0) + (r->crash != CRASH_NONE ? 1 : 0) + (r->run[0] ? 1 : 0) > 1)
@@ -179,7 +187,8 @@ static bool same(const struct cmdline *a, const struct cmdline *b)
     return a->test == b->test && strcmp(a->test_glob, b->test_glob) == 0 && a->seed_set == b->seed_set &&
            a->seed == b->seed && a->procs == b->procs && a->gogc_set == b->gogc_set && a->gogc_off == b->gogc_off &&
            a->gogc == b->gogc && a->memlimit == b->memlimit && a->gctrace_set == b->gctrace_set &&
-           a->gctrace == b->gctrace && a->crash == b->crash && strcmp(a->run, b->run) == 0;
+           a->gctrace == b->gctrace && a->crash == b->crash && strcmp(a->run, b->run) == 0 &&
+           a->bt_depth_set == b->bt_depth_set && a->bt_depth == b->bt_depth;
 }
 
 /* ---- The reference glob: match[i][j] = pattern[i..] matches name[j..]. ---- */

@@ -52,7 +52,8 @@ static void expect_error(const char *line, const char *want1, const char *want2)
 static void test_empty(void)
 {
     bool ok = parse_ok("") && !cl.test && !cl.seed_set && cl.procs == 0 && !cl.gogc_set &&
-              cl.memlimit == 0 && !cl.gctrace_set && cl.crash == CRASH_NONE && cl.run[0] == '\0';
+              cl.memlimit == 0 && !cl.gctrace_set && cl.crash == CRASH_NONE && cl.run[0] == '\0' &&
+              !cl.bt_depth_set;
     tap_check(ok, "cmdline.empty: nothing set");
     ok = parse_ok(" \t\r\n  ") && !cl.test;
     tap_check(ok, "cmdline.only_separators: spaces, tabs, CR, LF");
@@ -93,15 +94,18 @@ static void test_good(void)
                   strcmp(cmdline_crash_name(cl.crash), crashes[i].line + 6) == 0,
                   "cmdline.%s", crashes[i].line);
     tap_check(parse_ok("run=hello-world_1.2") && strcmp(cl.run, "hello-world_1.2") == 0, "cmdline.run");
+    tap_check(parse_ok("bt_depth=0") && cl.bt_depth_set && cl.bt_depth == 0, "cmdline.bt_depth_zero");
+    tap_check(parse_ok("run=bench.binarytrees bt_depth=30") && cl.bt_depth == CMDLINE_BT_DEPTH_MAX &&
+              strcmp(cl.run, "bench.binarytrees") == 0, "cmdline.bt_depth_max_with_run");
 
-    bool ok = parse_ok("  test=rt.*\tseed=7 procs=4\r\ngogc=50 memlimit=128MiB gctrace=1\n") && cl.test &&
-              strcmp(cl.test_glob, "rt.*") == 0 && cl.seed == 7 && cl.procs == 4 && cl.gogc == 50 &&
-              cl.memlimit == 128ull << 20 && cl.gctrace && cl.crash == CRASH_NONE;
+    bool ok = parse_ok("  test=rt.*\tseed=7 procs=4\r\ngogc=50 memlimit=128MiB gctrace=1 bt_depth=12\n") &&
+              cl.test && strcmp(cl.test_glob, "rt.*") == 0 && cl.seed == 7 && cl.procs == 4 && cl.gogc == 50 &&
+              cl.memlimit == 128ull << 20 && cl.gctrace && cl.crash == CRASH_NONE && cl.bt_depth == 12;
     tap_check(ok, "cmdline.all_keys_mixed_separators");
 
     char buf[256];
     cmdline_format(&cl, buf, sizeof(buf));
-    tap_check(strcmp(buf, "test=rt.* seed=7 procs=4 gogc=50 memlimit=134217728 gctrace=1") == 0,
+    tap_check(strcmp(buf, "test=rt.* seed=7 procs=4 gogc=50 memlimit=134217728 gctrace=1 bt_depth=12") == 0,
               "cmdline.format: \"%s\"", buf);
     char small[10];
     cmdline_format(&cl, small, sizeof(small));
@@ -158,6 +162,12 @@ static void test_errors(void)
     expect_error("gctrace=2", "gctrace=2", "gctrace=0 or gctrace=1");
     expect_error("gctrace=yes", "gctrace=yes", NULL);
     expect_error("gctrace", "gctrace: missing value", NULL);
+    expect_error("bt_depth=31", "bt_depth=31", "0 <= N <= 30");
+    expect_error("bt_depth=-1", "bt_depth=-1", "bt_depth=N");
+    expect_error("bt_depth=deep", "bt_depth=deep", NULL);
+    expect_error("bt_depth", "bt_depth: missing value", NULL);
+    expect_error("bt_depth=4 bt_depth=4", "bt_depth: key given twice", NULL);
+    expect_error("bt_deep=4", "bt_deep: unknown key", "bt_depth");
     expect_error("crash=boom", "crash=boom: unknown kind", "pf|gp|ud|de|nx|wp|guard|stack");
     expect_error("crash", "crash: missing value", NULL);
     expect_error("run=a b=c", "b: unknown key", NULL);

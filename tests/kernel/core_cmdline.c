@@ -21,8 +21,8 @@ KTEST(cmdline_every_key, "core.cmdline.every_key")
 {
     struct cmdline cl;
     char err[CMDLINE_ERR_MAX];
-    int rc = cmdline_parse("test=core.* seed=0x10 procs=3 gogc=off memlimit=64MiB gctrace=1", &cl, err,
-                           sizeof(err));
+    int rc = cmdline_parse("test=core.* seed=0x10 procs=3 gogc=off memlimit=64MiB gctrace=1 bt_depth=18", &cl,
+                           err, sizeof(err));
     if (rc != 0)
         ktest_diag("error: %s", err);
     KT_EQ(rc, 0);
@@ -34,6 +34,8 @@ KTEST(cmdline_every_key, "core.cmdline.every_key")
     KT_ASSERT(cl.gogc_set && cl.gogc_off);
     KT_EQ(cl.memlimit, 64ull << 20);
     KT_ASSERT(cl.gctrace_set && cl.gctrace);
+    KT_ASSERT(cl.bt_depth_set);
+    KT_EQ(cl.bt_depth, 18);
     KT_EQ(cl.crash, CRASH_NONE);
 
     KT_EQ(cmdline_parse("crash=wp", &cl, err, sizeof(err)), 0);
@@ -60,6 +62,7 @@ KTEST(cmdline_errors, "core.cmdline.errors")
         { "memlimit=5TB", "unknown suffix 'TB'" },
         { "memlimit=512K", "out of range" },
         { "gctrace=on", "gctrace=0 or gctrace=1" },
+        { "bt_depth=99", "0 <= N <= 30" },
         { "crash=boom", "pf|gp|ud|de|nx|wp|guard|stack" },
         { "test=a/b", "'/' not allowed" },
         { "test crash=pf", "at most one" },
