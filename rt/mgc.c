@@ -325,8 +325,11 @@ void rt_gc_c(uint64_t *saved)
 	RT_ASSERT_MSG(m->locks == 0 && rt_port_may_stop(),
 		      "rt_gc from a coroutine that holds a lock (m->locks %d)", m->locks);
 	uint32_t n = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+	struct rt_g *g = m->curg;
+	g->gc_scan_depth = g->stack_hi - (uintptr_t)saved;   /* see struct rt_g */
 	while ((uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == n)
 		if (!sched_stop_the_world_gc(true, n))
-			return;   /* the world is ending */
+			break;   /* the world is ending */
+	g->gc_scan_depth = 0;
 	rt_systemstack(finish_sweep_on_system_stack, NULL);
 }

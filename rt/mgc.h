@@ -117,6 +117,8 @@ bool gcwork_all_empty(void);
 void gcmark_prepare(bool in_world);
 void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi, uint64_t *regs, unsigned nregs);
 extern bool gc_checkmark_active;
+/* Testing the verifier only: the first mark skips the globals (the checkmark must panic). */
+extern bool gc_debug_skip_globals;
 /* Debugging: the mark prints the slot it reaches this object's base from (0: off). */
 extern uintptr_t gc_debug_why;
 void gc_mark_worker(struct rt_m *m, int p);   /* one worker's whole mark (roots, drain, wait) */

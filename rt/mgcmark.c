@@ -120,6 +120,7 @@ static struct {
 } roots;
 
 bool gc_checkmark_active;       /* this mark is the checkmark pass */
+bool gc_debug_skip_globals;     /* testing the verifier: the first mark ignores root 1 */
 RT_NOSCAN uintptr_t gc_debug_why;       /* debugging: print where the mark finds this object */
 
 /* ---- finding and greying objects ---- */
@@ -229,8 +230,8 @@ static inline void mark_precise(struct gcwork *w, uintptr_t v, uintptr_t slot)
 
 void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot)
 {
-	if (v - RT_HEAP_REGION_BASE - 1 >= RT_HEAP_REGION_SIZE)
-		return;   /* neither v nor v - 1 is in the heap region (v == base + size counts) */
+	if (v - RT_HEAP_REGION_BASE > RT_HEAP_REGION_SIZE)
+		return;   /* neither v nor v - 1 is in the heap region (the region's first byte counts) */
 	struct mspan *s;
 	uintptr_t idx, base;
 	if (findobject(v, &s, &idx, &base))
@@ -306,6 +307,9 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 		uint64_t *regs = (uint64_t *)&g->morebuf;
 		for (unsigned i = 0; i < 13; i++)
 			gc_mark_conservative_word(w, regs[i], (uintptr_t)&regs[i]);
+	} else if (g->gc_scan_depth != 0) {
+		sp = g->stack_hi - g->gc_scan_depth;   /* a G in rt_gc: its caller's frames on */
+		RT_ASSERT(sp >= g->sched_sp);
 	} else {
 		sp = g->sched_sp;
 	}
@@ -337,6 +341,8 @@ static struct rt_g *claim_g(void)
 static void markroot(struct gcwork *w, uint32_t job)
 {
 	if (job < roots.nglobal_jobs) {
+		if (unlikely(gc_debug_skip_globals) && !gc_checkmark_active)
+			return;   /* a deliberately broken mark (test_rt_gc): the checkmark must catch it */
 		/* Piece `job` of the data ranges, each range cut in GC_GLOBALS_JOB pieces. */
 		uint32_t k = job;
 		for (int i = 0; i < roots.ndata; i++) {

@@ -691,6 +691,7 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg)
 	g->param = NULL;
 	g->waiting = NULL;
 	g->system = false;
+	g->gc_scan_depth = 0;
 	g->id = __atomic_add_fetch(&rt_sched.goidgen, 1, __ATOMIC_RELAXED);
 	gsetup(g);
 	__atomic_add_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
@@ -870,10 +871,15 @@ static void preempt_all(struct rt_m *self)
  */
 void gc_stopped_m(struct rt_m *m)
 {
+	/* This stop's generation: the world may restart and stop again before this
+	 * M wakes, and the new stop counts only Ms that entered it (make test
+	 * found the hang: a late M kept waiting in the old stop, uncounted). */
+	uint32_t gen = __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST);
 	m->gc_epoch_seen = gc_mark_epoch();
 	__atomic_sub_fetch(&rt_sched.stopwait, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
-		if (!__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST))
+		if (!__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
+		    __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST) != gen)
 			return;
 		uint32_t e = gc_mark_epoch();
 		if (e != m->gc_epoch_seen) {
@@ -883,7 +889,8 @@ void gc_stopped_m(struct rt_m *m)
 			continue;
 		}
 		__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) && gc_mark_epoch() == e)
+		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) && gc_mark_epoch() == e &&
+		    __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST) == gen)
 			rt_port_idle(m, 0);
 	}
 }
@@ -931,6 +938,7 @@ static void gc_stw_m(struct rt_g *gp)
 		schedule(m);
 	}
 	__atomic_store_n(&rt_sched.stopwait, rt_sched.nprocs - 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&rt_sched.stopgen, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&rt_sched.gcwaiting, 1, __ATOMIC_SEQ_CST);
 	rt_unlock(&rt_sched.lock);
 	uint64_t t_request = rt_port_nanotime();

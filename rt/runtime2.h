@@ -110,6 +110,9 @@ struct rt_g {
 	struct rt_g *alllink;      /* every G ever made (rt/proc.c allgs; sched lock) */
 	struct sudog *waiting;     /* a parked select's sudogs (waitlink): a GC root (own G) */
 	bool system;               /* a runtime G (the sweeper): not counted as a goroutine */
+	uintptr_t gc_scan_depth;   /* inside rt_gc: scan only [stack_hi - this, stack_hi), the
+				    * caller's frames (rt_gc's runtime frames may hold stale words);
+				    * a distance from the top, which stack copies keep (own G) */
 };
 _Static_assert(__builtin_offsetof(struct rt_g, stack_lo) == 0, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, stackguard) == 16, "amd64.S");
@@ -225,6 +228,7 @@ struct schedt {
 	/* Stopping the world for a collection (rt/proc.c, rt/mgc.c). */
 	volatile uint32_t gcwaiting;         /* a stop is under way: every M stops (set/cleared under lock) */
 	volatile int32_t stopwait;           /* Ms still to stop (atomic) */
+	volatile uint32_t stopgen;           /* +1 per stop: an M still waiting in an old one leaves it */
 	struct rt_g *gc_waiters;             /* Gs that asked for a cycle during a stop (lock; schedlink) */
 };
 

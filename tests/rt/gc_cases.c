@@ -1,0 +1,652 @@
+/*
+ * gc_cases.c - the collector (rt/mgc.c and friends), written once
+ * (tests/case.h) and run by both harnesses: the host's test_rt_gc (ASan,
+ * CASE_ALL_PROCS = 4 Ps) and the in-kernel suite (every CPU of the run).
+ *
+ * How a case knows an object was freed or kept. Each case holds the object
+ * it expects to be freed only as a hidden address (XOR'd with HIDE, which
+ * the collector cannot see through) made by a helper whose frame is dead
+ * when it returns; after rt_gc, which returns once the sweep is done,
+ * rt_object_base(address) is NULL exactly when the object's slot is free.
+ * An object a root keeps must still be allocated and hold its contents
+ * (the sweeper poisons freed slots at RT_DEBUG >= 1). Every root case has
+ * such a control object: a collector that frees nothing fails it.
+ *
+ * One case per root kind (rt/mgcmark.c's list): a pointer held only in a
+ * global, only in a callee-saved register across rt_gc, only in a parked
+ * coroutine's local, only in a channel's buffer, only as an interior
+ * pointer, only as a one-past-the-end pointer, only in a large object's last
+ * word, only as the argument of a coroutine not yet started. Removing the
+ * scan of that root makes its case fail (checked by hand when written: each
+ * root's scan commented out in turn).
+ *
+ * Then the collector's proof: a randomized mutator (coroutines rewiring a
+ * graph of checksummed nodes through heap fields, locals, globals and
+ * channels) with checkmark on for hundreds of cycles, verifying every
+ * reachable node after each; gcstress; the trigger bounding the heap; and
+ * MemStats' identities after cycles.
+ *
+ * Coroutines never assert (hosted ones must not call libc): they count
+ * what went wrong in `bad`, which the case checks after the world ends.
+ * Frames (kernel): CASE_KEEPS_FRAMES, the heap keeps its pages; every
+ * other frame owner's count is checked unchanged.
+ */
+#define CASE_GROUP "rt.gc"
+#include "tests/case.h"
+
+#include "rt/mbarrier.h"
+#include "rt/rt.h"
+#include "rt/sched.h"
+#include "tests/rt/rt_cases.h"
+#include "tests/xorshift.h"
+
+#ifndef HOSTED
+#include "mm/buddy.h"
+#endif
+
+#define HIDE 0x5a5a5a5a5a5a5a5aull
+#define MAGIC 0x6763676367636763ull   /* "gcgc" */
+
+#define BAD(cond)                                                                                \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            __atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);                                       \
+            bad_line = __LINE__;                                                                 \
+        }                                                                                        \
+    } while (0)
+
+static volatile uint64_t bad, bad_line; /* how many checks failed in coroutines; the last one's line */
+
+/* A small object with pointers: 4 words, word 1 and 2 are pointers. */
+struct obj {
+    uint64_t magic;
+    struct obj *a, *b;
+    uint64_t id;
+};
+static const uint8_t obj_ptrmask[] = {0x6};
+static const struct rt_type obj_type = {sizeof(struct obj), 8, 24, obj_ptrmask, "gc_cases.obj"};
+
+static uintptr_t hide(const void *p) { return (uintptr_t)p ^ HIDE; }
+static void *unhide(uintptr_t h) { return (void *)(h ^ HIDE); }
+
+/* A fresh object with its magic and id; returned hidden, so no copy of its
+ * address survives in a live frame (this one is dead once it returns). */
+__attribute__((noinline)) static uintptr_t new_obj_hidden(uint64_t id)
+{
+    struct obj *o = rt_new(&obj_type);
+    o->magic = MAGIC;
+    o->id = id;
+    return hide(o);
+}
+
+/* Allocated, with its contents: the object a root kept. Not inlined (nor
+ * freed): the unhidden address must not stay in a live frame. */
+__attribute__((noinline)) static bool alive(uintptr_t h, uint64_t id)
+{
+    struct obj *o = unhide(h);
+    return rt_object_base(o) == (void *)o && o->magic == MAGIC && o->id == id;
+}
+
+__attribute__((noinline)) static bool freed(uintptr_t h) { return rt_object_base(unhide(h)) == NULL; }
+
+#ifndef HOSTED
+static struct frame_stats frames_before;
+#endif
+
+static void begin(void)
+{
+    bad = 0;
+    rt_gc(); /* a clean start: earlier cases' garbage is gone */
+#ifndef HOSTED
+    frame_stats(&frames_before);
+#endif
+}
+
+/* Every stack came back; in the kernel, frames of every owner but the heap,
+ * the runtime's metadata and page tables are as before. */
+static void end(void)
+{
+    if (bad != 0)
+        CASE_DIAG("a coroutine's check failed at tests/rt/gc_cases.c:%lu", (unsigned long)bad_line);
+    EXPECT_EQ(bad, 0);
+    expect_nothing_held();
+#ifndef HOSTED
+    struct frame_stats fs;
+    frame_stats(&fs);
+    for (int o = FRAME_OWNER_METADATA; o <= FRAME_OWNER_TEST; o++) {
+        if (o == FRAME_OWNER_HEAP || o == FRAME_OWNER_RTMETA || o == FRAME_OWNER_PAGETABLE)
+            continue;
+        EXPECT_EQ(fs.used_frames[o], frames_before.used_frames[o]);
+    }
+#endif
+}
+
+/* ---- one case per root ---- */
+
+static struct obj *global_root;          /* root 1: the image's data and bss */
+static volatile uintptr_t keep_h, drop_h;
+
+/* The stores happen in helpers: no live frame keeps a raw copy of the address. */
+__attribute__((noinline)) static void set_global_root(uintptr_t h)
+{
+    RT_STORE_PTR(global_root, (struct obj *)unhide(h));
+}
+
+static void global_main(void *unused)
+{
+    (void)unused;
+    uintptr_t k = new_obj_hidden(1);
+    set_global_root(k);
+    keep_h = k;
+    drop_h = new_obj_hidden(2);
+    rt_gc();
+    BAD(alive(keep_h, 1));
+    BAD(freed(drop_h));
+    global_root = NULL;
+    rt_gc();
+    BAD(freed(keep_h)); /* dropped from the global: now it goes too */
+}
+
+CASE_KEEPS_FRAMES(root_global)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(global_main, NULL, CASE_ALL_PROCS), 0);
+    end();
+}
+
+/* Root 2's registers: the only copy in %rbx (callee-saved) across rt_gc,
+ * which pushes it; the inline asm makes the compiler keep no other copy. */
+__attribute__((noinline)) static uintptr_t gc_with_pointer_in_rbx(uintptr_t h)
+{
+    uintptr_t out;
+    __asm__ volatile("movq %1, %%rbx\n\t"
+                     "xorq %2, %%rbx\n\t" /* the real address, only in %rbx */
+                     "call rt_gc\n\t"
+                     "xorq %2, %%rbx\n\t"
+                     "movq %%rbx, %0"
+                     : "=r"(out)
+                     : "r"(h), "r"((uintptr_t)HIDE)
+                     : "rbx", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc");
+    return out;
+}
+
+static void register_main(void *unused)
+{
+    (void)unused;
+    uintptr_t k = new_obj_hidden(3), d = new_obj_hidden(4);
+    BAD(gc_with_pointer_in_rbx(k) == k);
+    BAD(alive(k, 3));
+    BAD(freed(d));
+}
+
+CASE_KEEPS_FRAMES(root_register_across_rt_gc)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(register_main, NULL, CASE_ALL_PROCS), 0);
+    /* Outside a world too: the caller's stack and registers are the roots. */
+    uintptr_t k = new_obj_hidden(5), d = new_obj_hidden(6);
+    EXPECT_EQ(gc_with_pointer_in_rbx(k), k);
+    EXPECT_TRUE(alive(k, 5));
+    EXPECT_TRUE(freed(d));
+    end();
+}
+
+/* Root 2, parked: a coroutine's local is the only reference while it waits on a channel. */
+static struct rt_chan *park_ch;
+static volatile uint64_t parked_ok;
+
+static void parked_worker(void *unused)
+{
+    (void)unused;
+    struct obj *o = unhide(new_obj_hidden(7));
+    keep_h = hide(o);
+    uint64_t v;
+    rt_chan_recv(park_ch, &v); /* parked: o lives in this frame only */
+    BAD(o->magic == MAGIC && o->id == 7 && rt_object_base(o) == o);
+    parked_ok = 1;
+}
+
+static void parked_main(void *unused)
+{
+    (void)unused;
+    park_ch = rt_chan_new(sizeof(uint64_t), 0);
+    keep_h = 0;
+    rt_go(parked_worker, NULL);
+    while (__atomic_load_n(&keep_h, __ATOMIC_ACQUIRE) == 0)
+        rt_gosched();
+    drop_h = new_obj_hidden(8);
+    for (int i = 0; i < 3; i++)
+        rt_gc(); /* (the worker is parked, or about to be: either way its stack is a root) */
+    BAD(freed(drop_h));
+    BAD(alive(keep_h, 7));
+    uint64_t v = 1;
+    rt_chan_send(park_ch, &v);
+}
+
+CASE_KEEPS_FRAMES(root_parked_coroutine_local)
+{
+    begin();
+    parked_ok = 0;
+    EXPECT_EQ(rt_run_joined(parked_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_EQ(parked_ok, 1);
+    end();
+}
+
+/* Root 4: a channel's buffer (a ring of word-sized elements is scanned). */
+static void chanbuf_main(void *unused)
+{
+    (void)unused;
+    struct rt_chan *c = rt_chan_new(sizeof(void *), 4);
+    uintptr_t k = new_obj_hidden(9), d = new_obj_hidden(10);
+    void *p = unhide(k);
+    rt_chan_send(c, &p);
+    p = NULL;
+    rt_gc();
+    BAD(alive(k, 9));
+    BAD(freed(d));
+    void *q = NULL;
+    BAD(rt_chan_recv(c, &q) && q == unhide(k));
+}
+
+CASE_KEEPS_FRAMES(root_channel_buffer)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(chanbuf_main, NULL, CASE_ALL_PROCS), 0);
+    end();
+}
+
+/* An interior pointer and a one-past-the-end pointer keep the whole object. */
+static volatile uintptr_t interior_slot, end_slot; /* hidden: the roots are the globals below */
+static uint64_t *interior_root;
+static uint8_t *end_root;
+
+__attribute__((noinline)) static void make_interior_roots(void)
+{
+    struct obj *o = unhide(new_obj_hidden(11));
+    interior_slot = hide(o);
+    RT_STORE_PTR(interior_root, &o->id); /* word 3 of 4 */
+    uint8_t *buf = rt_alloc(64, NULL);   /* fills its 64-byte slot: end is the next slot */
+    for (int i = 0; i < 64; i++)
+        buf[i] = (uint8_t)i;
+    end_slot = hide(buf);
+    RT_STORE_PTR(end_root, buf + 64);
+}
+
+static void interior_main(void *unused)
+{
+    (void)unused;
+    make_interior_roots();
+    uintptr_t d = new_obj_hidden(12);
+    rt_gc();
+    BAD(alive(interior_slot, 11));
+    uint8_t *buf = unhide(end_slot);
+    BAD(rt_object_base(buf) == buf && buf[63] == 63);
+    BAD(freed(d));
+    interior_root = NULL;
+    end_root = NULL;
+}
+
+CASE_KEEPS_FRAMES(root_interior_and_end_pointers)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(interior_main, NULL, CASE_ALL_PROCS), 0);
+    end();
+}
+
+/* A large typed object (300 KiB: three oblets) whose last word alone refers to an object. */
+static const uint8_t ptr_ptrmask[] = {1};
+static const struct rt_type ptr_type = {8, 8, 8, ptr_ptrmask, "gc_cases.ptr"};
+#define LARGE_WORDS (300u * 1024 / 8)
+static void **large_root;
+
+__attribute__((noinline)) static void make_large_root(uintptr_t h)
+{
+    void **arr = rt_alloc_array(&ptr_type, LARGE_WORDS);
+    RT_STORE_PTR(arr[LARGE_WORDS - 1], unhide(h));
+    RT_STORE_PTR(large_root, arr);
+}
+
+static void large_main(void *unused)
+{
+    (void)unused;
+    uintptr_t k = new_obj_hidden(13), d = new_obj_hidden(14);
+    make_large_root(k);
+    rt_gc();
+    BAD(alive(k, 13));
+    BAD(freed(d));
+    large_root = NULL;
+    rt_gc();
+    BAD(freed(k)); /* the large object went, and with it the last reference */
+}
+
+CASE_KEEPS_FRAMES(root_large_object_last_word)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(large_main, NULL, CASE_ALL_PROCS), 0);
+    end();
+}
+
+/* Root 3: a coroutine not yet started holds its argument only in its G. */
+static void arg_worker(void *arg)
+{
+    struct obj *o = arg;
+    BAD(o->magic == MAGIC && o->id == 15);
+}
+
+static void arg_main(void *unused)
+{
+    (void)unused;
+    uintptr_t k = new_obj_hidden(15), d = new_obj_hidden(16);
+    rt_go(arg_worker, unhide(k)); /* one P: it cannot start before main yields */
+    rt_gc();
+    BAD(alive(k, 15));
+    BAD(freed(d));
+}
+
+CASE_KEEPS_FRAMES(root_unstarted_coroutine_arg)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(arg_main, NULL, 1), 0);
+    end();
+}
+
+/* ---- reclaiming, statistics ---- */
+
+static bool identities(const struct rt_memstats *m)
+{
+    return m->heap_sys == m->heap_idle + m->heap_inuse && m->heap_released <= m->heap_idle &&
+           m->heap_alloc == m->alloc && m->heap_alloc <= m->heap_inuse &&
+           m->heap_objects == m->mallocs - m->frees &&
+           m->sys == m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys + m->buckhash_sys + m->gc_sys +
+                         m->other_sys;
+}
+
+/* Garbage of every kind (small scan and noscan, tiny, large) is freed and counted. */
+__attribute__((noinline)) static void make_garbage(unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        (void)new_obj_hidden(i);
+        *(volatile uint64_t *)rt_alloc(16 + (i % 200) * 8, NULL) = i;
+        *(volatile uint8_t *)rt_alloc(5, NULL) = (uint8_t)i;
+        if (i % 500 == 0)
+            *(volatile uint64_t *)rt_alloc(40000 + i, NULL) = i;
+    }
+}
+
+static struct rt_memstats gm0, gm1;
+static void reclaim_main(void *unused)
+{
+    (void)unused;
+    rt_gc();
+    rt_read_memstats(&gm0);
+    make_garbage(20000);
+    rt_gc();
+    rt_read_memstats(&gm1);
+}
+
+CASE_KEEPS_FRAMES(garbage_is_reclaimed_and_counted)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(reclaim_main, NULL, CASE_ALL_PROCS), 0);
+    EXPECT_TRUE(identities(&gm0));
+    EXPECT_TRUE(identities(&gm1));
+    EXPECT_GE(gm1.frees - gm0.frees, 60000);                 /* every object made is freed... */
+    EXPECT_LE(gm1.heap_alloc, gm0.heap_alloc + (256u << 10)); /* ...and its bytes */
+    EXPECT_GE(gm1.num_gc, gm0.num_gc + 1);
+    EXPECT_GE(gm1.num_forced_gc, gm0.num_forced_gc + 1);
+    uint64_t last = gm1.pause_ns[(gm1.num_gc + 255) % 256];
+    EXPECT_GT(last, 0);
+    EXPECT_LE(gm1.pause_stop_ns[(gm1.num_gc + 255) % 256], last);
+    EXPECT_GE(gm1.pause_total_ns, last);
+    EXPECT_GE(gm1.next_gc, 4u << 20);
+    CASE_DIAG("%lu objects freed; HeapAlloc %lu -> %lu KiB; last pause %lu us (stop %lu us)",
+              (unsigned long)(gm1.frees - gm0.frees), (unsigned long)(gm0.heap_alloc >> 10),
+              (unsigned long)(gm1.heap_alloc >> 10), (unsigned long)(last / 1000),
+              (unsigned long)(gm1.pause_stop_ns[(gm1.num_gc + 255) % 256] / 1000));
+    end();
+}
+
+/* The trigger: churning garbage with a small live set keeps the heap near its goal. */
+static volatile uint64_t churn_cycles;
+static void churn_worker(void *arg)
+{
+    (void)arg;
+    for (unsigned r = 0; r < 40; r++)
+        make_garbage(1000); /* about 2 MiB of garbage a round */
+    rt_wg_done(arg);
+}
+
+static struct rt_waitgroup churn_wg;
+static struct rt_memstats cm0, cm1;
+static void churn_main(void *unused)
+{
+    (void)unused;
+    rt_read_memstats(&cm0);
+    churn_wg = (struct rt_waitgroup)RT_WAITGROUP_INIT;
+    int n = CASE_NPROCS() < 4 ? (int)CASE_NPROCS() : 4;
+    rt_wg_add(&churn_wg, n);
+    for (int i = 0; i < n; i++)
+        rt_go(churn_worker, &churn_wg);
+    rt_wg_wait(&churn_wg);
+    rt_read_memstats(&cm1);
+}
+
+CASE_KEEPS_FRAMES(trigger_bounds_the_heap)
+{
+    begin();
+    int old = rt_set_gc_percent(100);
+    EXPECT_EQ(rt_run_joined(churn_main, NULL, CASE_ALL_PROCS), 0);
+    rt_set_gc_percent(old);
+    uint64_t made = cm1.total_alloc - cm0.total_alloc;
+    CASE_DIAG("%lu MiB allocated, %u cycles by the trigger, HeapSys %lu -> %lu MiB",
+              (unsigned long)(made >> 20), cm1.num_gc - cm0.num_gc, (unsigned long)(cm0.heap_sys >> 20),
+              (unsigned long)(cm1.heap_sys >> 20));
+    EXPECT_GE(made, 64u << 20);
+    EXPECT_GE(cm1.num_gc - cm0.num_gc, 4);
+    EXPECT_LE(cm1.heap_sys, cm0.heap_sys + (48u << 20)); /* bounded by the goal, not by what was made */
+    EXPECT_TRUE(identities(&cm1));
+    end();
+}
+
+/* ---- the randomized mutator ---- */
+
+/*
+ * NWORKERS coroutines share a graph of nodes. A node carries its id, a
+ * generation counter and a checksum over them and its pointers' ids; it
+ * holds two pointers. Each worker keeps some nodes in locals, and moves
+ * pointers between node fields, its locals, a global table (gtab) and a
+ * channel; it allocates new nodes and drops references, so cycles free
+ * some. After each cycle the worker that asked for it verifies every node
+ * reachable from its own roots: allocated, checksum intact. Checkmark is on:
+ * every mark is verified by a second one.
+ */
+#define MUT_WORKERS 4
+#define MUT_LOCALS 16
+#define MUT_GTAB 64
+#define MUT_GC_EVERY 200 /* operations between a worker's rt_gc calls */
+
+struct node {
+    uint64_t id;
+    struct node *left, *right;
+    uint64_t sum; /* checksum of id, left's id, right's id */
+};
+static const uint8_t node_ptrmask[] = {0x6};
+static const struct rt_type node_type = {sizeof(struct node), 8, 24, node_ptrmask, "gc_cases.node"};
+
+static struct node *gtab[MUT_GTAB]; /* shared; each slot owned by whoever swaps it atomically */
+static struct rt_chan *mut_ch;
+static volatile uint64_t mut_ids, mut_cycles, mut_checked;
+static uint64_t mut_ops, mut_seed;
+static struct rt_waitgroup mut_wg;
+
+static uint64_t node_sum(const struct node *n)
+{
+    uint64_t l = n->left ? n->left->id : 0, r = n->right ? n->right->id : 0;
+    return (n->id * 0x9e3779b97f4a7c15ull) ^ (l << 1) ^ (r << 2) ^ 0x5555;
+}
+
+static void node_set(struct node *n, struct node *l, struct node *r)
+{
+    RT_STORE_PTR(n->left, l);
+    RT_STORE_PTR(n->right, r);
+    n->sum = node_sum(n);
+}
+
+static struct node *node_new(struct node *l, struct node *r)
+{
+    struct node *n = rt_new(&node_type);
+    n->id = __atomic_add_fetch(&mut_ids, 1, __ATOMIC_RELAXED);
+    node_set(n, l, r);
+    return n;
+}
+
+/* Verifies the subgraph from n, depth-limited (the graph may have cycles). */
+static void verify(const struct node *n, int depth)
+{
+    if (n == NULL || depth == 0)
+        return;
+    BAD(rt_object_base(n) == (void *)n);
+    BAD(n->sum == node_sum(n));
+    __atomic_add_fetch(&mut_checked, 1, __ATOMIC_RELAXED);
+    verify(n->left, depth - 1);
+    verify(n->right, depth - 1);
+}
+
+/*
+ * Nodes are rewired by their holder only: a node in a worker's locals may
+ * be changed by that worker; one reached through another node or gtab is
+ * only read (so a checksum is never seen half-written by a verifier).
+ */
+static void mutator(void *arg)
+{
+    uint64_t w = (uint64_t)(uintptr_t)arg;
+    uint64_t rng = (mut_seed * 31 + w) | 1;
+    struct node *loc[MUT_LOCALS] = {0};
+    for (uint64_t op = 0; op < mut_ops; op++) {
+        unsigned i = (unsigned)(xorshift64star(&rng) % MUT_LOCALS);
+        unsigned j = (unsigned)(xorshift64star(&rng) % MUT_LOCALS);
+        switch (xorshift64star(&rng) % 8) {
+        case 0: case 1: /* a new node over two locals (old loc[i] may become garbage) */
+            loc[i] = node_new(loc[j], loc[(i + j) % MUT_LOCALS]);
+            break;
+        case 2: /* drop a local */
+            loc[i] = NULL;
+            break;
+        case 3: /* rewire a node this worker holds: a fresh one only it sees */
+            if (loc[i] != NULL)
+                loc[i] = node_new(loc[j], loc[i]->left);
+            break;
+        case 4: { /* swap a local with a global slot */
+            unsigned g = (unsigned)(xorshift64star(&rng) % MUT_GTAB);
+            struct node *old = __atomic_exchange_n(&gtab[g], loc[i], __ATOMIC_ACQ_REL);
+            loc[i] = old;
+            break;
+        }
+        case 5: /* through the channel: the pointer lives only in its buffer meanwhile */
+            if (loc[i] != NULL && rt_chan_trysend(mut_ch, &loc[i]))
+                loc[i] = NULL;
+            break;
+        case 6: {
+            struct node *got = NULL;
+            if (loc[i] == NULL && rt_chan_tryrecv(mut_ch, &got, NULL))
+                loc[i] = got;
+            break;
+        }
+        default: /* follow a pointer: a local now refers to a node reached through the graph */
+            if (loc[j] != NULL)
+                loc[i] = (xorshift64star(&rng) & 1) ? loc[j]->left : loc[j]->right;
+            break;
+        }
+        if (op % MUT_GC_EVERY == MUT_GC_EVERY - 1) {
+            rt_gc();
+            __atomic_add_fetch(&mut_cycles, 1, __ATOMIC_RELAXED);
+            for (unsigned k = 0; k < MUT_LOCALS; k++)
+                verify(loc[k], 6);
+        }
+        if (op % 64 == 0)
+            rt_gosched();
+    }
+    rt_wg_done(&mut_wg);
+}
+
+static void mutator_main(void *unused)
+{
+    (void)unused;
+    mut_ch = rt_chan_new(sizeof(struct node *), 8);
+    mut_wg = (struct rt_waitgroup)RT_WAITGROUP_INIT;
+    rt_wg_add(&mut_wg, MUT_WORKERS);
+    for (uint64_t w = 0; w < MUT_WORKERS; w++)
+        rt_go(mutator, (void *)(uintptr_t)w);
+    rt_wg_wait(&mut_wg);
+    for (unsigned g = 0; g < MUT_GTAB; g++)
+        verify(gtab[g], 6);
+    for (unsigned g = 0; g < MUT_GTAB; g++)
+        gtab[g] = NULL;
+    struct node *n;
+    while (rt_chan_tryrecv(mut_ch, &n, NULL))
+        ;
+}
+
+static void run_mutator(int nprocs, uint64_t ops)
+{
+    begin();
+    mut_seed = case_seed();
+    mut_ops = ops;
+    mut_cycles = mut_checked = 0;
+    rt_gc_set_checkmark(true);
+    uint64_t left = rt_run_joined(mutator_main, NULL, nprocs);
+    rt_gc_set_checkmark(false);
+    EXPECT_EQ(left, 0);
+    CASE_DIAG("%lu cycles with checkmark, %lu nodes made, %lu reachable nodes verified",
+              (unsigned long)mut_cycles, (unsigned long)mut_ids, (unsigned long)mut_checked);
+    EXPECT_GE(mut_cycles, MUT_WORKERS * (ops / MUT_GC_EVERY));
+    EXPECT_GT(mut_checked, 0);
+    end();
+}
+
+CASE_KEEPS_FRAMES(random_mutator_1p_checkmark) { run_mutator(1, 8000); }
+CASE_KEEPS_FRAMES(random_mutator_all_procs_checkmark) { run_mutator(CASE_ALL_PROCS, 8000); }
+
+/* gcstress: a cycle every 50 allocations while the mutator runs (checkmark on too). */
+CASE_KEEPS_FRAMES(gcstress_mutator)
+{
+    rt_gc_set_stress(50);
+    run_mutator(CASE_ALL_PROCS, 2000);
+    rt_gc_set_stress(0);
+}
+
+/* HeapAlloc after a forced cycle is what is live: a known live set of nodes. */
+#define LIVE_NODES 20000
+static struct node **live_tab;
+static struct rt_memstats lm0, lm1;
+static void live_main(void *unused)
+{
+    (void)unused;
+    rt_gc();
+    rt_read_memstats(&lm0);
+    live_tab = rt_alloc_array(&ptr_type, LIVE_NODES);
+    for (unsigned i = 0; i < LIVE_NODES; i++) {
+        RT_STORE_PTR(live_tab[i], node_new(NULL, NULL));
+        make_garbage(1);
+    }
+    rt_gc();
+    rt_read_memstats(&lm1);
+    for (unsigned i = 0; i < LIVE_NODES; i++)
+        verify(live_tab[i], 1);
+    live_tab = NULL;
+}
+
+CASE_KEEPS_FRAMES(heap_alloc_is_the_live_set)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(live_main, NULL, CASE_ALL_PROCS), 0);
+    uint64_t live = LIVE_NODES * 32ull + LIVE_NODES * 8ull; /* the nodes and the table (rounded sizes) */
+    uint64_t grew = lm1.heap_alloc - lm0.heap_alloc;
+    /* Slack: one span per class per P still cached (64 classes x 8 KiB x Ps) is not counted in
+     * HeapAlloc; conservative roots may keep a few garbage objects. */
+    CASE_DIAG("live set %lu KiB; HeapAlloc grew by %lu KiB", (unsigned long)(live >> 10),
+              (unsigned long)(grew >> 10));
+    EXPECT_GE(grew + (64u << 10), live);
+    EXPECT_LE(grew, live + live / 10 + (64u << 10));
+    end();
+}
