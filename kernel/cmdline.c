@@ -19,6 +19,8 @@
  *   crash=KIND           pf gp ud de nx wp guard stack
  *   run=NAME             a program to run instead of the tour
  *   bt_depth=N           the depth of run=bench.binarytrees, 0..CMDLINE_BT_DEPTH_MAX
+ *   gccheckmark=0|1      verify every mark with a second one (rt/mgcmark.c)
+ *   gcstress=N           a collection every N allocations, 0..CMDLINE_GCSTRESS_MAX (0: off)
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *
  * Invariants
@@ -277,6 +279,27 @@ static int parse_bt_depth(struct parse_state *ps, const struct token *t)
     return 0;
 }
 
+static int parse_gccheckmark(struct parse_state *ps, const struct token *t)
+{
+    if (tok_eq(t->val, t->val_len, "0") || tok_eq(t->val, t->val_len, "1")) {
+        ps->out->gccheckmark_set = true;
+        ps->out->gccheckmark = t->val[0] == '1';
+        return 0;
+    }
+    return fail(ps, "gccheckmark=%.*s: expected gccheckmark=0 or gccheckmark=1", echo_len(t->val_len), t->val);
+}
+
+static int parse_gcstress(struct parse_state *ps, const struct token *t)
+{
+    uint64_t v;
+    if (!parse_u64_exact(t->val, t->val_len, &v) || v > CMDLINE_GCSTRESS_MAX)
+        return fail(ps, "gcstress=%.*s: expected gcstress=N with 0 <= N <= %u", echo_len(t->val_len), t->val,
+                    CMDLINE_GCSTRESS_MAX);
+    ps->out->gcstress_set = true;
+    ps->out->gcstress = (unsigned)v;
+    return 0;
+}
+
 static const struct key_def keys[] = {
     { "test", parse_test, VALUE_OPTIONAL, "test or test=GLOB" },
     { "seed", parse_seed, VALUE_REQUIRED, "seed=N" },
@@ -287,6 +310,8 @@ static const struct key_def keys[] = {
     { "crash", parse_crash, VALUE_REQUIRED, "crash=KIND" },
     { "run", parse_run, VALUE_REQUIRED, "run=NAME" },
     { "bt_depth", parse_bt_depth, VALUE_REQUIRED, "bt_depth=N" },
+    { "gccheckmark", parse_gccheckmark, VALUE_REQUIRED, "gccheckmark=0|1" },
+    { "gcstress", parse_gcstress, VALUE_REQUIRED, "gcstress=N" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 32, "keys seen are tracked in a 32-bit mask");
@@ -310,7 +335,7 @@ static int parse_token(struct parse_state *ps, const struct token *t, uint32_t *
     }
     if (t->key_len == 0)
         return fail(ps, "'=%.*s': missing key before '='", echo_len(t->val_len), t->val);
-    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth",
+    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth gccheckmark gcstress",
                 echo_len(t->key_len), t->key);
 }
 
@@ -393,5 +418,9 @@ void cmdline_format(const struct cmdline *cl, char *buf, size_t size)
         PUT("run=%s", cl->run);
     if (cl->bt_depth_set)
         PUT("bt_depth=%u", cl->bt_depth);
+    if (cl->gccheckmark_set)
+        PUT("gccheckmark=%d", cl->gccheckmark ? 1 : 0);
+    if (cl->gcstress_set)
+        PUT("gcstress=%u", cl->gcstress);
 #undef PUT
 }

@@ -20,6 +20,7 @@
 #define CMDLINE_GOGC_MAX  100000
 #define CMDLINE_MEMLIMIT_MIN (1ull << 20) /* 1 MiB: less cannot hold the runtime */
 #define CMDLINE_MEMLIMIT_MAX (1ull << 40) /* 1 TiB */
+#define CMDLINE_GCSTRESS_MAX 1000000000u /* gcstress=N upper bound */
 #define CMDLINE_BT_DEPTH_MAX 30 /* bt_depth=N upper bound (bench/binarytrees.h BT_MAX_DEPTH) */
 #define CMDLINE_ERR_MAX   192 /* a buffer this size holds any error message */
 
@@ -51,6 +52,10 @@ struct cmdline {
     char run[CMDLINE_NAME_MAX];         /* "" if not given */
     bool bt_depth_set;
     unsigned bt_depth;                  /* run=bench.binarytrees's depth, when bt_depth_set */
+    bool gccheckmark_set;
+    bool gccheckmark;                   /* verify every mark with a second one */
+    bool gcstress_set;
+    unsigned gcstress;                  /* a collection every N allocations (0: off) */
 };
 
 /*

@@ -173,6 +173,14 @@ _Noreturn void kmain(struct boot_info *bi)
     if (cmdline.crash != CRASH_NONE)
         crash(cmdline.crash);
     rt_start_procs((int)cpu_count()); /* the runtime's heap on sys_* (mm/sysmem.c), a P per CPU */
+    if (cmdline.gogc_set) /* the collector's settings (rt/mgc.c) */
+        rt_set_gc_percent(cmdline.gogc_off ? -1 : (int)cmdline.gogc);
+    if (cmdline.gctrace_set)
+        rt_gc_set_trace(cmdline.gctrace);
+    if (cmdline.gccheckmark_set)
+        rt_gc_set_checkmark(cmdline.gccheckmark);
+    if (cmdline.gcstress_set)
+        rt_gc_set_stress(cmdline.gcstress);
     if (cmdline.run[0] != '\0')
         krun(&cmdline);
     if (cmdline.test)

@@ -74,7 +74,7 @@ static bool chars_ok(const char *s, size_t n, const char *extra)
 static int ref_parse(const char *line, struct cmdline *r)
 {
     static const char *const keys[] = { "test", "seed", "procs", "gogc", "memlimit", "gctrace", "crash", "run",
-                                        "bt_depth" };
+                                        "bt_depth", "gccheckmark", "gcstress" };
     enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
     static const char *const crashes[] = { "pf", "gp", "ud", "de", "nx", "wp", "guard", "stack" };
     memset(r, 0, sizeof(*r));
@@ -175,6 +175,18 @@ static int ref_parse(const char *line, struct cmdline *r)
             r->bt_depth_set = true;
             r->bt_depth = (unsigned)n;
             break;
+        case 9:
+            if (!(vlen == 1 && (v[0] == '0' || v[0] == '1')))
+                return -1;
+            r->gccheckmark_set = true;
+            r->gccheckmark = v[0] == '1';
+            break;
+        case 10:
+            if (!ref_exact(v, vlen, &n) || n > CMDLINE_GCSTRESS_MAX)
+                return -1;
+            r->gcstress_set = true;
+            r->gcstress = (unsigned)n;
+            break;
         }
     }
     if ((r->test ? 1 : 0) + (r->crash != CRASH_NONE ? 1 : 0) + (r->run[0] ? 1 : 0) > 1)
@@ -188,7 +200,9 @@ static bool same(const struct cmdline *a, const struct cmdline *b)
            a->seed == b->seed && a->procs == b->procs && a->gogc_set == b->gogc_set && a->gogc_off == b->gogc_off &&
            a->gogc == b->gogc && a->memlimit == b->memlimit && a->gctrace_set == b->gctrace_set &&
            a->gctrace == b->gctrace && a->crash == b->crash && strcmp(a->run, b->run) == 0 &&
-           a->bt_depth_set == b->bt_depth_set && a->bt_depth == b->bt_depth;
+           a->bt_depth_set == b->bt_depth_set && a->bt_depth == b->bt_depth &&
+           a->gccheckmark_set == b->gccheckmark_set && a->gccheckmark == b->gccheckmark &&
+           a->gcstress_set == b->gcstress_set && a->gcstress == b->gcstress;
 }
 
 /* ---- The reference glob: match[i][j] = pattern[i..] matches name[j..]. ---- */

@@ -95,6 +95,10 @@ static void test_good(void)
                   "cmdline.%s", crashes[i].line);
     tap_check(parse_ok("run=hello-world_1.2") && strcmp(cl.run, "hello-world_1.2") == 0, "cmdline.run");
     tap_check(parse_ok("bt_depth=0") && cl.bt_depth_set && cl.bt_depth == 0, "cmdline.bt_depth_zero");
+    tap_check(parse_ok("gccheckmark=1 gcstress=100") && cl.gccheckmark_set && cl.gccheckmark &&
+              cl.gcstress_set && cl.gcstress == 100, "cmdline.gccheckmark_and_gcstress");
+    tap_check(parse_ok("gccheckmark=0 gcstress=0") && cl.gccheckmark_set && !cl.gccheckmark &&
+              cl.gcstress_set && cl.gcstress == 0, "cmdline.gccheckmark_and_gcstress_off");
     tap_check(parse_ok("run=bench.binarytrees bt_depth=30") && cl.bt_depth == CMDLINE_BT_DEPTH_MAX &&
               strcmp(cl.run, "bench.binarytrees") == 0, "cmdline.bt_depth_max_with_run");
 
@@ -132,6 +136,9 @@ static void test_good(void)
 static void test_errors(void)
 {
     expect_error("bogus", "bogus: unknown key", "known keys");
+    expect_error("gccheckmark=2", "gccheckmark=2", "expected gccheckmark=0 or gccheckmark=1");
+    expect_error("gcstress=-1", "gcstress=-1", "expected gcstress=N");
+    expect_error("gcstress=1000000001", "gcstress=1000000001", "expected gcstress=N");
     expect_error("test Test", "Test: unknown key", NULL);
     expect_error("=5", "missing key", NULL);
     expect_error("test test=x", "test: key given twice", NULL);
