@@ -27,7 +27,7 @@ static inline void expect_nothing_held(void)
 
 /* Spreading work (sched_cases.c): rt_run(spread_main, NULL, n) starts
  * NSPREAD short coroutines and returns when all ran; each counts itself in
- * spread_done and in spread_per_cpu[the P it started on] (P n runs on CPU n
+ * spread_done and once in spread_per_cpu[a P it ran on] (P n runs on CPU n
  * in the kernel), and none ends before spread_want_procs Ps have started
  * one (or SPREAD_DEADLINE_NS passed). spread_reset() zeroes the counts and
  * sets spread_want_procs to the world's P count; call it before each world. */

@@ -48,17 +48,43 @@ static volatile uint64_t spread_procs_seen, spread_deadline;
  * seen, issue 10); work that stays queued until every P has taken some turns
  * it into a property: spreading that never reaches a P fails after the
  * deadline, with the per-P counts printed.
+ * A P that first runs a worker after every worker has counted itself (all
+ * 4000 started elsewhere while its vCPU was descheduled) must count too:
+ * make stress saw "CPU 6 ran 0 coroutines" on 8 CPUs, although CPU 6 ran
+ * waiting workers. So a waiting worker that finds itself on a P with no
+ * count moves its own count there (from a P that keeps at least one): the
+ * counts still sum to one per worker, and a P with a count keeps it.
  */
+static void spread_move_count(unsigned *mine)
+{
+    unsigned p = (unsigned)rt_current_proc() % SPREAD_SLOTS;
+    if (p == *mine || __atomic_load_n(&spread_per_cpu[p], __ATOMIC_RELAXED) != 0)
+        return;
+    uint64_t v = __atomic_load_n(&spread_per_cpu[*mine], __ATOMIC_RELAXED);
+    if (v < 2 || !__atomic_compare_exchange_n(&spread_per_cpu[*mine], &v, v - 1, false, __ATOMIC_RELAXED,
+                                              __ATOMIC_RELAXED))
+        return;   /* its old P would be left with none (or a race): try again later */
+    uint64_t zero = 0;
+    if (__atomic_compare_exchange_n(&spread_per_cpu[p], &zero, 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        __atomic_add_fetch(&spread_procs_seen, 1, __ATOMIC_RELAXED);
+        *mine = p;
+    } else {
+        __atomic_add_fetch(&spread_per_cpu[*mine], 1, __ATOMIC_RELAXED);   /* another worker got there */
+    }
+}
 static void spread_worker(void *arg)
 {
     (void)arg;
     for (volatile int i = 0; i < 3000; i++)
         ;
-    if (__atomic_fetch_add(&spread_per_cpu[rt_current_proc() % SPREAD_SLOTS], 1, __ATOMIC_RELAXED) == 0)
+    unsigned mine = (unsigned)rt_current_proc() % SPREAD_SLOTS;
+    if (__atomic_fetch_add(&spread_per_cpu[mine], 1, __ATOMIC_RELAXED) == 0)
         __atomic_add_fetch(&spread_procs_seen, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&spread_procs_seen, __ATOMIC_RELAXED) < spread_want_procs &&
-           rt_nanotime() < spread_deadline)
+           rt_nanotime() < spread_deadline) {
         rt_gosched();
+        spread_move_count(&mine);
+    }
     __atomic_add_fetch(&spread_done, 1, __ATOMIC_RELAXED);
 }
 
