@@ -650,3 +650,52 @@ CASE_KEEPS_FRAMES(heap_alloc_is_the_live_set)
     EXPECT_LE(grew, live + live / 10 + (64u << 10));
     end();
 }
+
+/*
+ * A 16 MiB live set, replaced piece by piece while 8x as much garbage is
+ * made, runs in bounded memory (issue 12: on the 64 MiB machine too). Live:
+ * 4096 blocks of 4 KiB in a table; each round replaces one block (the old
+ * one becomes garbage) and makes garbage of its own. HeapSys must stay
+ * within the goal's reach: live x (1 + GOGC/100) plus slack for the sweep's
+ * lag and fragmentation, far below what was allocated.
+ */
+#define BIG_LIVE_BLOCKS 4096
+#define BIG_BLOCK 4096
+static uint64_t **big_tab;
+static struct rt_memstats bm0, bm1;
+static void big_live_main(void *unused)
+{
+    (void)unused;
+    rt_read_memstats(&bm0);
+    big_tab = rt_alloc_array(&ptr_type, BIG_LIVE_BLOCKS);
+    for (unsigned i = 0; i < BIG_LIVE_BLOCKS; i++) {
+        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
+        b[0] = i;
+        RT_STORE_PTR(big_tab[i], b);
+    }
+    for (unsigned r = 0; r < 8 * BIG_LIVE_BLOCKS; r++) {
+        unsigned i = r % BIG_LIVE_BLOCKS;
+        BAD(big_tab[i][0] == i);
+        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
+        b[0] = i;
+        RT_STORE_PTR(big_tab[i], b);
+        *(volatile uint64_t *)rt_alloc(BIG_BLOCK / 2, NULL) = r;
+    }
+    rt_read_memstats(&bm1);
+    big_tab = NULL;
+}
+
+CASE_KEEPS_FRAMES(live_16m_runs_in_bounded_memory)
+{
+    begin();
+    int old = rt_set_gc_percent(100);
+    EXPECT_EQ(rt_run_joined(big_live_main, NULL, CASE_ALL_PROCS), 0);
+    rt_set_gc_percent(old);
+    uint64_t live = (uint64_t)BIG_LIVE_BLOCKS * BIG_BLOCK;
+    CASE_DIAG("live %lu MiB, %lu MiB allocated, %u cycles, HeapSys %lu -> %lu MiB",
+              (unsigned long)(live >> 20), (unsigned long)((bm1.total_alloc - bm0.total_alloc) >> 20),
+              bm1.num_gc - bm0.num_gc, (unsigned long)(bm0.heap_sys >> 20), (unsigned long)(bm1.heap_sys >> 20));
+    EXPECT_GE(bm1.total_alloc - bm0.total_alloc, 8 * live);
+    EXPECT_LE(bm1.heap_sys, bm0.heap_sys + 2 * live + live / 2);
+    end();
+}
