@@ -293,6 +293,7 @@ static void finish_sweep_on_system_stack(void *arg)
 	uintptr_t got;
 	while (sweepone(&got))
 		;
+	rt_scavenge_to_goal();   /* what the sweep freed beyond the goal goes back to the OS */
 }
 
 /*

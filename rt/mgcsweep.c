@@ -43,6 +43,8 @@
  *   - the background sweeper, a system G of each world (bgsweep): a few
  *     spans at a time on the system stack, yielding between batches, parked
  *     when nothing is left and readied when a mark ends;
+ *     When the sweep is done it returns free memory beyond the scavenger's
+ *     goal to the OS (rt_scavenge_to_goal), as rt_gc does after its sweep;
  *   - the next cycle's start (sweep_finish, world stopped) sweeps whatever
  *     is left, so a mark always starts with every span swept and every mark
  *     bit clear.
@@ -58,6 +60,7 @@
 #include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
+#include "rt/rt.h"
 #include "rt/runtime2.h"
 
 #define BGSWEEP_BATCH 16   /* spans per system-stack call of the background sweeper */
@@ -238,6 +241,12 @@ static void sweep_batch(void *arg)
 		(*n)++;
 }
 
+static void scavenge_on_system_stack(void *arg)
+{
+	(void)arg;
+	rt_scavenge_to_goal();
+}
+
 static bool sweeper_park_unlock(struct rt_g *gp, void *arg)
 {
 	(void)gp;
@@ -256,6 +265,10 @@ void bgsweep(void *arg)
 			rt_gosched();
 			continue;
 		}
+		/* The sweep is done: give the OS back what the heap holds beyond its
+		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
+		 * Go's background scavenger does, so a heap that shrank frees frames. */
+		rt_systemstack(scavenge_on_system_stack, NULL);
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {
 			rt_unlock(&sweeper.lock);

@@ -9,6 +9,7 @@
  */
 #include "kernel/ktest.h"
 #include "kernel/krun.h"
+#include "kernel/lib/panic.h"
 #include "kernel/lib/string.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
@@ -173,6 +174,17 @@ KTEST_KEEPS_FRAMES(rt_heap_scavenge, "rt.heap.scavenge_returns_frames")
     /* Reused, the released pages read as zero again (sys.h rule 5). */
     zero_16m_once();
     rt_gc();
+}
+
+/* The 16 MiB live set on the 64 MiB machine, in a boot of its own (tests/boot/cases):
+ * tests/rt/gc_cases.c's churn, which panics or prints "bounded: no" if the heap grows. */
+bool gc_live_set_bounded(uint64_t live_bytes, int nprocs); /* tests/rt/rt_cases.h */
+KRUN(rt_gc_live16m, "rt.gc_live16m", "a 16 MiB live set under 8x its size of garbage: the heap stays bounded")
+{
+    bool ok = gc_live_set_bounded(16u << 20, 0);
+    kprintf("rt.gc_live16m: bounded: %s\n", ok ? "yes" : "no");
+    if (!ok)
+        panic("rt.gc_live16m: the heap was not bounded by its goal");
 }
 
 /* For the failure-path boot: allocate 1 MiB objects until the heap cannot

@@ -49,6 +49,11 @@ void spread_reset(void);
  * rightly counts it (make stress: rt.chan.select_exactly_once on 8 CPUs,
  * 1 left, once in 100 boots). A worker blocked for good still counts.
  */
+/* gc_cases.c: a live set of live_bytes churned under 8x its size of garbage in
+ * a world of nprocs; true if the heap stayed bounded (the run=rt.gc_live16m
+ * boot uses it too). */
+bool gc_live_set_bounded(uint64_t live_bytes, int nprocs);
+
 #define JOIN_DEADLINE_NS (10ull * 1000 * 1000 * 1000)
 struct join_call {
     void (*fn)(void *);
