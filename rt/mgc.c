@@ -319,6 +319,9 @@ void rt_gc_c(uint64_t *saved)
 {
 	struct rt_m *m = rt_getm();
 	if (m == NULL || m->curg == NULL) {
+		RT_ASSERT_MSG(rt_sched.main_g == NULL,
+			      "rt_gc from a thread that is not running coroutines while a world runs: "
+			      "call it from a coroutine (its stack would not be scanned)");
 		rt_init();
 		gc_outside_world(saved);
 		return;

@@ -51,8 +51,11 @@ unsigned mspan_next_free_index(struct mspan *s)
 	if (idx >= s->nelems)
 		return s->nelems;
 	uint64_t cache = s->alloc_cache;
-	if (unlikely(mspan_stress_mode) && cache == 0) {
-		mspan_refill_alloc_cache(s);   /* the cache was emptied, not used up */
+	if (cache == 0) {
+		/* Emptied by gcstress (rt/mgc.c), or used up: reloading tells which.
+		 * Always, not only while gcstress is on: a cache it emptied may be
+		 * met after it is turned off (review of issue 12). One load. */
+		mspan_refill_alloc_cache(s);
 		cache = s->alloc_cache;
 	}
 	while (cache == 0) {

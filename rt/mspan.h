@@ -127,9 +127,9 @@ static inline bool mspan_next_free_fast(struct mspan *s, uintptr_t *v)
 	return true;
 }
 
-/* When set (gcstress, rt/mgc.c), an empty alloc_cache is reloaded from
- * freeindex's word instead of taken as "this word is used up": the collector
- * empties every cache so that each allocation comes through the slow path. */
+/* gcstress (rt/mgc.c) empties alloc caches so that each allocation comes
+ * through the slow path; mspan_next_free_index therefore reloads an empty
+ * cache from freeindex's word before it takes the word as used up. */
 extern bool mspan_stress_mode;
 
 /* Slow path: next free slot index, refilling alloc_cache; nelems if none. */

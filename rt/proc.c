@@ -568,6 +568,9 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			continue;
 		}
 		if (rt_sched.ending) {
+			/* A stop set before the end (both under the sched lock) wins: look again. */
+			if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE))
+				continue;
 			if (m->spinning) {
 				m->spinning = false;
 				__atomic_sub_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);

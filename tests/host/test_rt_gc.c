@@ -33,11 +33,18 @@ static void broken_mark_child(void)
 	rt_gc();
 }
 
-/* A use after free: the freed slot's poison is overwritten, then the slot is handed out again. */
+/* A use after free: the freed slot's poison is overwritten, then the slot is
+ * handed out again. A live neighbour keeps the span in use (an empty span's
+ * pages go back to the heap, and the scavenger may unmap them). */
+static uint64_t *volatile live_neighbour;   /* volatile: a store never read back is not elided */
 __attribute__((noinline)) static uintptr_t garbage_hidden(void)
 {
 	uint64_t *p = rt_alloc(64, NULL);
 	p[0] = 1;
+	do   /* a neighbour in the same one-page span (64-byte slots), not the next
+	      * slot: p + 64 would keep p alive (the one-past-the-end rule) */
+		live_neighbour = rt_alloc(64, NULL);
+	while ((uintptr_t)live_neighbour / 8192 != (uintptr_t)p / 8192 || live_neighbour == p + 8);
 	return (uintptr_t)p ^ HIDE;
 }
 
