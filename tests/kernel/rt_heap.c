@@ -130,14 +130,25 @@ KTEST_KEEPS_FRAMES(rt_heap_large, "rt.heap.large_and_huge")
                    (unsigned long long)(frame_free_count() >> 8));
         n--;
     }
+    /* The collector frees each once nothing refers to it. A stale word of an
+     * earlier case (a static still holding a freed object's address, which
+     * the new object reuses) may keep one alive: conservative roots can (seen
+     * once in make test, 6 GiB machine). So up to three tries per size, each
+     * a new object at a new address; a collector that never frees one fails. */
     for (unsigned i = 0; i < n; i++) {
-        struct rt_memstats m0, m1;
-        large_object_once(sizes[i]);
-        rt_read_memstats(&m0);
-        rt_gc();
-        rt_read_memstats(&m1);
-        KT_GE(m1.by_size[0].frees, m0.by_size[0].frees + 1); /* the collector freed it */
-        KT_GE(m0.heap_inuse - m1.heap_inuse, (sizes[i] + RT_PAGE_SIZE - 1) & ~(size_t)(RT_PAGE_SIZE - 1));
+        bool freed = false;
+        for (int attempt = 0; attempt < 3 && !freed; attempt++) {
+            struct rt_memstats m0, m1;
+            large_object_once(sizes[i]);
+            rt_read_memstats(&m0);
+            rt_gc();
+            rt_read_memstats(&m1);
+            size_t bytes = (sizes[i] + RT_PAGE_SIZE - 1) & ~(size_t)(RT_PAGE_SIZE - 1);
+            freed = m1.by_size[0].frees >= m0.by_size[0].frees + 1 && m0.heap_inuse - m1.heap_inuse >= bytes;
+            if (!freed)
+                ktest_diag("the %zu-byte object was kept (a stale root?): trying again", sizes[i]);
+        }
+        KT_ASSERT(freed);
     }
     check_identities("after large objects");
 }
@@ -157,15 +168,19 @@ __attribute__((noinline)) static void zero_16m_once(void)
 
 KTEST_KEEPS_FRAMES(rt_heap_scavenge, "rt.heap.scavenge_returns_frames")
 {
-    dirty_16m_once();
-    check_identities("before freeing");
-    uint64_t free0 = frame_free_count();
+    uint64_t free0, back = 0;
     struct rt_memstats m0, m1;
-    rt_read_memstats(&m0);
-    rt_gc(); /* nothing refers to the 16 MiB object: the sweep frees its pages */
-    rt_free_os_memory();
-    rt_read_memstats(&m1);
-    uint64_t back = frame_free_count() - free0;
+    /* Up to three tries: a stale root may keep one object (see large_and_huge). */
+    for (int attempt = 0; attempt < 3 && back < (16 << 20) / 4096; attempt++) {
+        dirty_16m_once();
+        check_identities("before freeing");
+        free0 = frame_free_count();
+        rt_read_memstats(&m0);
+        rt_gc(); /* nothing refers to the 16 MiB object: the sweep frees its pages */
+        rt_free_os_memory();
+        rt_read_memstats(&m1);
+        back = frame_free_count() - free0;
+    }
     ktest_diag("scavenger: HeapReleased +%llu KiB, frame allocator +%llu frames",
                (unsigned long long)((m1.heap_released - m0.heap_released) >> 10), (unsigned long long)back);
     KT_GE(back, (16 << 20) / 4096);                             /* at least the 16 MiB came back */
