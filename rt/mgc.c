@@ -102,7 +102,7 @@ int rt_set_gc_percent(int pct)
 
 void rt_gc_set_trace(bool on) { gc_trace = on; }
 void rt_gc_set_checkmark(bool on) { gc_checkmark = on; }
-void rt_gc_set_stress(uint64_t every) { gc_stress = every; mspan_stress_mode = every != 0; }
+void rt_gc_set_stress(uint64_t every) { gc_stress = every; }
 
 /* ---- the trigger ---- */
 

@@ -10,8 +10,6 @@
  */
 #include "rt/mspan.h"
 
-bool mspan_stress_mode;   /* rt/mgc.h: gcstress empties alloc caches; reload instead of skipping */
-
 void spanlist_push(struct spanlist *l, struct mspan *s)
 {
 	RT_DASSERT(s->list == NULL);

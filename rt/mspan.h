@@ -130,7 +130,6 @@ static inline bool mspan_next_free_fast(struct mspan *s, uintptr_t *v)
 /* gcstress (rt/mgc.c) empties alloc caches so that each allocation comes
  * through the slow path; mspan_next_free_index therefore reloads an empty
  * cache from freeindex's word before it takes the word as used up. */
-extern bool mspan_stress_mode;
 
 /* Slow path: next free slot index, refilling alloc_cache; nelems if none. */
 unsigned mspan_next_free_index(struct mspan *s);

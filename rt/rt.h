@@ -111,7 +111,7 @@ void rt_free_os_memory(void);
 size_t rt_scavenge(size_t bytes);
 /*
  * Releases free memory beyond the retained goal: HeapInuse + 10% (see
- * mgcscavenge.c). The background scavenger will call this; for now callers do.
+ * mgcscavenge.c). The background sweeper calls this when a sweep is done; so does rt_gc.
  */
 size_t rt_scavenge_to_goal(void);
 
