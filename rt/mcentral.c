@@ -57,8 +57,6 @@ struct spanlist *mcentral_full_unswept(struct mcentral *c, uint32_t sg) { return
 #define full_swept mcentral_full_swept
 #define full_unswept mcentral_full_unswept
 
-static inline uint32_t heap_sweepgen(void) { return __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE); }
-
 /* Takes s off list l, counting it out of the unswept spans if l is an unswept list. */
 static void take(struct mcentral *c, struct spanlist *l, struct mspan *s, uint32_t sg)
 {
@@ -69,7 +67,7 @@ static void take(struct mcentral *c, struct spanlist *l, struct mspan *s, uint32
 
 struct mspan *mcentral_take_unswept(struct mcentral *c)
 {
-	uint32_t sg = heap_sweepgen();
+	uint32_t sg = mheap_sweepgen();
 	if (spanlist_empty(partial_unswept(c, sg)) && spanlist_empty(full_unswept(c, sg)))
 		return NULL;   /* a racy peek; the lists only shrink during a sweep */
 	rt_lock(&c->lock);
@@ -84,7 +82,7 @@ struct mspan *mcentral_take_unswept(struct mcentral *c)
 
 void mcentral_put_swept(struct mcentral *c, struct mspan *s)
 {
-	uint32_t sg = heap_sweepgen();
+	uint32_t sg = mheap_sweepgen();
 	RT_DASSERT(s->spanclass == c->spanclass && s->sweepgen == sg);
 	rt_lock(&c->lock);
 	if (s->alloc_count < s->nelems)
@@ -106,7 +104,7 @@ static struct mspan *mcentral_grow(struct mcentral *c)
 
 struct mspan *mcentral_cache_span(struct mcentral *c)
 {
-	uint32_t sg = heap_sweepgen();
+	uint32_t sg = mheap_sweepgen();
 	struct mspan *s;
 	if (!sweep_done()) {   /* proportional sweeping: one span of any class */
 		uintptr_t freed;
@@ -149,7 +147,7 @@ cached:
 
 void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
 {
-	uint32_t sg = heap_sweepgen();
+	uint32_t sg = mheap_sweepgen();
 	RT_ASSERT_MSG(s->sweepgen == sg + 3 || s->sweepgen == sg + 1,
 		      "mcentral_uncache_span: span at %p has sweepgen %u, heap %u (not cached?)",
 		      (void *)s->startaddr, s->sweepgen, sg);
@@ -160,10 +158,5 @@ void mcentral_uncache_span(struct mcentral *c, struct mspan *s)
 	} else {
 		s->sweepgen = sg;
 	}
-	rt_lock(&c->lock);
-	if (s->alloc_count < s->nelems)
-		spanlist_push(partial_swept(c, sg), s);
-	else
-		spanlist_push(full_swept(c, sg), s);
-	rt_unlock(&c->lock);
+	mcentral_put_swept(c, s);
 }

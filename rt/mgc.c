@@ -179,7 +179,7 @@ static struct mark_totals take_totals(void)
 }
 
 static struct {
-	uint64_t heap0, heap1, live, goal, stacks, globals;
+	uint64_t heap0, live, goal, stacks, globals;   /* heap0: gc_heap_live when the cycle began */
 	uint64_t t_stop, t_mark, t_term;   /* ns: sweep termination, mark, mark termination */
 	int nproc;
 	bool forced;
@@ -235,7 +235,6 @@ void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	rt_unlock(&mheap_.lock);
 	gc_busy_ns += t3 - t_request;
 
-	last_cycle.heap1 = last_cycle.heap0;
 	last_cycle.live = tot.bytes;
 	last_cycle.goal = goal;
 	last_cycle.stacks = tot.stacks;
@@ -272,7 +271,8 @@ void gc_print_trace(void)
 	rt_printf("+");
 	print_ms(last_cycle.t_term);
 	rt_printf(" ms clock, %lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %d P%s\n",
-		  (unsigned long)(last_cycle.heap0 >> 20), (unsigned long)(last_cycle.heap1 >> 20),
+		  /* Go's start -> end of mark -> live: no allocation happens during a stopped mark */
+		  (unsigned long)(last_cycle.heap0 >> 20), (unsigned long)(last_cycle.heap0 >> 20),
 		  (unsigned long)(last_cycle.live >> 20),
 		  (unsigned long)(last_cycle.goal == UINT64_MAX ? 0 : last_cycle.goal >> 20),
 		  (unsigned long)(last_cycle.stacks >> 20), (unsigned long)(last_cycle.globals >> 20),
@@ -290,9 +290,7 @@ uint64_t gc_cpu_fraction_ppm(void)
 static void finish_sweep_on_system_stack(void *arg)
 {
 	(void)arg;
-	uintptr_t got;
-	while (sweepone(&got))
-		;
+	sweep_finish();
 	rt_scavenge_to_goal();   /* what the sweep freed beyond the goal goes back to the OS */
 }
 
@@ -306,9 +304,9 @@ static void gc_outside_world(uint64_t *saved)
 	rt_port_stack_bounds(&lo, &hi);
 	RT_ASSERT_MSG((uintptr_t)saved >= lo && (uintptr_t)saved < hi,
 		      "rt_gc: cannot find the caller's stack");
-	gcmark_set_outside_root((uintptr_t)saved, hi, NULL, 0);
+	gcmark_set_outside_root((uintptr_t)saved, hi);
 	gc_run_stopped(NULL, true, 1, false, rt_port_nanotime());
-	gcmark_set_outside_root(0, 0, NULL, 0);
+	gcmark_set_outside_root(0, 0);
 	gc_print_trace();
 	finish_sweep_on_system_stack(NULL);
 }

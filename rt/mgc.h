@@ -115,7 +115,7 @@ bool gcwork_all_empty(void);
 
 /* Root jobs for a new mark: in a world (the Ms' caller frames, every G) or outside one (root 7). */
 void gcmark_prepare(bool in_world);
-void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi, uint64_t *regs, unsigned nregs);
+void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi);   /* root 7's stack range */
 extern bool gc_checkmark_active;
 /* Testing the verifier only: the first mark skips the globals (the checkmark must panic). */
 extern bool gc_debug_skip_globals;
@@ -141,7 +141,7 @@ bool sweepone(uintptr_t *freed_pages);
 void sweep_note_taken(void);       /* a span left an unswept list (its mcentral's lock held) */
 /* Sweeps until npages pages went back to the heap or nothing is unswept (Go's reclaim). */
 void sweep_reclaim(uintptr_t npages);
-void sweep_finish(void);           /* sweeps everything left (world stopped) */
+void sweep_finish(void);           /* sweeps everything left (world stopped, or rt_gc's caller) */
 void sweep_cycle_begin(void);      /* mark termination: a new sweep starts */
 bool sweep_done(void);
 /* Frees counted by the sweeper, per size class ([0]: large); atomic. */

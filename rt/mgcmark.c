@@ -114,9 +114,7 @@ static struct {
 	uint32_t njobs;              /* then the outside-world caller, if any */
 	volatile uint32_t next;      /* next job to claim */
 	struct rt_g *volatile gnext; /* next G on allgs whose stack to claim (CAS) */
-	uintptr_t outside_lo, outside_hi;   /* root 7 */
-	uint64_t *outside_regs;
-	unsigned outside_nregs;
+	uintptr_t outside_lo, outside_hi;   /* root 7: from the registers rt_gc pushed, up */
 } roots;
 
 bool gc_checkmark_active;       /* this mark is the checkmark pass */
@@ -369,16 +367,12 @@ static void markroot(struct gcwork *w, uint32_t job)
 	}
 	/* Root 7: the caller outside a world. */
 	scanblock(w, roots.outside_lo, roots.outside_hi);
-	for (unsigned i = 0; i < roots.outside_nregs; i++)
-		gc_mark_conservative_word(w, roots.outside_regs[i], (uintptr_t)&roots.outside_regs[i]);
 }
 
-void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi, uint64_t *regs, unsigned nregs)
+void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi)
 {
 	roots.outside_lo = lo;
 	roots.outside_hi = hi;
-	roots.outside_regs = regs;
-	roots.outside_nregs = nregs;
 }
 
 void gcmark_prepare(bool in_world)

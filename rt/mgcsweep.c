@@ -80,11 +80,6 @@ static struct {
 	bool inited;
 } sweeper;
 
-static inline uint32_t heap_sweepgen(void)
-{
-	return __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
-}
-
 static inline bool bit(const uint64_t *bits, uintptr_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
 
 static void poison_slot(uintptr_t v, uintptr_t size)
@@ -110,7 +105,7 @@ static bool sweep_large(struct mspan *s, uint32_t h)
 
 bool mspan_sweep(struct mspan *s, bool preserve)
 {
-	uint32_t h = heap_sweepgen();
+	uint32_t h = mheap_sweepgen();
 	uint32_t sg = __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED);
 	RT_ASSERT_MSG(s->state == MSPAN_INUSE && (sg == h - 2 || sg == h - 1 || sg == h + 1),
 		      "mspan_sweep: span at %p (state %u) has sweepgen %u, heap %u", (void *)s->startaddr,
@@ -222,7 +217,7 @@ void sweep_cycle_begin(void)
 {
 	/* World stopped, sweepgen just raised: every listed span is unswept now. */
 	int64_t n = 0;
-	uint32_t h = heap_sweepgen();
+	uint32_t h = mheap_sweepgen();
 	for (unsigned i = 0; i < RT_NUM_SPAN_CLASSES; i++) {
 		struct mcentral *c = &mheap_.central[i];
 		RT_ASSERT(spanlist_empty(mcentral_partial_swept(c, h)) && spanlist_empty(mcentral_full_swept(c, h)));

@@ -72,6 +72,9 @@ struct mheap {
 
 extern struct mheap mheap_;
 
+/* The heap's sweepgen h (+2 per cycle, only with the world stopped; rt/mgcsweep.c). */
+static inline uint32_t mheap_sweepgen(void) { return __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE); }
+
 /* At RT_DEBUG >= 1 freed spans are filled with this (mheap.c junk_fill). */
 #define HEAP_JUNK_WORD 0xdbdbdbdbdbdbdbdbull
 

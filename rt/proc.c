@@ -857,13 +857,20 @@ static void preempt_all(struct rt_m *self)
 		if (m == self || m->guard_slot == NULL)
 			continue;
 		struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
-		if (g == NULL)
-			continue;
-		g->preempt = true;
-		uintptr_t expect = g->stackguard;
-		__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_RELAXED);
+		if (g != NULL)
+			rt_request_preempt(m, g);
 	}
+}
+
+void rt_request_preempt(struct rt_m *m, struct rt_g *g)
+{
+	g->preempt = true;
+	/* Poison only g's own guard: if the M has moved on (to its system
+	 * stack, or another G), the slot holds something else and the system
+	 * stack must never see the poison. */
+	uintptr_t expect = g->stackguard;
+	__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_RELAXED);
 }
 
 /*

@@ -315,6 +315,9 @@ void rt_ready(struct rt_g *gp);             /* G_WAITING -> G_RUNNABLE, into thi
 void rt_park(bool (*unlock)(struct rt_g *gp, void *arg), void *arg);
 void rt_gosched_preempted(void);          /* yield from a preemption point */
 void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
+/* Asks g, running on m, to yield at its next checked call: g->preempt and
+ * m's guard poisoned by CAS from g's own guard (the hosted monitor, the stopper). */
+void rt_request_preempt(struct rt_m *m, struct rt_g *g);
 /* Should the G running on m be asked to yield? (the preemption tick) */
 bool rt_preempt_due(struct rt_m *m, uint64_t now);
 /* p lies in the coroutine stacks' region. */

@@ -287,15 +287,8 @@ static void *sysmon(void *arg)
 			struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
 			bool due = rt_preempt_due(m, now) ||
 				   __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
-			if (g != NULL && due && !g->preempt) {
-				g->preempt = true;
-				/* Poison only g's own guard: if the M has moved on (to its
-				 * system stack, or another G), the slot holds something else
-				 * and the system stack must never see the poison. */
-				uintptr_t expect = g->stackguard;
-				__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false,
-							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-			}
+			if (g != NULL && due && !g->preempt)
+				rt_request_preempt(m, g);
 		}
 	}
 	return NULL;
