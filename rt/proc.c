@@ -703,6 +703,19 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg)
 	return g;
 }
 
+struct newproc_call {
+	struct rt_p *pp;
+	void (*fn)(void *);
+	void *arg;
+	struct rt_g *g;
+};
+
+static void newproc_on_system_stack(void *arg)
+{
+	struct newproc_call *c = arg;
+	c->g = newproc(c->pp, c->fn, c->arg);
+}
+
 uint64_t rt_go(void (*fn)(void *), void *arg)
 {
 	RT_ASSERT_MSG(!rt_is_stack_pointer(arg),
@@ -711,7 +724,14 @@ uint64_t rt_go(void (*fn)(void *), void *arg)
 	struct rt_m *m = rt_getm();
 	RT_ASSERT_MSG(m != NULL && m->curg != NULL, "rt_go outside a coroutine (use rt_run)");
 	rt_acquirem();
-	struct rt_g *g = newproc(m->p, fn, arg);
+	/* On the system stack, as Go's newproc: the stack pool and the G
+	 * allocator take locks and may sys_map under them, and the caller's
+	 * stack growing there would take the stack pool's lock again (the
+	 * kernel caught it: a growth in sys_port_map under the VM spinlock,
+	 * from rt.sched.no_lost_handoff's main with 4 KiB of locals). */
+	struct newproc_call call = {m->p, fn, arg, NULL};
+	rt_systemstack(newproc_on_system_stack, &call);
+	struct rt_g *g = call.g;
 	uint64_t id = g->id;
 	runqput(m->p, g, true);
 	wakep();
