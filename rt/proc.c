@@ -50,13 +50,32 @@
  *   S2. giving up: drop the count (decrement), clear its wake word, join the
  *       idle set (fetch_or);
  *   S3. fence, then re-check every source: the global queue, every P's ring
- *       and runnext, a due timer, the end of the world;
+ *       and runnext (but see R2), a due timer, the end of the world;
  *   S4. work seen: leave the set (fetch_and); if the bit was already gone a
  *       waker claimed us and its count is ours, else take a count; steal;
  *   S5. else sleep until the wake word is set (or the tick, or the timer
  *       deadline), then leave the set; a bit already gone means "claimed":
  *       spin. An M that woke unclaimed takes only the cheap sources and goes
  *       back to S2 (no idle CPU spins on every tick).
+ *   Hand-offs (issue 14: beside a ping-pong pair, every rt_ready's wakep woke
+ *   an M that spun, found the pair's runnext guarded by runnext_grace, and
+ *   saw it again in S3: the other Ms spun 9-19% of the time, never slept):
+ *   R1. rt_ready that puts gp into runnext skips wakep if its M has switched
+ *       within the preemption monitor's last two looks (m_switched_lately:
+ *       it is handing off and will run gp at its next switch) and nothing
+ *       was displaced into the ring; p->runnext_nowake marks such a G
+ *       (stored before runnext, whose exchange releases it);
+ *   R2. S3 passes by a marked runnext while its M is awake and not stuck
+ *       (m_stuck: no switch for HANDOFF_STALE_NS, 1 ms); unmarked ones
+ *       (rt_go's, woken for) and rings always count;
+ *   R3. the monitor (kernel: each CPU's 1 kHz tick; hosted: the 1 ms monitor
+ *       thread) calls wakep for a marked runnext whose M is m_stuck; the
+ *       thief's runnext_grace sees no switch and takes it.
+ *   The cost: a G readied by an M that then computes without switching
+ *   waits up to one monitor period for the first look at the new count,
+ *   HANDOFF_STALE_NS, and one more period (~2-3 ms, more if the host
+ *   delays the monitor) instead of a thread wake (~19 us); a hand-off pair
+ *   no longer keeps the other CPUs awake.
  * Why no wake-up is lost (a G published in a queue at time w while the other
  * Ms are idle or going idle must be taken by one of them, without the
  * submitter's M). Every M that sleeps did S2 then S3. Take any M X asleep
@@ -72,7 +91,17 @@
  * a new look at the set, so again after w someone looks at the queue or
  * wakes an idle M. Each release is followed by a look, and counts are only
  * taken by Ms that then look (steal) before releasing: the chain ends with
- * the G taken. tests/host/test_rt_sched.c ("no lost wake-up") checks it: a
+ * the G taken. The exception is a marked G in runnext (R1: no wakep; R2 lets
+ * S3 pass it by): its owner M takes it first at its next switch (runqget),
+ * and if that M stops switching, R3 wakes a thief within the bound above,
+ * whatever the other Ms are doing (the wake is W1-W3's, so the argument
+ * above covers it from then on); in the kernel the tick also wakes every
+ * idle M, whose S3 then counts the stuck runnext (R2). rt.sched.no_lost_handoff
+ * readies a G while holding its M: hosted, it stalls without R3; in the
+ * kernel, without R3 and R2's m_stuck. (Not bounded: an owner that keeps
+ * switching without reaching runqget, e.g. a park whose unlock keeps
+ * failing; no such loop exists.) R3 ignores unmarked runnexts, so
+ * tests/host/test_rt_sched.c ("no lost wake-up") still checks the rest: a
  * submitter that holds its M (so its own P never runs the G) starts a G
  * 3000 times after random delays that land in every phase above; removing
  * the S3 re-check makes it stall within a few thousand rounds.
@@ -126,6 +155,7 @@
 #define SPIN_NS         50000ull  /* how long an M spins with nothing found before it sleeps */
 #define RUNNEXT_WAIT_NS 3000ull   /* a thief's grace before it takes a running P's runnext */
 #define SPIN_TIMERS_NS  10000ull  /* how often a spinning M looks at the timers */
+#define HANDOFF_STALE_NS 1000000ull /* R2/R3: an M that has not switched this long is not handing off */
 
 struct schedt rt_sched;
 struct rt_m *rt_allm[RT_MAX_PROCS];
@@ -176,12 +206,16 @@ static bool runqputslow(struct rt_p *pp, struct rt_g *g, uint32_t h, uint32_t t)
 	return true;
 }
 
-static void runqput(struct rt_p *pp, struct rt_g *g, bool next)
+/* With next, g goes to runnext (nowake: by R1, waking nobody; published
+ * with it) and the G it displaces to the ring. Returns true if g took an
+ * empty runnext (nothing was displaced into the ring). */
+static bool runqput(struct rt_p *pp, struct rt_g *g, bool next, bool nowake)
 {
 	if (next) {
+		__atomic_store_n(&pp->runnext_nowake, nowake, __ATOMIC_RELAXED);   /* released by the exchange */
 		struct rt_g *old = __atomic_exchange_n(&pp->runnext, g, __ATOMIC_ACQ_REL);
 		if (old == NULL)
-			return;
+			return true;
 		g = old;   /* the displaced one goes to the tail */
 	}
 	for (;;) {
@@ -190,10 +224,10 @@ static void runqput(struct rt_p *pp, struct rt_g *g, bool next)
 		if (t - h < RUNQ_SIZE) {
 			pp->runq[t % RUNQ_SIZE] = g;
 			__atomic_store_n(&pp->runqtail, t + 1, __ATOMIC_RELEASE);
-			return;
+			return false;
 		}
 		if (runqputslow(pp, g, h, t))
-			return;
+			return false;
 	}
 }
 
@@ -215,14 +249,42 @@ static struct rt_g *runqget(struct rt_p *pp)
 	}
 }
 
+static bool runq_ring_empty(struct rt_p *pp)
+{
+	return __atomic_load_n(&pp->runqhead, __ATOMIC_ACQUIRE) == __atomic_load_n(&pp->runqtail, __ATOMIC_ACQUIRE);
+}
+
 static bool runq_empty(struct rt_p *pp)
 {
-	return __atomic_load_n(&pp->runqhead, __ATOMIC_ACQUIRE) ==
-		       __atomic_load_n(&pp->runqtail, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) == NULL;
+	return runq_ring_empty(pp) && __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) == NULL;
 }
 
 static inline uint64_t m_bit(const struct rt_m *m) { return 1ull << m->id; }
+
+/*
+ * The hand-off rules R1-R3 (essay) read the preemption monitor's view of an
+ * M (rt_preempt_due keeps it: the switch count at its last look and when it
+ * first saw that count), so the switch path reads no clock.
+ * m_switched_lately: m ran another G since the monitor's last look, or
+ * between its last two (so at most two ticks ago): it is handing off and
+ * will reach its runnext soon. (Not "since the last look" alone: the first
+ * hand-off after each look would then wake an M, ten times in 10 ms.)
+ * m_stuck: m's count has not moved for HANDOFF_STALE_NS: one G holds it.
+ */
+static bool m_switched_lately(const struct rt_m *m)
+{
+	return __atomic_load_n(&m->nswitches, __ATOMIC_RELAXED) !=
+		       __atomic_load_n(&m->preempt_seen_switches, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&m->preempt_seen_moved, __ATOMIC_RELAXED);
+}
+
+static bool m_stuck(const struct rt_m *m, uint64_t now)
+{
+	uint64_t seen_ns = __atomic_load_n(&m->preempt_seen_ns, __ATOMIC_RELAXED);
+	return __atomic_load_n(&m->nswitches, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&m->preempt_seen_switches, __ATOMIC_RELAXED) &&
+	       seen_ns != 0 && now - seen_ns >= HANDOFF_STALE_NS;
+}
 static bool runnext_grace(struct rt_p *victim);
 
 /* Takes half of victim's queue into pp's (empty) ring; returns one G to run.
@@ -304,7 +366,7 @@ static struct rt_g *globrunqget(struct rt_p *pp, bool batch)
 		struct rt_g *x = rt_sched.runq_head;
 		rt_sched.runq_head = x->schedlink;
 		rt_sched.runq_size--;
-		runqput(pp, x, false);
+		runqput(pp, x, false, false);
 	}
 	if (rt_sched.runq_head == NULL)
 		rt_sched.runq_tail = NULL;
@@ -352,26 +414,27 @@ static struct rt_m *midle_claim(const struct rt_m *self)
  * W1-W3 (Go's wakep): there is new work; make sure an M will look for it.
  * If an M spins, it will (S1/S3); otherwise take the one spinning slot and
  * wake an idle M into it. The caller has published the work before this.
+ * Returns true if it woke an M.
  */
-static void wakep(void)
+static bool wakep(void)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the publish before the loads below (StoreLoad) */
 	struct rt_m *self = rt_getm();
 	for (;;) {
 		if (__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_SEQ_CST) == 0)
-			return;   /* every M awake: each re-checks before it sleeps (S3) */
+			return false;   /* every M awake: each re-checks before it sleeps (S3) */
 		uint32_t zero = 0;
 		if (__atomic_load_n(&rt_sched.nmspinning, __ATOMIC_SEQ_CST) != 0 ||
 		    !__atomic_compare_exchange_n(&rt_sched.nmspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
 						 __ATOMIC_SEQ_CST))
-			return;   /* a spinner will see the work: its count's release re-checks (S1, W3) */
+			return false;   /* a spinner will see the work: its count's release re-checks (S1, W3) */
 		struct rt_m *m = midle_claim(self);
 		if (m != NULL) {
 			/* m owns the count now (S5); it wakes spinning. */
 			__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
 			rt_port_wake(m);
 			__atomic_add_fetch(&rt_sched.nwakeups, 1, __ATOMIC_RELAXED);
-			return;
+			return true;
 		}
 		/* W3: the set emptied under us. A submitter may have counted on the
 		 * count we held: give it back, then look at the idle set again. */
@@ -414,10 +477,58 @@ static bool work_anywhere(uint64_t next_timer)
 	if (rt_sched.ending || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
 		return true;
-	for (int i = 0; i < rt_sched.nprocs; i++)
-		if (!runq_empty(rt_allp[i]))
+	uint64_t now = rt_port_nanotime();
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_p *pp = rt_allp[i];
+		if (!runq_ring_empty(pp))
 			return true;
-	return next_timer != 0 && next_timer <= rt_port_nanotime();
+		/* R2: R1's runnext (no wake) is its owner's to run while it keeps
+		 * switching; any other runnext counts, as the protocol needs. */
+		if (__atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) != NULL) {
+			struct rt_m *owner = rt_allm[pp->id];
+			if (!__atomic_load_n(&pp->runnext_nowake, __ATOMIC_RELAXED) ||
+			    (__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_SEQ_CST) & m_bit(owner)) ||
+			    m_stuck(owner, now))
+				return true;
+		}
+	}
+	return next_timer != 0 && next_timer <= now;
+}
+
+/*
+ * m's sleep accounting, a seqcount so rt_read_sched_stats can add a sleep
+ * still under way (an M asleep for a whole window must show as asleep).
+ * idle_mark(m, true) at the start of a sleep, (m, false) at its end (own M
+ * only); the clock is read inside the odd window, after the reader's own
+ * clock read or before its retry, so a reader's total never goes backwards.
+ */
+static void idle_mark(struct rt_m *m, bool start)
+{
+	__atomic_store_n(&m->idle_seq, m->idle_seq + 1, __ATOMIC_RELAXED);   /* odd: changing */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the odd count before the clock read */
+	uint64_t now = rt_port_nanotime();
+	if (start) {
+		__atomic_store_n(&m->idle_since, now, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&m->idle_ns, m->idle_ns + (now - m->idle_since), __ATOMIC_RELAXED);
+		__atomic_store_n(&m->idle_since, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&m->idle_seq, m->idle_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* m's total sleep including one under way (any thread). */
+static uint64_t idle_read(const struct rt_m *m)
+{
+	for (;;) {
+		uint32_t s = __atomic_load_n(&m->idle_seq, __ATOMIC_SEQ_CST);
+		uint64_t now = rt_port_nanotime();
+		uint64_t total = __atomic_load_n(&m->idle_ns, __ATOMIC_RELAXED);
+		uint64_t since = __atomic_load_n(&m->idle_since, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if ((s & 1) == 0 && __atomic_load_n(&m->idle_seq, __ATOMIC_RELAXED) == s)
+			return total + (since != 0 && now > since ? now - since : 0);
+		cpu_pause();
+	}
 }
 
 /*
@@ -446,9 +557,9 @@ static void stopm(struct rt_m *m, uint64_t next_timer, bool *alone)
 		}
 		return;
 	}
-	uint64_t t0 = rt_port_nanotime();
+	idle_mark(m, true);
 	rt_port_idle(m, next_timer);
-	m->idle_ns += rt_port_nanotime() - t0;
+	idle_mark(m, false);
 	if (!midle_remove_self(m)) {   /* S5 */
 		m->spinning = true;
 		m->nwoken++;
@@ -477,7 +588,7 @@ static void ready_due_timers(struct rt_p *pp, uint64_t *next)
 		due = g->schedlink;
 		RT_ASSERT(g->status == G_WAITING);
 		__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
-		runqput(pp, g, false);
+		runqput(pp, g, false, false);
 	}
 }
 
@@ -490,7 +601,7 @@ static void execute(struct rt_m *m, struct rt_g *g)
 	__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELAXED);
 	g->preempt = false;
 	m->curg = g;
-	m->nswitches++;
+	__atomic_store_n(&m->nswitches, m->nswitches + 1, __ATOMIC_RELAXED);   /* read by thieves, R1-R3 */
 	if (g->in_morestack) {
 		g->in_morestack = false;
 		m->morebuf = g->morebuf;
@@ -616,7 +727,7 @@ static void schedule(struct rt_m *m)
 		if (g == NULL)   /* the world ended: leave the M (rt_mstart_asm returns) */
 			rt_gogo(m->exit_sp, 0);
 		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
-			runqput(m->p, g, true);   /* a stop began meanwhile: keep it for later */
+			runqput(m->p, g, true, false);   /* a stop began meanwhile: keep it for later */
 			continue;
 		}
 		execute(m, g);
@@ -733,7 +844,7 @@ uint64_t rt_go(void (*fn)(void *), void *arg)
 	rt_systemstack(newproc_on_system_stack, &call);
 	struct rt_g *g = call.g;
 	uint64_t id = g->id;
-	runqput(m->p, g, true);
+	runqput(m->p, g, true, false);
 	wakep();
 	rt_releasem();
 	return id;
@@ -855,8 +966,11 @@ void rt_ready(struct rt_g *gp)
 	RT_ASSERT_MSG(st == G_WAITING, "rt_ready: G %lu is not waiting (status %u)", (unsigned long)gp->id, st);
 	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
 	rt_acquirem();
-	runqput(m->p, gp, true);
-	wakep();
+	/* R1: a hand-off to an M that keeps switching wakes nobody: this M runs
+	 * gp at its next switch, or R3 wakes a thief if it stops switching. */
+	bool nowake = m_switched_lately(m);
+	if (!runqput(m->p, gp, true, nowake) || !nowake)
+		wakep();   /* (a G displaced into the ring is not a hand-off: W1-W3) */
 	rt_releasem();
 }
 
@@ -1123,14 +1237,14 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	rt_sched.nprocs = nprocs;
 	rt_sched.ending = false;
 	rt_sched.main_g = newproc(rt_allp[0], main_fn, arg);
-	runqput(rt_allp[0], rt_sched.main_g, false);
+	runqput(rt_allp[0], rt_sched.main_g, false, false);
 	/* The background sweeper: a system G, not counted among the goroutines. */
 	struct rt_g *sweeper = newproc(rt_allp[0], bgsweep, NULL);
 	sweeper->system = true;
 	__atomic_sub_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&rt_sched.ncreated, 1, __ATOMIC_RELAXED);
 	sweeper_world_start(sweeper);
-	runqput(rt_allp[0], sweeper, false);
+	runqput(rt_allp[0], sweeper, false, false);
 	rt_port_preempt_start();
 	rt_port_run_ms(nprocs, mstart);
 	rt_port_preempt_stop();
@@ -1146,6 +1260,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
 	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
 	out->wakeups = __atomic_load_n(&rt_sched.nwakeups, __ATOMIC_RELAXED);
+	out->handoff_rescues = __atomic_load_n(&rt_sched.nhandoff_rescues, __ATOMIC_RELAXED);
 	out->g_struct_bytes = __atomic_load_n(&g_inuse, __ATOMIC_RELAXED);   /* callable before any world */
 	out->g_structs = out->g_struct_bytes / sizeof(struct rt_g);
 	for (int i = 0; i < RT_MAX_PROCS; i++) {
@@ -1157,7 +1272,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 		out->preempt_async += m->npreempt_async;
 		out->preempt_sync += m->npreempt_sync;
 		out->spin_ns[i] = m->spin_ns;
-		out->idle_ns[i] = m->idle_ns;
+		out->idle_ns[i] = idle_read(m);
 		out->idle_wakes += m->nidle_wakes;
 	}
 	stack_read_stats(&out->stack_grows, &out->stack_shrinks, &out->stacks_inuse, &out->stack_chunks);
@@ -1172,10 +1287,27 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 bool rt_preempt_due(struct rt_m *m, uint64_t now)
 {
 	uint64_t n = __atomic_load_n(&m->nswitches, __ATOMIC_RELAXED);
-	if (n != m->preempt_seen_switches) {
-		m->preempt_seen_switches = n;
-		m->preempt_seen_ns = now;
+	bool moved = n != m->preempt_seen_switches;
+	__atomic_store_n(&m->preempt_seen_moved, moved, __ATOMIC_RELAXED);
+	if (moved) {
+		__atomic_store_n(&m->preempt_seen_ns, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->preempt_seen_switches, n, __ATOMIC_RELAXED);
 		return false;
 	}
 	return m->curg != NULL && now - m->preempt_seen_ns >= RT_TIMESLICE_NS;
+}
+
+/*
+ * R3, by the same monitor after rt_preempt_due: a G left in m's runnext by
+ * R1 (no wake) while m has not switched for HANDOFF_STALE_NS is waiting on
+ * one G that keeps m: wake an M to steal it (runnext_grace lets it, as m
+ * does not switch). Bounds R1's delay by about two monitor periods.
+ * Kernel: the tick on m's own CPU (interrupts off); hosted: the monitor thread.
+ */
+void rt_handoff_check(struct rt_m *m, uint64_t now)
+{
+	struct rt_p *pp = m->p;
+	if (pp != NULL && __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) != NULL &&
+	    __atomic_load_n(&pp->runnext_nowake, __ATOMIC_RELAXED) && m_stuck(m, now) && wakep())
+		__atomic_add_fetch(&rt_sched.nhandoff_rescues, 1, __ATOMIC_RELAXED);
 }

@@ -165,11 +165,15 @@ struct rt_m {
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
 	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
-	uint64_t idle_ns;          /* time asleep in rt_port_idle (own M; read by stats) */
+	uint64_t idle_ns;          /* time asleep in rt_port_idle, finished sleeps (own M; idle_seq) */
+	uint64_t idle_since;       /* when the sleep under way began, 0: awake (own M; idle_seq) */
+	uint32_t idle_seq;         /* odd while idle_ns/idle_since change (a seqcount for stats) */
 	uint64_t nwoken;           /* times a waker claimed this M (own M) */
 	uint64_t nidle_wakes;      /* times it woke unclaimed (tick, timeout, spurious; own M) */
-	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (monitor only) */
-	uint64_t preempt_seen_ns;  /* when it first saw that count (monitor only) */
+	uint64_t preempt_seen_switches; /* nswitches at the monitor's last look (written by the
+					 * monitor only; read atomically by the hand-off rules R1-R3) */
+	uint64_t preempt_seen_ns;  /* when it first saw that count (as above) */
+	bool preempt_seen_moved;   /* the count had moved at that last look (as above) */
 	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
@@ -202,6 +206,8 @@ struct rt_p {
 	volatile uint32_t runqtail;
 	struct rt_g *volatile runq[RUNQ_SIZE];
 	struct rt_g *volatile runnext; /* the next G to run (readied by this P): hand-off */
+	bool runnext_nowake;       /* runnext's G was put there by rt/proc.c's R1, waking nobody
+				    * (owner writes it before runnext; read after runnext) */
 	struct rt_g *gfree;        /* dead Gs with their stacks, for reuse (own P) */
 	int ngfree;
 	struct stackcache stackcache[STACK_CACHED_ORDERS]; /* own P */
@@ -217,6 +223,7 @@ struct schedt {
 					      * wake-up protocol; seq_cst atomics only) */
 	volatile uint32_t nmspinning;        /* Ms spinning, plus wakers' claims in flight (seq_cst) */
 	volatile uint64_t nwakeups;          /* Ms woken by wakep (statistics) */
+	volatile uint64_t nhandoff_rescues;  /* R3 wakes for a runnext left behind (statistics) */
 	volatile bool ending;                /* the main G returned: every M leaves */
 	int nprocs;
 	struct rt_g *main_g;
@@ -320,6 +327,8 @@ void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
 void rt_request_preempt(struct rt_m *m, struct rt_g *g);
 /* Should the G running on m be asked to yield? (the preemption tick) */
 bool rt_preempt_due(struct rt_m *m, uint64_t now);
+/* Then: wake a thief for a runnext m has left waiting (rt/proc.c hand-off rule R3). */
+void rt_handoff_check(struct rt_m *m, uint64_t now);
 /* p lies in the coroutine stacks' region. */
 bool rt_is_stack_pointer(const void *p);
 void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);

@@ -83,9 +83,12 @@ struct rt_sched_stats {
 	uint64_t preempt_async;    /* timer-injected preemptions */
 	uint64_t preempt_sync;     /* poisoned-guard preemptions */
 	uint64_t spin_ns[RT_MAX_PROCS];     /* time each P's M spent spinning (looking for work, awake) */
-	uint64_t idle_ns[RT_MAX_PROCS];     /* time each P's M slept in the port's idle wait */
+	uint64_t idle_ns[RT_MAX_PROCS];     /* time each P's M slept in the port's idle wait
+					     * (a sleep under way included) */
 	uint64_t wakeups;          /* idle Ms woken for new work (rt/proc.c wakep) */
 	uint64_t idle_wakes;       /* idle Ms that woke unclaimed (tick, timer deadline) */
+	uint64_t handoff_rescues;  /* a runnext left by a hand-off to an M that then stopped
+				    * switching, given to another M (rt/proc.c R3) */
 	uint64_t stack_grows, stack_shrinks;
 	uint64_t stacks_inuse;     /* stacks allocated to Gs (counted, not bytes) */
 	uint64_t stack_chunks;     /* chunks of small stacks held from the OS */

@@ -268,7 +268,8 @@ bool rt_port_preemptible_pc(uintptr_t pc)
 
 /*
  * Preemption monitor (Go's sysmon): every millisecond, a G that has run for a
- * time slice gets its request flag and a poisoned guard. Only synchronous
+ * time slice gets its request flag and a poisoned guard, and a runnext left
+ * behind by a hand-off gets a thief (rt/proc.c R3). Only synchronous
  * preemption here: a loop without calls is not stopped (no signals).
  */
 static pthread_t sysmon_thread;
@@ -289,6 +290,7 @@ static void *sysmon(void *arg)
 				   __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
 			if (g != NULL && due && !g->preempt)
 				rt_request_preempt(m, g);
+			rt_handoff_check(m, now);
 		}
 	}
 	return NULL;

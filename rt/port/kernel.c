@@ -32,7 +32,9 @@
  *               tests and benchmarks, never the kernel's or the runtime's),
  *               on its own stack with room, with no runtime lock and no
  *               kernel spinlock held; or else a poisoned guard in the frame,
- *               so its next checked call yields.
+ *               so its next checked call yields. The same tick wakes a thief
+ *               for a runnext its CPU left waiting (rt/proc.c R3; wakep's IPI
+ *               is sent with interrupts off, as icr_send always does).
  */
 #include "rt/port.h"
 
@@ -185,7 +187,9 @@ static void preempt_tick(struct trap_frame *f)
         return;
     struct rt_g *g = m->curg;
     /* A stop for a collection makes every running G due now (DESIGN.md 7.2). */
-    bool due = rt_preempt_due(m, nanotime()) || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
+    uint64_t now = nanotime();
+    bool due = rt_preempt_due(m, now) || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
+    rt_handoff_check(m, now);
     if (g == NULL || m->on_systemstack || !due)
         return;
     /* Only a G interrupted on its own stack; in the middle of a switch the
