@@ -83,8 +83,11 @@ static uint64_t goal_from(uint64_t marked, uint64_t stacks, uint64_t globals)
 {
 	if (gc_percent < 0)
 		return UINT64_MAX;
-	uint64_t goal = marked + (marked + stacks + globals) * (uint64_t)gc_percent / 100;
-	uint64_t min = GC_HEAP_MINIMUM * (uint64_t)gc_percent / 100;
+	/* Saturating: GOGC may be any int (Go's is), the products must not wrap. */
+	uint64_t pct = (uint64_t)gc_percent, base = marked + stacks + globals;
+	uint64_t growth = base > UINT64_MAX / (pct + 1) ? UINT64_MAX : base * pct / 100;
+	uint64_t goal = growth > UINT64_MAX - marked ? UINT64_MAX - 1 : marked + growth;
+	uint64_t min = GC_HEAP_MINIMUM * pct / 100;   /* 2^22 * 2^31: fits */
 	return goal < min ? min : goal;
 }
 

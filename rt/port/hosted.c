@@ -20,6 +20,7 @@
 #include "rt/runtime2.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -363,14 +364,18 @@ static uint64_t parse_u64(const char *v, const char *what)
 	return x;
 }
 
-__attribute__((constructor)) static void gc_settings_from_env(void)
+void rt_hosted_read_settings(void)
 {
 	const char *gogc = getenv("GOGC");
 	if (gogc != NULL && *gogc != 0) {
-		if (strcmp(gogc, "off") == 0)
+		if (strcmp(gogc, "off") == 0) {
 			rt_set_gc_percent(-1);
-		else
-			rt_set_gc_percent((int)parse_u64(gogc, "GOGC (expected a percent or off)"));
+		} else {
+			uint64_t pct = parse_u64(gogc, "GOGC (expected a percent 0..2147483647 or off)");
+			if (pct > INT_MAX || strchr(gogc, ',') != NULL)
+				bad_setting("GOGC (expected a percent 0..2147483647 or off)");
+			rt_set_gc_percent((int)pct);
+		}
 	}
 	const char *dbg = getenv("RT_GODEBUG");
 	for (const char *p = dbg; p != NULL && *p != 0;) {
@@ -387,3 +392,5 @@ __attribute__((constructor)) static void gc_settings_from_env(void)
 		p = comma ? comma + 1 : p + n;
 	}
 }
+
+__attribute__((constructor)) static void gc_settings_from_env(void) { rt_hosted_read_settings(); }

@@ -3,16 +3,21 @@
  * and UBSan. The cases are tests/rt/gc_cases.c, which the in-kernel suite
  * runs too (tests/case.h); they run first. What only the host can check
  * follows, each in a forked child (test_rt_common.c): that the verifier
- * catches a broken mark, and that a write to a freed object is caught when
- * its slot is handed out again.
+ * catches a broken mark, that a write to a freed object is caught when
+ * its slot is handed out again, and that bad GOGC/RT_GODEBUG values are
+ * refused by name (they once wrapped: GOGC=4294967396 became 100).
  */
 #include "rt/mgc.h"   /* gc_debug_skip_globals: breaking the mark on purpose */
+#include "rt/port/hosted.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
 #include "tests/host/cases.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 int run_child(void (*fn)(void), char *out, size_t outsize);
 bool died_with(int status, const char *out, const char *what);
@@ -57,6 +62,38 @@ static void use_after_free_child(void)
 		rt_alloc(64, NULL);   /* the slot comes back, and is checked */
 }
 
+/* The settings: one child per value, each must exit 2 naming it. */
+static const char *setting_name, *setting_value;
+static void setting_child(void)
+{
+	setenv(setting_name, setting_value, 1);
+	rt_hosted_read_settings();
+}
+
+static bool setting_refused(const char *name, const char *value, const char *needle)
+{
+	char out[1024];
+	setting_name = name;
+	setting_value = value;
+	int st = run_child(setting_child, out, sizeof out);
+	bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 2 && strstr(out, needle) != NULL;
+	if (!ok)
+		printf("# %s=%s: child status %#x, output: %s\n", name, value, (unsigned)st, out);
+	return ok;
+}
+
+static void setting_ok_child(void)
+{
+	setenv("GOGC", "2147483647", 1);
+	rt_hosted_read_settings();
+	if (rt_set_gc_percent(100) != 2147483647)
+		abort();
+	rt_set_gc_percent(2147483647);
+	for (int i = 0; i < 1000; i++)
+		rt_alloc(4096, NULL);   /* the goal is computed without wrapping: no cycle starts */
+	rt_gc();
+}
+
 int main(void)
 {
 	rt_init();
@@ -69,5 +106,13 @@ int main(void)
 	st = run_child(use_after_free_child, out, sizeof out);
 	tap_check(died_with(st, out, "use after free: word +24"),
 		  "a write into a freed object is caught when its slot is reused");
+	tap_check(setting_refused("GOGC", "4294967396", "bad setting GOGC") &&
+			  setting_refused("GOGC", "-5", "bad setting GOGC") &&
+			  setting_refused("GOGC", "100,5", "bad setting GOGC") &&
+			  setting_refused("RT_GODEBUG", "gcstress=x", "bad setting RT_GODEBUG gcstress") &&
+			  setting_refused("RT_GODEBUG", "gcfoo=1", "known: gctrace=N"),
+		  "GOGC and RT_GODEBUG values that do not parse or fit are refused, by name");
+	st = run_child(setting_ok_child, out, sizeof out);
+	tap_check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "GOGC=2147483647 is taken and a cycle runs under it");
 	return tap_done();
 }
