@@ -98,7 +98,11 @@ void rt_read_sched_stats(struct rt_sched_stats *out);
 /* ---- channels (rt/chan.c, rt/select.c) ---- */
 
 struct rt_chan;
-/* A channel of elements of elemsize bytes with cap slots (0 = unbuffered), on the heap. */
+/* A channel of elements of elemsize bytes with cap slots (0 = unbuffered), on the heap.
+ * The collector scans its ring's words as possible pointers when elemsize is a
+ * multiple of 8, as every element holding an aligned pointer is; a packed
+ * element (elemsize % 8 != 0) is never scanned, so must not hold the only
+ * pointer to a heap object. */
 struct rt_chan *rt_chan_new(size_t elemsize, size_t cap);
 void rt_chan_send(struct rt_chan *c, const void *elem);
 /* Returns false if c is closed and drained (*elem is then zeroed). elem may be NULL. */
