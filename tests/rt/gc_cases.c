@@ -740,3 +740,56 @@ CASE_KEEPS_FRAMES(live_set_runs_in_bounded_memory)
     EXPECT_TRUE(gc_live_set_bounded(4u << 20, CASE_ALL_PROCS));
     end();
 }
+
+/* ---- the pointer-store barrier (rt/mbarrier.h): its ranges and its slow path ---- */
+
+#undef CASE_GROUP
+#define CASE_GROUP "rt.wb"
+
+/*
+ * Every rt_nopreempt range must be one store's flag test through its store,
+ * or the kernel's tick would refuse preemption at the wrong places (or not
+ * at the right ones): each begins with "cmpb $0, rt_wb_enabled(%rip)" (80 3d
+ * disp32 00, the displacement resolving to the flag), then a jne, then the
+ * store, ending 12 to 20 bytes later.
+ */
+CASE(store_ranges_are_the_stores)
+{
+    size_t n;
+    const struct rt_nopreempt_range *t = rt_nopreempt_table(&n);
+    CASE_DIAG("%lu pointer-store ranges in the image", (unsigned long)n);
+    EXPECT_GE(n, 1);
+    size_t nbad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *pc = (const uint8_t *)t[i].lo;
+        int32_t disp;
+        __builtin_memcpy(&disp, pc + 2, 4);
+        uintptr_t target = t[i].lo + 7 + (uintptr_t)(intptr_t)disp;
+        bool jne = pc[7] == 0x75 || (pc[7] == 0x0f && pc[8] == 0x85);
+        if (pc[0] != 0x80 || pc[1] != 0x3d || pc[6] != 0 || target != (uintptr_t)&rt_wb_enabled || !jne ||
+            t[i].hi - t[i].lo < 12 || t[i].hi - t[i].lo > 20) {
+            if (nbad++ == 0)
+                CASE_DIAG("range %lu [%#lx, %#lx) is not a store's", (unsigned long)i, (unsigned long)t[i].lo,
+                          (unsigned long)t[i].hi);
+        }
+    }
+    EXPECT_EQ(nbad, 0);
+}
+
+static void *volatile wb_global_slot;
+static uint64_t wb_target_a, wb_target_b;
+
+/* With the flag set, a store takes the slow path and still stores; cleared, it does not. */
+CASE(slow_path_stores)
+{
+    uint64_t calls0 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+    rt_wb_enabled = 1;   /* outside a world, no collector running: only this thread stores */
+    RT_STORE_PTR(wb_global_slot, (void *)&wb_target_a);
+    rt_wb_enabled = 0;
+    uint64_t calls1 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+    EXPECT_EQ((uintptr_t)wb_global_slot, (uintptr_t)&wb_target_a);
+    EXPECT_EQ(calls1 - calls0, 1);
+    RT_STORE_PTR(wb_global_slot, (void *)&wb_target_b);
+    EXPECT_EQ((uintptr_t)wb_global_slot, (uintptr_t)&wb_target_b);
+    EXPECT_EQ(__atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED), calls1);
+}
