@@ -1,20 +1,9 @@
 /*
- * mbarrier.c - the pointer-store barrier's out-of-line half (see mbarrier.h):
- * the debug check, the slow path, and the table of store ranges the kernel's
- * asynchronous preemption must not stop inside.
- *
- * Invariants: rt_wb_enabled changes only with the world stopped (DESIGN.md
- * 7.11, "Phases"); a store's range covers its flag test and its store.
- * Today nothing sets the flag: the mark stops the world (issue 12), so the
- * slow path only stores and counts. Issue 13's concurrent mark adds the
- * shading (both pointers into the P's wbBuf, 7.11 item 2) here.
+ * mbarrier.c - the debug half of the pointer-store barrier (see mbarrier.h).
  */
 #include "rt/mbarrier.h"
 #include "rt/mheap.h"
 #include "rt/port.h"
-
-volatile uint8_t rt_wb_enabled;
-uint64_t rt_wb_slow_calls;   /* statistics: slow-path stores (atomic) */
 
 void rt_barrier_check(const void *slot, const void *val)
 {
@@ -26,29 +15,4 @@ void rt_barrier_check(const void *slot, const void *val)
 		rt_throw("write barrier: storing stack address %p into heap slot %p "
 			 "(heap objects must not point into a stack; stack is [%p, %p))",
 			 val, slot, (void *)lo, (void *)hi);
-}
-
-void rt_wb_slow(void **slot, void *val)
-{
-	__atomic_add_fetch(&rt_wb_slow_calls, 1, __ATOMIC_RELAXED);
-	*slot = val;
-}
-
-/* The linker bounds the section (a C-identifier name; kernel.ld names it too). */
-extern const struct rt_nopreempt_range __start_rt_nopreempt[] __attribute__((weak));
-extern const struct rt_nopreempt_range __stop_rt_nopreempt[] __attribute__((weak));
-
-const struct rt_nopreempt_range *rt_nopreempt_table(size_t *n)
-{
-	*n = (size_t)(__stop_rt_nopreempt - __start_rt_nopreempt);
-	return __start_rt_nopreempt;
-}
-
-bool rt_nopreempt_pc(uintptr_t pc)
-{
-	/* Linear: it runs only when a tick is about to inject a preemption. */
-	for (const struct rt_nopreempt_range *r = __start_rt_nopreempt; r < __stop_rt_nopreempt; r++)
-		if (pc >= r->lo && pc < r->hi)
-			return true;
-	return false;
 }

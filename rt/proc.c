@@ -1270,7 +1270,6 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 		out->switches[i] = m->nswitches;
 		out->stolen[i] = m->nstolen;
 		out->preempt_async += m->npreempt_async;
-		out->preempt_refused_store += m->npreempt_refused_store;
 		out->preempt_sync += m->npreempt_sync;
 		out->spin_ns[i] = m->spin_ns;
 		out->idle_ns[i] = idle_read(m);

@@ -164,7 +164,6 @@ struct rt_m {
 	uint64_t nstolen;          /* Gs stolen from other Ps */
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
-	uint64_t npreempt_refused_store; /* ticks that found the G inside a pointer store (own CPU's tick) */
 	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
 	uint64_t idle_ns;          /* time asleep in rt_port_idle, finished sleeps (own M; idle_seq) */
 	uint64_t idle_since;       /* when the sleep under way began, 0: awake (own M; idle_seq) */

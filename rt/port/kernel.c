@@ -32,14 +32,12 @@
  *               tests and benchmarks, never the kernel's or the runtime's),
  *               on its own stack with room, with no runtime lock and no
  *               kernel spinlock held; or else a poisoned guard in the frame,
- *               so its next checked call yields (also when the PC is inside a
- *               pointer store's [test, store] range, rt/mbarrier.h). The same tick wakes a thief
+ *               so its next checked call yields. The same tick wakes a thief
  *               for a runnext its CPU left waiting (rt/proc.c R3; wakep's IPI
  *               is sent with interrupts off, as icr_send always does).
  */
 #include "rt/port.h"
 
-#include "rt/mbarrier.h"
 #include "rt/runtime2.h"
 
 #include "kernel/bootstacks.h"
@@ -182,15 +180,6 @@ bool rt_port_preemptible_pc(uintptr_t pc)
     return pc >= (uintptr_t)__user_text_start && pc < (uintptr_t)__user_text_end;
 }
 
-/* Inside a pointer store's [test, store] range (rt/mbarrier.h): refuse, counted. */
-static bool nopreempt_here(struct rt_m *m, uintptr_t pc)
-{
-    if (!rt_nopreempt_pc(pc))
-        return false;
-    m->npreempt_refused_store++;
-    return true;
-}
-
 static void preempt_tick(struct trap_frame *f)
 {
     struct rt_m *m = rt_getm();
@@ -209,7 +198,7 @@ static void preempt_tick(struct trap_frame *f)
         (f->stack_guard != g->stackguard && f->stack_guard != STACK_PREEMPT))
         return;   /* (an earlier tick may have poisoned it already: a loop without calls never consumes it) */
     g->preempt = true;
-    if (m->locks == 0 && spin_held_count() == 0 && rt_port_preemptible_pc(f->rip) && !nopreempt_here(m, f->rip) &&
+    if (m->locks == 0 && spin_held_count() == 0 && rt_port_preemptible_pc(f->rip) &&
         f->rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
         f->rsp -= 8;
         *(uint64_t *)f->rsp = f->rip;   /* as if the code had called rt_async_preempt */

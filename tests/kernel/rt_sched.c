@@ -15,7 +15,6 @@
 #include "kernel/lib/percpu.h"
 #include "kernel/trap.h"
 #include "mm/buddy.h"
-#include "rt/mbarrier.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
 #include "tests/rt/rt_cases.h"
@@ -119,57 +118,6 @@ KTEST(rt_sched_preempt_loop, "rt.sched.preempt_loop_without_calls")
                (unsigned long)(s1.preempt_async - s0.preempt_async));
     KT_EQ(loop_flag, 1);
     KT_GT(s1.preempt_async - s0.preempt_async, 0);
-    expect_nothing_held();
-}
-
-/* ---- the tick never stops a G inside a pointer store (rt/mbarrier.h) ---- */
-
-/*
- * A loop of pointer stores without calls spends ~90% of its time inside
- * store ranges: the tick must refuse there (and poison the guard) and still
- * preempt the loop, outside one. Five rounds, each ended only by a
- * preemption on one CPU; refusals are counted (one in ten injections lands
- * outside a range at the first try, so five rounds without one are
- * unlikely: about 1e-5).
- */
-#define STORE_LOOP_ROUNDS 5
-static void *volatile store_slot;
-static volatile int store_flag;
-static uint64_t store_token;
-
-static void store_setter(void *arg)
-{
-    (void)arg;
-    store_flag = 1;
-}
-
-static void store_loop_main(void *arg)
-{
-    (void)arg;
-    for (int r = 0; r < STORE_LOOP_ROUNDS; r++) {
-        store_flag = 0;
-        rt_go(store_setter, NULL);
-        void **slot = (void **)&store_slot;
-        while (!store_flag) {   /* no call: only the tick can stop it */
-#define S4 rt_store_ptr_(slot, &store_token); rt_store_ptr_(slot, &store_token); \
-           rt_store_ptr_(slot, &store_token); rt_store_ptr_(slot, &store_token);
-            S4 S4 S4 S4
-#undef S4
-        }
-    }
-}
-
-KTEST(rt_sched_preempt_spares_stores, "rt.sched.preempt_spares_pointer_stores")
-{
-    struct rt_sched_stats s0, s1;
-    rt_read_sched_stats(&s0);
-    rt_run(store_loop_main, NULL, 1);   /* one CPU: each setter runs only if the loop is preempted */
-    rt_read_sched_stats(&s1);
-    ktest_diag("%lu async preemptions, %lu refused inside a store", (unsigned long)(s1.preempt_async - s0.preempt_async),
-               (unsigned long)(s1.preempt_refused_store - s0.preempt_refused_store));
-    KT_EQ(store_flag, 1);
-    KT_GE(s1.preempt_async - s0.preempt_async, STORE_LOOP_ROUNDS);
-    KT_GE(s1.preempt_refused_store - s0.preempt_refused_store, 1);
     expect_nothing_held();
 }
 
