@@ -19,6 +19,13 @@
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
+ * Creating and exiting touch no shared cache line (a creator on one P and
+ * the Ps that run its Gs, issue 14: at 2 Ps the shared counters and a lock
+ * per G made create + exit 1.6x slower than at 1 P): dead Gs keep their
+ * stacks on a per-P list that spills to the global one and refills from it
+ * GFREE_BATCH at a time (Go's gfput/gfget); ids come from a per-P batch of
+ * GOID_BATCH (Go's goidcache); the created/exited counts are per P, summed
+ * by rt_read_sched_stats; and a switch to local work reads no clock.
  * Finding work (findrunnable): due timers (rt/time.c; a spinning M looks at them once
  * per SPIN_TIMERS_NS, 10 us: the heap has a global lock), the local queue,
  * the global queue (the cheap sources); then, if the M spins, stealing from the other Ps in a
@@ -151,7 +158,9 @@
 #include "rt/runtime2.h"
 
 #define RT_TIMESLICE_NS 10000000ull   /* 10 ms, Go's forcePreemptNS */
-#define GFREE_LOCAL_MAX 64
+#define GFREE_LOCAL_MAX 64   /* a P's dead-G list beyond this goes to the global list ... */
+#define GFREE_BATCH     32   /* ... down to this; a P that runs dry takes this many back */
+#define GOID_BATCH      16   /* coroutine ids a P takes from rt_sched.goidgen at a time (Go's _GoidCacheBatch) */
 #define SPIN_NS         50000ull  /* how long an M spins with nothing found before it sleeps */
 #define RUNNEXT_WAIT_NS 3000ull   /* a thief's grace before it takes a running P's runnext */
 #define SPIN_TIMERS_NS  10000ull  /* how often a spinning M looks at the timers */
@@ -664,7 +673,7 @@ static struct rt_g *steal_work(struct rt_m *m)
  */
 static struct rt_g *findrunnable(struct rt_m *m)
 {
-	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0;
+	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0, last_now = 0;
 	bool alone = false;
 	for (;;) {
 		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
@@ -689,11 +698,13 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			return NULL;
 		}
 		/* A spinning M loops here every few hundred ns: it looks at the
-		 * timer heap (a global lock) once per SPIN_TIMERS_NS, not each time. */
-		bool check_timers = spin_t0 == 0 || rt_port_nanotime() - timers_checked >= SPIN_TIMERS_NS;
+		 * timer heap (a global lock) once per SPIN_TIMERS_NS, not each time,
+		 * by the clock its last loop read (the first look reads no clock:
+		 * a switch to local work costs none). */
+		bool check_timers = spin_t0 == 0 || last_now - timers_checked >= SPIN_TIMERS_NS;
 		if (check_timers) {
 			next_timer = 0;
-			timers_checked = rt_port_nanotime();
+			timers_checked = last_now;
 		}
 		struct rt_g *g = find_local_work(m, check_timers, &next_timer);
 		if (g == NULL && !alone && (m->spinning || spin_allowed())) {
@@ -702,7 +713,8 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			g = steal_work(m);
 			uint64_t now = rt_port_nanotime();
 			if (spin_t0 == 0)
-				spin_t0 = now;
+				spin_t0 = timers_checked = now;   /* this spin's first look was just now */
+			last_now = now;
 			if (g == NULL && now - spin_t0 < SPIN_NS) {
 				cpu_pause();
 				continue;
@@ -736,19 +748,39 @@ static void schedule(struct rt_m *m)
 
 /* ---- G creation and exit ------------------------------------------------------- */
 
+static struct rt_g *gfget_global(struct rt_p *pp);
+
+/* Fast path: the P's own list. Slow path (gfget_global): a batch from the
+ * global list under the sched lock, or a new G struct. */
 static struct rt_g *gfget(struct rt_p *pp)
 {
 	struct rt_g *g = pp->gfree;
-	if (g != NULL) {
+	if (likely(g != NULL)) {
 		pp->gfree = g->schedlink;
 		pp->ngfree--;
 		return g;
 	}
+	return gfget_global(pp);
+}
+
+/* pp's list is empty: refill it with up to GFREE_BATCH Gs in one lock
+ * (a creator on one P and an exiter on another meet here once per batch,
+ * not once per G), or make a G struct if there are none. */
+static struct rt_g *gfget_global(struct rt_p *pp)
+{
 	rt_lock(&rt_sched.lock);
-	g = rt_sched.gfree_global;
-	if (g != NULL) {
+	while (pp->ngfree < GFREE_BATCH && rt_sched.gfree_global != NULL) {
+		struct rt_g *g = rt_sched.gfree_global;
 		rt_sched.gfree_global = g->schedlink;
 		rt_sched.ngfree_global--;
+		g->schedlink = pp->gfree;
+		pp->gfree = g;
+		pp->ngfree++;
+	}
+	struct rt_g *g = pp->gfree;
+	if (g != NULL) {
+		pp->gfree = g->schedlink;
+		pp->ngfree--;
 	} else {
 		g = fixalloc_alloc(&g_alloc);
 		g->timer_index = -1;
@@ -759,20 +791,26 @@ static struct rt_g *gfget(struct rt_p *pp)
 	return g;
 }
 
+/* Keeps g on pp's list; at GFREE_LOCAL_MAX, hands all but GFREE_BATCH to
+ * the global list in one lock (Go's gfput: the exiting P of a creator on
+ * another P fills up steadily). */
 static void gfput(struct rt_p *pp, struct rt_g *g)
 {
 	if (g->stack_chunk != NULL && !stack_keep_with_dead_g(g))
 		stack_free(g);   /* only standard-size stacks stay with a free G */
-	if (pp->ngfree < GFREE_LOCAL_MAX) {
-		g->schedlink = pp->gfree;
-		pp->gfree = g;
-		pp->ngfree++;
+	g->schedlink = pp->gfree;
+	pp->gfree = g;
+	if (likely(++pp->ngfree < GFREE_LOCAL_MAX))
 		return;
-	}
 	rt_lock(&rt_sched.lock);
-	g->schedlink = rt_sched.gfree_global;
-	rt_sched.gfree_global = g;
-	rt_sched.ngfree_global++;
+	while (pp->ngfree > GFREE_BATCH) {
+		struct rt_g *x = pp->gfree;
+		pp->gfree = x->schedlink;
+		pp->ngfree--;
+		x->schedlink = rt_sched.gfree_global;
+		rt_sched.gfree_global = x;
+		rt_sched.ngfree_global++;
+	}
 	rt_unlock(&rt_sched.lock);
 }
 
@@ -793,7 +831,18 @@ static void gsetup(struct rt_g *g)
 	g->preempt = false;
 }
 
-static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg)
+/* A coroutine id: from pp's batch, refilled from the global counter (Go's goidcache). */
+static uint64_t goid_next(struct rt_p *pp)
+{
+	if (unlikely(pp->goidcache == pp->goidcacheend)) {
+		pp->goidcache = __atomic_fetch_add(&rt_sched.goidgen, GOID_BATCH, __ATOMIC_RELAXED) + 1;
+		pp->goidcacheend = pp->goidcache + GOID_BATCH;
+	}
+	return pp->goidcache++;
+}
+
+/* A runnable G for fn(arg) on pp; a system G (the sweeper) is not counted as a goroutine. */
+static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg, bool system)
 {
 	struct rt_g *g = gfget(pp);
 	if (g->stack_chunk == NULL)
@@ -804,12 +853,12 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg)
 	g->arg = arg;
 	g->param = NULL;
 	g->waiting = NULL;
-	g->system = false;
+	g->system = system;
 	g->gc_scan_depth = 0;
-	g->id = __atomic_add_fetch(&rt_sched.goidgen, 1, __ATOMIC_RELAXED);
+	g->id = goid_next(pp);
 	gsetup(g);
-	__atomic_add_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&rt_sched.ncreated, 1, __ATOMIC_RELAXED);
+	if (!system)
+		__atomic_store_n(&pp->ncreated, pp->ncreated + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
 	return g;
 }
@@ -824,7 +873,7 @@ struct newproc_call {
 static void newproc_on_system_stack(void *arg)
 {
 	struct newproc_call *c = arg;
-	c->g = newproc(c->pp, c->fn, c->arg);
+	c->g = newproc(c->pp, c->fn, c->arg, false);
 }
 
 uint64_t rt_go(void (*fn)(void *), void *arg)
@@ -858,7 +907,8 @@ static void goexit0(struct rt_g *gp)
 	gp->fn = NULL;   /* a dead G holds no root */
 	gp->arg = NULL;
 	gp->param = NULL;
-	__atomic_sub_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
+	if (!gp->system)   /* release: a reader that sees this exit sees the G's creation */
+		__atomic_store_n(&m->p->nexited, m->p->nexited + 1, __ATOMIC_RELEASE);
 	if (gp == rt_sched.main_g) {
 		/* Under the lock: a stop for a collection is refused from now on (DESIGN.md 7.6.7). */
 		rt_lock(&rt_sched.lock);
@@ -1173,6 +1223,19 @@ static void procs_create(int n)
 	}
 }
 
+/* The Ps' user-G counts summed, exits first (acquire: a G whose exit is
+ * seen has its creation seen too), so created - exited never goes negative. */
+static void goroutine_counts(uint64_t *created, uint64_t *exited)
+{
+	*exited = *created = 0;
+	for (int i = 0; i < RT_MAX_PROCS; i++)
+		if (rt_allp[i] != NULL)
+			*exited += __atomic_load_n(&rt_allp[i]->nexited, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < RT_MAX_PROCS; i++)
+		if (rt_allp[i] != NULL)
+			*created += __atomic_load_n(&rt_allp[i]->ncreated, __ATOMIC_RELAXED);
+}
+
 /* Destroys what the ended world left: Gs still alive, free Gs' stacks. */
 static uint64_t world_cleanup(void)
 {
@@ -1208,7 +1271,9 @@ static uint64_t world_cleanup(void)
 		rt_sched.gfree_global = g;
 		rt_sched.ngfree_global++;
 	}
-	__atomic_store_n(&rt_sched.ngoroutines, 0, __ATOMIC_RELAXED);
+	uint64_t created, exited;   /* the live count starts the next world at zero */
+	goroutine_counts(&created, &exited);
+	rt_sched.nabandoned = created - exited;
 	/* Every M left through findrunnable's top: no count or idle bit is left. */
 	RT_ASSERT_MSG(rt_sched.nmspinning == 0 && rt_sched.idle_mask == 0,
 		      "end of the world: %u spinning, idle set %#lx", rt_sched.nmspinning,
@@ -1236,13 +1301,10 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	procs_create(nprocs);
 	rt_sched.nprocs = nprocs;
 	rt_sched.ending = false;
-	rt_sched.main_g = newproc(rt_allp[0], main_fn, arg);
+	rt_sched.main_g = newproc(rt_allp[0], main_fn, arg, false);
 	runqput(rt_allp[0], rt_sched.main_g, false, false);
 	/* The background sweeper: a system G, not counted among the goroutines. */
-	struct rt_g *sweeper = newproc(rt_allp[0], bgsweep, NULL);
-	sweeper->system = true;
-	__atomic_sub_fetch(&rt_sched.ngoroutines, 1, __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&rt_sched.ncreated, 1, __ATOMIC_RELAXED);
+	struct rt_g *sweeper = newproc(rt_allp[0], bgsweep, NULL, true);
 	sweeper_world_start(sweeper);
 	runqput(rt_allp[0], sweeper, false, false);
 	rt_port_preempt_start();
@@ -1257,8 +1319,9 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 void rt_read_sched_stats(struct rt_sched_stats *out)
 {
 	rt_memclr(out, sizeof *out);
-	out->goroutines = __atomic_load_n(&rt_sched.ngoroutines, __ATOMIC_RELAXED);
-	out->created = __atomic_load_n(&rt_sched.ncreated, __ATOMIC_RELAXED);
+	uint64_t exited;
+	goroutine_counts(&out->created, &exited);
+	out->goroutines = out->created - exited - rt_sched.nabandoned;
 	out->wakeups = __atomic_load_n(&rt_sched.nwakeups, __ATOMIC_RELAXED);
 	out->handoff_rescues = __atomic_load_n(&rt_sched.nhandoff_rescues, __ATOMIC_RELAXED);
 	out->g_struct_bytes = __atomic_load_n(&g_inuse, __ATOMIC_RELAXED);   /* callable before any world */

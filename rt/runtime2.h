@@ -210,6 +210,11 @@ struct rt_p {
 				    * (owner writes it before runnext; read after runnext) */
 	struct rt_g *gfree;        /* dead Gs with their stacks, for reuse (own P) */
 	int ngfree;
+	uint64_t goidcache, goidcacheend; /* ids [cache, end) taken from goidgen (own P) */
+	/* Per P, so creating and exiting touch no shared line: rt_read_sched_stats
+	 * sums them (exits first, so the live count never goes below zero). */
+	volatile uint64_t ncreated; /* user Gs created on this P (own P writes; any reader) */
+	volatile uint64_t nexited;  /* user Gs that exited on this P (own P writes; any reader) */
 	struct stackcache stackcache[STACK_CACHED_ORDERS]; /* own P */
 };
 
@@ -227,9 +232,9 @@ struct schedt {
 	volatile bool ending;                /* the main G returned: every M leaves */
 	int nprocs;
 	struct rt_g *main_g;
-	volatile uint64_t ngoroutines;       /* live user Gs (created - exited) */
-	volatile uint64_t ncreated;
-	uint64_t goidgen;
+	uint64_t nabandoned;                 /* user Gs a world left alive (world_cleanup): live
+					      * = sum of Ps' ncreated - nexited - this */
+	uint64_t goidgen;                    /* ids handed to Ps in GOID_BATCHes (atomic) */
 	struct rt_g *gfree_global;           /* dead Gs overflowing Ps' lists (lock) */
 	int ngfree_global;
 	/* Stopping the world for a collection (rt/proc.c, rt/mgc.c). */
