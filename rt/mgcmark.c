@@ -69,7 +69,7 @@
  *   7. Outside a world (rt_gc called by a thread that is not running
  *      coroutines): that thread's stack from its %rsp up and its
  *      callee-saved registers. No other thread may allocate meanwhile.
- * Not roots: the timer heap, run queues and G lists (G pointers, off-heap),
+ * Not roots: the timer heaps, run queues and G lists (G pointers, off-heap),
  * the sema table (stack addresses), free sudogs, m->morebuf (live only while
  * rt_newstack runs, never at a stop), the tiny block (dropped by the flush),
  * and all off-heap metadata. A heap pointer kept only where the collector

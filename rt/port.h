@@ -90,7 +90,7 @@ enum rt_lockrank {
 	LOCKRANK_LEAF0 = 0,
 	LOCKRANK_CHAN = 2,        /* a channel (rt/chan.c); rt_ready may follow */
 	LOCKRANK_SEMA = 3,        /* a mutex's or wait group's waiters (rt/sema.c) */
-	LOCKRANK_TIMERS = 4,      /* the sleep timer heap (rt/time.c) */
+	LOCKRANK_TIMERS = 4,      /* a P's sleep timer heap (rt/time.c; never two held) */
 	LOCKRANK_SWEEP = 5,       /* the background sweeper's parking (rt/mgcsweep.c) */
 	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,

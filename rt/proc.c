@@ -137,14 +137,17 @@
  * spinning count and the idle set are lock-free (above); everything in an M
  * or P is its own M's.
  *
- * Timers at 4 CPUs (measured, issue 14; not restructured here): every
- * findrunnable takes timers_lock while any G sleeps, due or not (1.0-1.3
- * acquisitions per switch with one long sleeper; 2 per switch for 64 Gs
- * sleeping 20 us in a loop); with 4 vCPUs on this 2-core host, between
- * 0.02% and 43% of those acquisitions waited in two runs (lock holders
- * descheduled by the host dominate). A serialization point on every CPU's
- * schedule(): per-P heaps with an atomic earliest-deadline word (Go 1.14's
- * timer0When) are the fix, once the timers live in rt/time.c.
+ * Timers (issue 14). With one global heap, every findrunnable took its
+ * lock while any G slept, due or not (1.0-1.3 acquisitions per switch with
+ * one long sleeper; on 4 vCPUs of this 2-core host up to 43% of them
+ * waited): a serialization point on every CPU's schedule(). Now each P has
+ * its own heap with an atomic earliest deadline (Go 1.14's timer0When,
+ * rt/time.c): findrunnable looks at its own P's word (and the clock if a G
+ * sleeps there) and locks only to take what is due; steal_work's last pass
+ * takes other Ps' due sleepers; a stopping M sleeps no later than the
+ * earliest deadline of every P (work_anywhere); the monitor wakes a thief
+ * for a due sleeper on a P whose M has not switched for HANDOFF_STALE_NS.
+ * rt.sched.timers_not_due_take_no_lock: 0 acquisitions in 20000 switches.
  *
  * Cites: Go's proc.go (runqput/runqget/runqsteal, findrunnable, schedule,
  * gopark/goready, the 61-round global-queue check, "Worker thread
@@ -479,9 +482,13 @@ static void spin_start(struct rt_m *m)
 	__atomic_add_fetch(&rt_sched.nmspinning, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Is any work queued anywhere (S3's re-check; after the announcement)? */
-static bool work_anywhere(uint64_t next_timer)
+/* Is any work queued anywhere (S3's re-check; after the announcement)?
+ * *deadline = the earliest sleeper's wake time over every P (0: none), the
+ * latest an idle M may sleep (a sleeper on a P whose M keeps computing is
+ * taken by a thief, steal_work). */
+static bool work_anywhere(uint64_t *deadline)
 {
+	*deadline = 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the announcement before these loads (StoreLoad) */
 	if (rt_sched.ending || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
@@ -491,6 +498,11 @@ static bool work_anywhere(uint64_t next_timer)
 		struct rt_p *pp = rt_allp[i];
 		if (!runq_ring_empty(pp))
 			return true;
+		uint64_t when = timers_earliest(&pp->timers);
+		if (when != 0 && when <= now)
+			return true;
+		if (when != 0 && (*deadline == 0 || when < *deadline))
+			*deadline = when;
 		/* R2: R1's runnext (no wake) is its owner's to run while it keeps
 		 * switching; any other runnext counts, as the protocol needs. */
 		if (__atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) != NULL) {
@@ -501,7 +513,7 @@ static bool work_anywhere(uint64_t next_timer)
 				return true;
 		}
 	}
-	return next_timer != 0 && next_timer <= now;
+	return false;
 }
 
 /*
@@ -546,7 +558,7 @@ static uint64_t idle_read(const struct rt_m *m)
  * something turned up. On return m looks again; m->spinning says whether a
  * waker claimed it (then it steals), *alone whether it woke unclaimed.
  */
-static void stopm(struct rt_m *m, uint64_t next_timer, bool *alone)
+static void stopm(struct rt_m *m, bool *alone)
 {
 	bool was_spinning = m->spinning;
 	if (was_spinning) {
@@ -556,7 +568,8 @@ static void stopm(struct rt_m *m, uint64_t next_timer, bool *alone)
 	__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
 	midle_put(m);
 	*alone = false;
-	if (work_anywhere(next_timer)) {
+	uint64_t deadline;
+	if (work_anywhere(&deadline)) {
 		/* S4: out again. A claim raced with us: its count is ours. */
 		if (!midle_remove_self(m)) {
 			m->spinning = true;
@@ -567,7 +580,7 @@ static void stopm(struct rt_m *m, uint64_t next_timer, bool *alone)
 		return;
 	}
 	idle_mark(m, true);
-	rt_port_idle(m, next_timer);
+	rt_port_idle(m, deadline);
 	idle_mark(m, false);
 	if (!midle_remove_self(m)) {   /* S5 */
 		m->spinning = true;
@@ -588,10 +601,12 @@ static void wake_all(void)
 
 /* ---- due timers (rt/time.c) ------------------------------------------------------ */
 
-/* Makes every sleeper due by now runnable on pp; *next = the next deadline (0: none). */
-static void ready_due_timers(struct rt_p *pp, uint64_t *next)
+/* Makes every sleeper of t due by now runnable on pp; *next = t's next
+ * deadline (0: none). Returns whether it readied any. */
+static bool ready_due_timers(struct rt_p *pp, struct rt_timers *t, uint64_t *next)
 {
-	struct rt_g *due = timers_take_due(next);
+	struct rt_g *due = timers_take_due(t, next);
+	bool any = due != NULL;
 	while (due != NULL) {
 		struct rt_g *g = due;
 		due = g->schedlink;
@@ -599,6 +614,7 @@ static void ready_due_timers(struct rt_p *pp, uint64_t *next)
 		__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
 		runqput(pp, g, false, false);
 	}
+	return any;
 }
 
 /* ---- running a G ---------------------------------------------------------------- */
@@ -621,13 +637,14 @@ static void execute(struct rt_m *m, struct rt_g *g)
 
 /* The cheap sources, in Go's order: due timers (if check_timers), every
  * 61st round the global queue, the local queue, a batch of the global queue. */
-static struct rt_g *find_local_work(struct rt_m *m, bool check_timers, uint64_t *next_timer)
+static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
 {
 	struct rt_p *pp = m->p;
 	bool ran_timers = false;
 	if (check_timers) {
 		bool was_empty = runq_empty(pp);
-		ready_due_timers(pp, next_timer);   /* no sleeper: no lock, no clock read */
+		uint64_t next;   /* stopm looks at every P's deadline itself */
+		ready_due_timers(pp, &pp->timers, &next);   /* nothing due: no lock */
 		ran_timers = was_empty && !runq_empty(pp);
 	}
 	struct rt_g *g = NULL;
@@ -644,7 +661,9 @@ static struct rt_g *find_local_work(struct rt_m *m, bool check_timers, uint64_t 
 
 /* Steals from the other Ps: four passes in a random order; the last one may
  * take a P's runnext (after a grace, if that P is running: Go's rule, so a
- * producer/consumer pair on one P is not split). */
+ * producer/consumer pair on one P is not split) and takes the P's due
+ * sleepers onto pp (Go's stealWork: a P whose M keeps computing would
+ * otherwise keep them until it switches). */
 static struct rt_g *steal_work(struct rt_m *m)
 {
 	struct rt_p *pp = m->p;
@@ -653,7 +672,16 @@ static struct rt_g *steal_work(struct rt_m *m)
 		uint32_t start = fastrand(m);
 		for (int i = 0; i < rt_sched.nprocs; i++) {
 			struct rt_p *v = rt_allp[(start + (uint32_t)i) % (uint32_t)rt_sched.nprocs];
-			if (v == pp || runq_empty(v))
+			if (v == pp)
+				continue;
+			uint64_t unused;
+			if (take_next && ready_due_timers(pp, &v->timers, &unused)) {
+				m->ntimers_stolen++;
+				struct rt_g *g = runqget(pp);
+				if (g != NULL)
+					return g;
+			}
+			if (runq_empty(v))
 				continue;
 			struct rt_g *g = runqsteal(pp, v, take_next);
 			if (g != NULL) {
@@ -673,7 +701,7 @@ static struct rt_g *steal_work(struct rt_m *m)
  */
 static struct rt_g *findrunnable(struct rt_m *m)
 {
-	uint64_t spin_t0 = 0, timers_checked = 0, next_timer = 0, last_now = 0;
+	uint64_t spin_t0 = 0, timers_checked = 0, last_now = 0;
 	bool alone = false;
 	for (;;) {
 		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
@@ -697,16 +725,13 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			}
 			return NULL;
 		}
-		/* A spinning M loops here every few hundred ns: it looks at the
-		 * timer heap (a global lock) once per SPIN_TIMERS_NS, not each time,
-		 * by the clock its last loop read (the first look reads no clock:
-		 * a switch to local work costs none). */
+		/* A spinning M loops here every few hundred ns: it looks at its
+		 * P's timers (a clock read when any G sleeps there) once per
+		 * SPIN_TIMERS_NS, not each time, by the clock its last loop read. */
 		bool check_timers = spin_t0 == 0 || last_now - timers_checked >= SPIN_TIMERS_NS;
-		if (check_timers) {
-			next_timer = 0;
+		if (check_timers)
 			timers_checked = last_now;
-		}
-		struct rt_g *g = find_local_work(m, check_timers, &next_timer);
+		struct rt_g *g = find_local_work(m, check_timers);
 		if (g == NULL && !alone && (m->spinning || spin_allowed())) {
 			if (!m->spinning)
 				spin_start(m);
@@ -727,7 +752,7 @@ static struct rt_g *findrunnable(struct rt_m *m)
 				resetspinning(m);
 			return g;
 		}
-		stopm(m, next_timer, &alone);
+		stopm(m, &alone);
 	}
 }
 
@@ -1215,6 +1240,7 @@ static void procs_create(int n)
 		struct rt_p *pp = persistent_alloc(sizeof(struct rt_p), 64, &rt_mstats.other_sys);
 		struct rt_m *m = persistent_alloc(sizeof(struct rt_m), 64, &rt_mstats.other_sys);
 		pp->id = i;
+		timers_init(&pp->timers);
 		m->id = i;
 		m->p = pp;
 		m->fastrand = (rt_port_nanotime() ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1))) | 1;
@@ -1244,9 +1270,9 @@ static uint64_t world_cleanup(void)
 	rt_sched.runq_head = rt_sched.runq_tail = NULL;
 	rt_sched.runq_size = 0;
 	rt_unlock(&rt_sched.lock);
-	timers_clear();
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_p *pp = rt_allp[i];
+		timers_clear(&pp->timers);
 		pp->runqhead = pp->runqtail = 0;
 		pp->runnext = NULL;
 		pp->gfree = NULL;
@@ -1290,7 +1316,6 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	stack_init();
 	if (!inited) {
 		rt_lock_init(&rt_sched.lock, LOCKRANK_SCHED, "sched");
-		timers_init();
 		fixalloc_init(&g_alloc, sizeof(struct rt_g), &rt_mstats.other_sys, &g_inuse, "G");
 		inited = true;
 	}
@@ -1324,6 +1349,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 	out->goroutines = out->created - exited - rt_sched.nabandoned;
 	out->wakeups = __atomic_load_n(&rt_sched.nwakeups, __ATOMIC_RELAXED);
 	out->handoff_rescues = __atomic_load_n(&rt_sched.nhandoff_rescues, __ATOMIC_RELAXED);
+	out->timer_rescues = __atomic_load_n(&rt_sched.ntimer_rescues, __ATOMIC_RELAXED);
 	out->g_struct_bytes = __atomic_load_n(&g_inuse, __ATOMIC_RELAXED);   /* callable before any world */
 	out->g_structs = out->g_struct_bytes / sizeof(struct rt_g);
 	for (int i = 0; i < RT_MAX_PROCS; i++) {
@@ -1332,6 +1358,8 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 			continue;
 		out->switches[i] = m->nswitches;
 		out->stolen[i] = m->nstolen;
+		out->timers_stolen[i] = m->ntimers_stolen;
+		out->timer_locks += __atomic_load_n(&rt_allp[i]->timers.nlocked, __ATOMIC_RELAXED);
 		out->preempt_async += m->npreempt_async;
 		out->preempt_sync += m->npreempt_sync;
 		out->spin_ns[i] = m->spin_ns;
@@ -1364,13 +1392,23 @@ bool rt_preempt_due(struct rt_m *m, uint64_t now)
  * R3, by the same monitor after rt_preempt_due: a G left in m's runnext by
  * R1 (no wake) while m has not switched for HANDOFF_STALE_NS is waiting on
  * one G that keeps m: wake an M to steal it (runnext_grace lets it, as m
- * does not switch). Bounds R1's delay by about two monitor periods.
+ * does not switch). Bounds R1's delay by about two monitor periods. The
+ * same for a sleeper due on m's P while m, awake, has not switched: the
+ * woken M takes it in steal_work's last pass (rt/time.c).
  * Kernel: the tick on m's own CPU (interrupts off); hosted: the monitor thread.
  */
 void rt_handoff_check(struct rt_m *m, uint64_t now)
 {
 	struct rt_p *pp = m->p;
-	if (pp != NULL && __atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) != NULL &&
-	    __atomic_load_n(&pp->runnext_nowake, __ATOMIC_RELAXED) && m_stuck(m, now) && wakep())
+	if (pp == NULL || !m_stuck(m, now))
+		return;
+	if (__atomic_load_n(&pp->runnext, __ATOMIC_ACQUIRE) != NULL &&
+	    __atomic_load_n(&pp->runnext_nowake, __ATOMIC_RELAXED) && wakep())
 		__atomic_add_fetch(&rt_sched.nhandoff_rescues, 1, __ATOMIC_RELAXED);
+	/* The same for a due sleeper on m's P (rt/time.c): a thief takes it.
+	 * (An idle m wakes for its own deadline and takes it itself.) */
+	uint64_t when = timers_earliest(&pp->timers);
+	if (when != 0 && when <= now && !(__atomic_load_n(&rt_sched.idle_mask, __ATOMIC_SEQ_CST) & m_bit(m)) &&
+	    wakep())
+		__atomic_add_fetch(&rt_sched.ntimer_rescues, 1, __ATOMIC_RELAXED);
 }

@@ -105,7 +105,7 @@ struct rt_g {
 
 	/* Parking (rt/proc.c; rt/chan.c, rt/select.c, rt/sema.c): a waiter's result. */
 	void *param;               /* set by whoever readies the G */
-	uint64_t when;             /* rt_sleep wake-up time (timer lock) */
+	uint64_t when;             /* rt_sleep wake-up time (its P's timers lock) */
 	int timer_index;           /* position in the timer heap, -1 if none */
 	struct rt_g *alllink;      /* every G ever made (rt/proc.c allgs; sched lock) */
 	struct sudog *waiting;     /* a parked select's sudogs (waitlink): a GC root (own G) */
@@ -162,6 +162,7 @@ struct rt_m {
 	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
 	uint64_t schedtick;        /* scheduler rounds, for fairness checks */
 	uint64_t nstolen;          /* Gs stolen from other Ps */
+	uint64_t ntimers_stolen;   /* times it took other Ps' due sleepers (steal_work) */
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
 	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
@@ -192,6 +193,17 @@ _Static_assert(__builtin_offsetof(struct rt_m, exit_sp) == 24 + MOREBUF_WORDS * 
 
 #define RUNQ_SIZE 256
 
+/* One P's sleeping Gs (rt/time.c; Go 1.14's per-P timers). */
+struct rt_timers {
+	struct rt_lock lock;       /* LOCKRANK_TIMERS; an M never holds two Ps' at once */
+	struct rt_g **heap;        /* a min-heap of G_WAITING sleepers by ->when (lock) */
+	int n, cap;                /* (lock) */
+	volatile uint64_t earliest; /* heap[0]->when, 0 when empty: stored under the lock, read
+				     * without it, so a P with nothing due takes no lock
+				     * (Go's timer0When) */
+	volatile uint64_t nlocked; /* acquisitions of lock, by anyone (statistics; under lock) */
+};
+
 struct stackcache {
 	uint32_t n;
 	uintptr_t lo[32];          /* cached free stacks of one order (own P) */
@@ -216,6 +228,7 @@ struct rt_p {
 	volatile uint64_t ncreated; /* user Gs created on this P (own P writes; any reader) */
 	volatile uint64_t nexited;  /* user Gs that exited on this P (own P writes; any reader) */
 	struct stackcache stackcache[STACK_CACHED_ORDERS]; /* own P */
+	struct rt_timers timers;   /* Gs that slept on this P; any P's M may take the due ones */
 };
 
 /* ---- global scheduler state (rt/proc.c) --------------------------------------- */
@@ -229,6 +242,7 @@ struct schedt {
 	volatile uint32_t nmspinning;        /* Ms spinning, plus wakers' claims in flight (seq_cst) */
 	volatile uint64_t nwakeups;          /* Ms woken by wakep (statistics) */
 	volatile uint64_t nhandoff_rescues;  /* R3 wakes for a runnext left behind (statistics) */
+	volatile uint64_t ntimer_rescues;    /* monitor wakes for a sleeper due on a busy P (statistics) */
 	volatile bool ending;                /* the main G returned: every M leaves */
 	int nprocs;
 	struct rt_g *main_g;
@@ -339,9 +353,16 @@ bool rt_is_stack_pointer(const void *p);
 void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint64_t *nchunks);
 
 /* rt/time.c: the sleep timers. */
-void timers_init(void);                   /* once, before the first world */
-struct rt_g *timers_take_due(uint64_t *next); /* due sleepers (schedlink), still G_WAITING */
-void timers_clear(void);                  /* the world ended: forget every sleeper */
+void timers_init(struct rt_timers *t);    /* once per P, when it is made */
+/* t's sleepers due by now (schedlink), still G_WAITING; *next = t's next
+ * deadline after them (0: none). Nothing due: no lock (one clock read if t
+ * holds a sleeper, none if it is empty). */
+struct rt_g *timers_take_due(struct rt_timers *t, uint64_t *next);
+static inline uint64_t timers_earliest(const struct rt_timers *t)   /* 0: empty */
+{
+	return __atomic_load_n(&t->earliest, __ATOMIC_ACQUIRE);
+}
+void timers_clear(struct rt_timers *t);   /* the world ended: forget every sleeper */
 
 /* rt/sudog.c: select's sudogs, from P p's cache (p: the caller's P, M held). */
 void sudogcache_fill(int p, int n);       /* the cache holds at least n; takes the pool lock */

@@ -89,6 +89,11 @@ struct rt_sched_stats {
 	uint64_t idle_wakes;       /* idle Ms that woke unclaimed (tick, timer deadline) */
 	uint64_t handoff_rescues;  /* a runnext left by a hand-off to an M that then stopped
 				    * switching, given to another M (rt/proc.c R3) */
+	uint64_t timer_rescues;    /* Ms woken for a sleeper due on a P whose M did not switch
+				    * (rt/proc.c rt_handoff_check) */
+	uint64_t timers_stolen[RT_MAX_PROCS]; /* times each P's M took another P's due sleepers */
+	uint64_t timer_locks;      /* timer-heap lock acquisitions, all Ps (rt/time.c: only
+				    * to sleep or to take a sleeper that is due) */
 	uint64_t stack_grows, stack_shrinks;
 	uint64_t stacks_inuse;     /* stacks allocated to Gs (counted, not bytes) */
 	uint64_t stack_chunks;     /* chunks of small stacks held from the OS */
