@@ -423,10 +423,48 @@ CASE(end_of_world)
 #define WAKE_STALL_NS (5ull * 1000 * 1000 * 1000)
 static volatile uint64_t wake_ran, wake_stalls, wake_max_ns, wake_rounds_done, wake_seed;
 
+/*
+ * The wake-up cases' round: holding its M (rt_acquirem: its own P cannot
+ * run the G, and no preemption rescues a lost wake-up), submit(arg) makes a
+ * G runnable (submit NULL: one already is), then spins until *ran reaches
+ * target or WAKE_STALL_NS passes; counts a stall or keeps the slowest wait.
+ * (Nested in the caller's own rt_acquirem is fine.)
+ */
+/* Waits 0 to max_us microseconds (from *seed) without switching. */
+static void busy_wait_random_us(uint64_t *seed, uint64_t max_us)
+{
+    uint64_t delay = xorshift64star(seed) % (max_us * 1000), t = rt_nanotime();
+    while (rt_nanotime() - t < delay)
+        ;
+}
+
+static void held_m_round(void (*submit)(void *), void *arg, volatile uint64_t *ran, uint64_t target,
+                         volatile uint64_t *stalls, volatile uint64_t *max_ns)
+{
+    rt_acquirem();
+    uint64_t t0 = rt_nanotime();
+    if (submit != NULL)
+        submit(arg);
+    while (__atomic_load_n(ran, __ATOMIC_ACQUIRE) < target && rt_nanotime() - t0 < WAKE_STALL_NS)
+        __builtin_ia32_pause();
+    uint64_t dt = rt_nanotime() - t0;
+    bool stalled = __atomic_load_n(ran, __ATOMIC_ACQUIRE) < target;
+    rt_releasem();
+    if (stalled)
+        (*stalls)++;
+    else if (dt > *max_ns)
+        *max_ns = dt;
+}
+
 static void wake_worker(void *arg)
 {
     (void)arg;
     __atomic_add_fetch(&wake_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void start_wake_worker(void *arg)
+{
+    rt_go(wake_worker, arg);
 }
 
 static void wake_main(void *arg)
@@ -434,23 +472,9 @@ static void wake_main(void *arg)
     (void)arg;
     uint64_t seed = wake_seed;
     for (int r = 0; r < WAKE_ROUNDS; r++) {
-        uint64_t delay = xorshift64star(&seed) % 300000;
-        uint64_t t = rt_nanotime();
-        while (rt_nanotime() - t < delay)
-            ;
+        busy_wait_random_us(&seed, 300);
         uint64_t target = wake_ran + 1;
-        rt_acquirem();
-        uint64_t t0 = rt_nanotime();
-        rt_go(wake_worker, NULL);
-        while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target && rt_nanotime() - t0 < WAKE_STALL_NS)
-            __builtin_ia32_pause();
-        uint64_t dt = rt_nanotime() - t0;
-        bool stalled = __atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target;
-        rt_releasem();
-        if (stalled)
-            wake_stalls++;
-        else if (dt > wake_max_ns)
-            wake_max_ns = dt;
+        held_m_round(start_wake_worker, NULL, &wake_ran, target, &wake_stalls, &wake_max_ns);
         while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target)
             rt_gosched();
         wake_rounds_done++;
@@ -658,6 +682,11 @@ static void handoff_echo(void *arg)
         rt_chan_send(echo_rep, &v);
 }
 
+static void ready_parked(void *g)
+{
+    rt_ready(g);
+}
+
 static void handoff_main(void *arg)
 {
     (void)arg;
@@ -672,25 +701,12 @@ static void handoff_main(void *arg)
         struct rt_g *g;
         while ((g = __atomic_exchange_n(&handoff_parked, NULL, __ATOMIC_ACQ_REL)) == NULL)
             rt_gosched();
-        uint64_t delay = xorshift64star(&seed) % 300000, t = rt_nanotime();
-        while (rt_nanotime() - t < delay)
-            ;
+        busy_wait_random_us(&seed, 300);
         uint64_t v;
         rt_chan_send(echo_req, &one);
         rt_chan_recv(echo_rep, &v);
         uint64_t target = handoff_ran + 1;
-        rt_acquirem();
-        uint64_t t0 = rt_nanotime();
-        rt_ready(g);
-        while (__atomic_load_n(&handoff_ran, __ATOMIC_ACQUIRE) < target && rt_nanotime() - t0 < WAKE_STALL_NS)
-            __builtin_ia32_pause();
-        uint64_t dt = rt_nanotime() - t0;
-        bool stalled = __atomic_load_n(&handoff_ran, __ATOMIC_ACQUIRE) < target;
-        rt_releasem();
-        if (stalled)
-            handoff_stalls++;
-        else if (dt > handoff_max_ns)
-            handoff_max_ns = dt;
+        held_m_round(ready_parked, g, &handoff_ran, target, &handoff_stalls, &handoff_max_ns);
         while (__atomic_load_n(&handoff_ran, __ATOMIC_ACQUIRE) < target)
             rt_gosched();
         handoff_rounds_done++;
@@ -792,18 +808,11 @@ static volatile uint64_t heldm_same_p, heldm_stalls, heldm_max_ns;
 static void heldm_holder(void *arg)
 {
     uint64_t r = (uintptr_t)arg;
-    rt_acquirem();
+    rt_acquirem();   /* no switch between the look at the P and the hold */
     if (rt_port_current_p() == __atomic_load_n(&heldm_p, __ATOMIC_RELAXED)) {
         /* The worker ran here just before: it sleeps in this P's heap. */
         heldm_same_p++;
-        uint64_t t0 = rt_nanotime();
-        while (__atomic_load_n(&heldm_woke, __ATOMIC_ACQUIRE) < r && rt_nanotime() - t0 < WAKE_STALL_NS)
-            __builtin_ia32_pause();
-        uint64_t dt = rt_nanotime() - t0;
-        if (__atomic_load_n(&heldm_woke, __ATOMIC_ACQUIRE) < r)
-            heldm_stalls++;
-        else if (dt > heldm_max_ns)
-            heldm_max_ns = dt;
+        held_m_round(NULL, NULL, &heldm_woke, r, &heldm_stalls, &heldm_max_ns);
     }
     rt_releasem();
     __atomic_store_n(&heldm_released, r, __ATOMIC_RELEASE);
