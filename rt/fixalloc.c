@@ -17,7 +17,10 @@
  * them from other_sys to X. Dedicated ranges are charged to X directly.
  *
  * Locking: persistent_lock (rank LOCKRANK_PERSISTENT) protects the chunk; it
- * may be taken with the heap lock held. A fixalloc has no lock of its own:
+ * may be taken with the heap lock held. persistent_alloc runs on the system
+ * stack (as Go's persistentalloc): it is called from coroutine stacks (a
+ * select's sudogs, a sleeper's timer heap, an arena for rt_new), and a
+ * stack growth under its lock would take the stack pool's, ranked below. A fixalloc has no lock of its own:
  * the lock of its owner protects it (mheap lock for spans).
  *
  * Cost: O(1) per call; one sys_* round trip per 256 KiB of metadata.
@@ -25,6 +28,7 @@
 #include "rt/fixalloc.h"
 #include "rt/mstats.h"
 #include "rt/port.h"
+#include "rt/sched.h"   /* rt_systemstack */
 #include "rt/sys.h"
 
 #define PERSISTENT_CHUNK   ((size_t)256 << 10)
@@ -55,10 +59,31 @@ static void *sys_alloc_meta(size_t n, uint64_t *stat)
 	return p;
 }
 
+struct persistent_call {
+	size_t size, align;
+	uint64_t *stat;
+	void *p;
+};
+
+static void *persistent_alloc_locked(size_t size, size_t align, uint64_t *stat);
+
+static void persistent_alloc_on_system_stack(void *arg)
+{
+	struct persistent_call *c = arg;
+	c->p = persistent_alloc_locked(c->size, c->align, c->stat);
+}
+
 void *persistent_alloc(size_t size, size_t align, uint64_t *stat)
 {
 	RT_ASSERT_MSG(size > 0 && align > 0 && (align & (align - 1)) == 0 && align <= 4096,
 		      "persistent_alloc(%zu, align %zu): bad request", size, align);
+	struct persistent_call c = {size, align, stat, NULL};
+	rt_systemstack(persistent_alloc_on_system_stack, &c);   /* a direct call off coroutine stacks */
+	return c.p;
+}
+
+static void *persistent_alloc_locked(size_t size, size_t align, uint64_t *stat)
+{
 	if (size >= PERSISTENT_MAXBLOCK)
 		return sys_alloc_meta((size + SYS_PAGE_SIZE - 1) & ~(SYS_PAGE_SIZE - 1), stat);
 

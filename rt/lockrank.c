@@ -6,8 +6,17 @@
  * whose rank is not greater than the top of that stack is a potential
  * deadlock and panics naming both locks, as Go's lockrank.go does under
  * GOEXPERIMENT=staticlockranking. Checked at RT_DEBUG >= 1.
+ *
+ * The same check finds a second kind of deadlock: a stack growth takes the
+ * stack pool's lock (rt/stack.c), so a lock ranked at or above it must
+ * never be held on a coroutine's stack, where any checked call may grow it
+ * (run that code through rt_systemstack). The growth itself happens only
+ * when the frame lands near the guard, a rare and layout-dependent event
+ * (make stress hit one in 30 boots: persistent_alloc under select's sudog
+ * refill); taking such a lock on a coroutine stack panics every time.
  */
 #include "rt/port.h"
+#include "rt/runtime2.h"   /* rt_is_stack_pointer */
 
 void rt_lockrank_acquire(const struct rt_lock *l)
 {
@@ -25,6 +34,10 @@ void rt_lockrank_acquire(const struct rt_lock *l)
 			      "lock order violated: acquiring %s (rank %u) while holding %s (rank %u)",
 			      l->name, l->rank, top->name, top->rank);
 	}
+	RT_ASSERT_MSG(l->rank < LOCKRANK_STACKPOOL || !rt_is_stack_pointer(__builtin_frame_address(0)),
+		      "lock %s (rank %u) taken on a coroutine stack: a stack growth under it would take "
+		      "the stack pool (rank %u); take it on the system stack (rt_systemstack)",
+		      l->name, l->rank, (unsigned)LOCKRANK_STACKPOOL);
 	RT_ASSERT_MSG(st->depth < RT_LOCKRANK_DEPTH, "too many locks held acquiring %s", l->name);
 	st->held[st->depth++] = l;
 }

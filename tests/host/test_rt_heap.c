@@ -13,6 +13,7 @@
 #include "rt/mheap.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
+#include "rt/sched.h"
 #include "rt/sys.h"
 #include "tests/host/tap.h"
 #include "tests/xorshift.h"
@@ -269,6 +270,38 @@ static void bad_sys_range(void)
 	sys_used((void *)0x1000, 100);
 }
 
+/* A lock ranked at or above the stack pool, taken on a coroutine stack: a
+ * growth under it would deadlock (make stress once hit one: persistent_alloc
+ * under a select's sudog refill); rt/lockrank.c refuses it every time. */
+static struct rt_lock high_lock;
+
+static void high_lock_main(void *arg)
+{
+	(void)arg;
+	rt_lock(&high_lock);
+	rt_unlock(&high_lock);
+}
+
+static void high_lock_off_stack(void *arg)
+{
+	(void)arg;
+	rt_lock(&high_lock);   /* on the system stack: allowed */
+	rt_unlock(&high_lock);
+}
+
+static void high_lock_ok_main(void *arg)
+{
+	(void)arg;
+	rt_systemstack(high_lock_off_stack, NULL);
+}
+
+static void high_lock_child(void)
+{
+	rt_lock_init(&high_lock, LOCKRANK_PERSISTENT, "test persistent-rank");
+	rt_run(high_lock_ok_main, NULL, 1);   /* must not panic */
+	rt_run(high_lock_main, NULL, 1);
+}
+
 static void test_checks(void)
 {
 	char out[4096];
@@ -278,6 +311,9 @@ static void test_checks(void)
 	st = run_child(bad_sys_range, out, sizeof(out));
 	tap_check(died_with(st, out, "sys_used(0x1000, 100): range must be non-empty, 4096-byte aligned"),
 		  "sys.h rule 1: a misaligned range panics naming the call");
+	st = run_child(high_lock_child, out, sizeof(out));
+	tap_check(died_with(st, out, "lock test persistent-rank (rank 30) taken on a coroutine stack"),
+		  "a lock ranked above the stack pool is refused on a coroutine stack, allowed on the system stack");
 }
 
 int main(void)
