@@ -144,7 +144,8 @@
  * its own heap with an atomic earliest deadline (Go 1.14's timer0When,
  * rt/time.c): findrunnable looks at its own P's word (and the clock if a G
  * sleeps there) and locks only to take what is due; steal_work's last pass
- * takes other Ps' due sleepers; a stopping M sleeps no later than the
+ * takes other Ps' due sleepers, as does every M's 61st look (the fair
+ * check, for Ms that always have local work); a stopping M sleeps no later than the
  * earliest deadline of every P (work_anywhere); the monitor wakes a thief
  * for a due sleeper on a P whose M has not switched for HANDOFF_STALE_NS.
  * rt.sched.timers_not_due_take_no_lock: 0 acquisitions in 20000 switches.
@@ -635,6 +636,16 @@ static void execute(struct rt_m *m, struct rt_g *g)
 	rt_gogo(g->sched_sp, g->stackguard);
 }
 
+/* Makes victim's due sleepers runnable on m's P; whether there were any. */
+static bool steal_due_timers(struct rt_m *m, struct rt_p *victim)
+{
+	uint64_t unused;
+	if (!ready_due_timers(m->p, &victim->timers, &unused))
+		return false;
+	m->ntimers_stolen++;
+	return true;
+}
+
 /* The cheap sources, in Go's order: due timers (if check_timers), every
  * 61st round the global queue, the local queue, a batch of the global queue. */
 static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
@@ -648,8 +659,15 @@ static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
 		ran_timers = was_empty && !runq_empty(pp);
 	}
 	struct rt_g *g = NULL;
-	if (m->schedtick++ % 61 == 0)
+	if (m->schedtick++ % 61 == 0) {
+		/* Fairness for sleepers too: a sleeper due on a P whose M stopped
+		 * switching, while every other M always has local work (so never
+		 * reaches steal_work, and no M is idle for the monitor to wake). */
+		for (int i = 0; i < rt_sched.nprocs; i++)
+			if (rt_allp[i] != pp)
+				steal_due_timers(m, rt_allp[i]);
 		g = globrunqget(pp, false);
+	}
 	if (g == NULL)
 		g = runqget(pp);
 	if (g == NULL)
@@ -674,9 +692,7 @@ static struct rt_g *steal_work(struct rt_m *m)
 			struct rt_p *v = rt_allp[(start + (uint32_t)i) % (uint32_t)rt_sched.nprocs];
 			if (v == pp)
 				continue;
-			uint64_t unused;
-			if (take_next && ready_due_timers(pp, &v->timers, &unused)) {
-				m->ntimers_stolen++;
+			if (take_next && steal_due_timers(m, v)) {
 				struct rt_g *g = runqget(pp);
 				if (g != NULL)
 					return g;

@@ -26,19 +26,22 @@
  *
  * Steps of rt_sleep:
  *   1. g->when = now + ns; lock the current P's heap, push g (sift up),
- *      publish earliest.
+ *      publish earliest. (Runtime code is never a preemption point and Ms
+ *      keep their Ps: only a P's own M pushes onto its heap.)
  *   2. rt_park; the park's unlock function drops the heap's lock once the G
  *      is off its stack, so the scheduler cannot ready a G still running.
- *      (If the G moved to another M between steps 1's P read and its lock,
- *      the push is still under the heap's own lock: any P's heap is fine.)
  *   3. findrunnable -> timers_take_due: earliest is 0 or later than now:
  *      done, no lock; else lock, pop every G with when <= now (sift down),
  *      publish earliest, unlock; the scheduler readies them.
  * A sleeper is never lost: the M that pushed it looks at its own heap in
- * its next findrunnable (it parks right after), an M that stops re-checks
- * every P's earliest (rt/proc.c S3) and sleeps no later than the earliest
- * of all, and the monitor wakes a thief for a P whose M has not switched
- * for 1 ms with a due sleeper (rt_handoff_check).
+ * its next findrunnable (it parks right after); if that M then stops
+ * switching, another M takes it: a spinning M in steal_work's last pass,
+ * any M at its 61st look (find_local_work's fair check: the Ms may all
+ * have local work), an M that stops (its S3 re-check counts every P's due
+ * sleeper, and it sleeps no later than the earliest of all), or an idle M
+ * the monitor wakes for a P whose M has not switched for 1 ms with a due
+ * sleeper (rt_handoff_check). Hosted, an idle M that slept before the push
+ * knows no deadline, so such a sleeper wakes up to ~3 ms late.
  *
  * Locking: each P's t->lock (LOCKRANK_TIMERS), below the scheduler's lock,
  * never two at once; the heap arrays grow from the persistent allocator
