@@ -85,6 +85,8 @@
  *       < mheap (20) < stack pool (25) < fixalloc/persistent (30) < sys (40) < gcwork (45)
  * e.g. the heap lock may be taken while holding an mcentral lock, never the
  * other way round (mcentral_grow releases its lock before calling the heap anyway).
+ * A stack growth takes the stack pool's lock, so locks ranked at or above it
+ * are taken only off coroutine stacks (rt_systemstack; rt/lockrank.c checks).
  */
 enum rt_lockrank {
 	LOCKRANK_LEAF0 = 0,
