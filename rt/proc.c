@@ -18,6 +18,9 @@
  *     handing off on one CPU; the displaced one goes to the tail);
  *   - a full ring moves half of itself and the new G to the global queue;
  *   - every 61st round a P looks at the global queue first, so it cannot starve;
+ *     and at the other Ps' due sleepers and at the queue of any P whose M has
+ *     not switched for HANDOFF_STALE_NS (one G), so neither can a P held by
+ *     one G while every other M always has local work (no M spins then);
  *   - rt_gosched and preemption put the G on the global queue (Go does too).
  * Creating and exiting touch no shared cache line (a creator on one P and
  * the Ps that run its Gs, issue 14: at 2 Ps the shared counters and a lock
@@ -145,7 +148,8 @@
  * rt/time.c): findrunnable looks at its own P's word (and the clock if a G
  * sleeps there) and locks only to take what is due; steal_work's last pass
  * takes other Ps' due sleepers, as does every M's 61st look (the fair
- * check, for Ms that always have local work); a stopping M sleeps no later than the
+ * check, for Ms that always have local work, which also takes one G queued
+ * on a P whose M has not switched for HANDOFF_STALE_NS); a stopping M sleeps no later than the
  * earliest deadline of every P (work_anywhere); the monitor wakes a thief
  * for a due sleeper on a P whose M has not switched for HANDOFF_STALE_NS.
  * rt.sched.timers_not_due_take_no_lock: 0 acquisitions in 20000 switches.
@@ -334,6 +338,30 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim, bool take_ne
 			pp->runq[(tt + i - 1) % RUNQ_SIZE] = batch[i];
 		__atomic_store_n(&pp->runqtail, tt + n - 1, __ATOMIC_RELEASE);
 		return batch[0];
+	}
+}
+
+/* One G from the head of victim's ring, or its runnext if the ring is
+ * empty, for a thief that keeps its own queue (find_local_work's fair check
+ * on a stuck P: no grace, its M is not switching). */
+static struct rt_g *runqsteal_one(struct rt_p *victim)
+{
+	for (;;) {
+		uint32_t h = __atomic_load_n(&victim->runqhead, __ATOMIC_ACQUIRE);
+		uint32_t t = __atomic_load_n(&victim->runqtail, __ATOMIC_ACQUIRE);
+		if (h == t) {
+			struct rt_g *next = __atomic_load_n(&victim->runnext, __ATOMIC_ACQUIRE);
+			if (next != NULL && __atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,
+									 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				return next;
+			return NULL;
+		}
+		if (t - h > RUNQ_SIZE)
+			continue;   /* read h and t inconsistently; retry */
+		struct rt_g *g = victim->runq[h % RUNQ_SIZE];
+		if (__atomic_compare_exchange_n(&victim->runqhead, &h, h + 1, false, __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED))
+			return g;
 	}
 }
 
@@ -660,13 +688,25 @@ static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
 	}
 	struct rt_g *g = NULL;
 	if (m->schedtick++ % 61 == 0) {
-		/* Fairness for sleepers too: a sleeper due on a P whose M stopped
-		 * switching, while every other M always has local work (so never
-		 * reaches steal_work, and no M is idle for the monitor to wake). */
-		for (int i = 0; i < rt_sched.nprocs; i++)
-			if (rt_allp[i] != pp)
-				steal_due_timers(m, rt_allp[i]);
-		g = globrunqget(pp, false);
+		/* Fairness for a P whose M stopped switching (a G holding it, or
+		 * a call-free loop hosted) while every other M always has local
+		 * work, so none reaches steal_work and none is idle for the
+		 * monitor to wake: take its due sleepers, and one G of its queue. */
+		uint64_t now = 0;
+		for (int i = 0; i < rt_sched.nprocs; i++) {
+			struct rt_p *v = rt_allp[i];
+			if (v == pp)
+				continue;
+			steal_due_timers(m, v);
+			if (g == NULL && !runq_empty(v)) {
+				if (now == 0)
+					now = rt_port_nanotime();
+				if (m_stuck(rt_allm[v->id], now) && (g = runqsteal_one(v)) != NULL)
+					m->nstolen++;
+			}
+		}
+		if (g == NULL)
+			g = globrunqget(pp, false);
 	}
 	if (g == NULL)
 		g = runqget(pp);

@@ -37,7 +37,8 @@
  * its next findrunnable (it parks right after); if that M then stops
  * switching, another M takes it: a spinning M in steal_work's last pass,
  * any M at its 61st look (find_local_work's fair check: the Ms may all
- * have local work), an M that stops (its S3 re-check counts every P's due
+ * have local work; it also takes a G queued on that P, such as a sleeper
+ * the P readied just before its M stopped switching), an M that stops (its S3 re-check counts every P's due
  * sleeper, and it sleeps no later than the earliest of all), or an idle M
  * the monitor wakes for a P whose M has not switched for 1 ms with a due
  * sleeper (rt_handoff_check). Hosted, an idle M that slept before the push

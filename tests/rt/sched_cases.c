@@ -805,6 +805,13 @@ static volatile uint64_t heldm_woke, heldm_released;
 static volatile int heldm_p;
 static volatile uint64_t heldm_same_p, heldm_stalls, heldm_max_ns;
 
+/* What a stalled round saw, for its diagnostics: per P, the switches during
+ * the hold and its earliest sleeper's deadline minus the clock at the end. */
+static struct rt_sched_stats heldm_s0, heldm_s1;
+static volatile int64_t heldm_stall_due_in[RT_MAX_PROCS];
+static volatile uint64_t heldm_stall_switches[RT_MAX_PROCS];
+static volatile int heldm_stall_p = -1, heldm_stall_where, heldm_stall_status;
+
 static void heldm_holder(void *arg)
 {
     uint64_t r = (uintptr_t)arg;
@@ -812,7 +819,31 @@ static void heldm_holder(void *arg)
     if (rt_port_current_p() == __atomic_load_n(&heldm_p, __ATOMIC_RELAXED)) {
         /* The worker ran here just before: it sleeps in this P's heap. */
         heldm_same_p++;
+        uint64_t stalls = heldm_stalls;
+        rt_read_sched_stats(&heldm_s0);
         held_m_round(NULL, NULL, &heldm_woke, r, &heldm_stalls, &heldm_max_ns);
+        if (heldm_stalls != stalls && heldm_stall_p < 0) {
+            rt_read_sched_stats(&heldm_s1);
+            uint64_t now = rt_nanotime();
+            for (int i = 0; i < (int)CASE_NPROCS(); i++) {
+                uint64_t when = timers_earliest(&rt_allp[i]->timers);
+                heldm_stall_due_in[i] = when == 0 ? INT64_MAX : (int64_t)(when - now);
+                heldm_stall_switches[i] = heldm_s1.switches[i] - heldm_s0.switches[i];
+            }
+            /* Where the sleeper (main) is: its status; in which P's runnext or ring. */
+            struct rt_g *mg = rt_sched.main_g;
+            heldm_stall_status = mg->status;
+            heldm_stall_where = -1;
+            for (int i = 0; i < (int)CASE_NPROCS(); i++) {
+                struct rt_p *pp = rt_allp[i];
+                if (pp->runnext == mg)
+                    heldm_stall_where = 100 + i;
+                for (uint32_t k = pp->runqhead; k != pp->runqtail; k++)
+                    if (pp->runq[k % RUNQ_SIZE] == mg)
+                        heldm_stall_where = i;
+            }
+            heldm_stall_p = rt_port_current_p();
+        }
     }
     rt_releasem();
     __atomic_store_n(&heldm_released, r, __ATOMIC_RELEASE);
@@ -850,6 +881,7 @@ static void heldm_run(uintptr_t yielders)
     heldm_p = -1;
     heldm_stop = false;
     heldm_same_p = heldm_stalls = heldm_max_ns = 0;
+    heldm_stall_p = -1;
     struct rt_sched_stats s0, s1;
     rt_read_sched_stats(&s0);
     EXPECT_EQ(rt_run_joined(heldm_main, (void *)yielders, CASE_ALL_PROCS), 0);
@@ -861,6 +893,18 @@ static void heldm_run(uintptr_t yielders)
               "%lu sleepers taken from another P, %lu monitor wakes",
               (unsigned long)heldm_same_p, HELDM_ROUNDS, (unsigned long)(heldm_max_ns / 1000),
               (unsigned long)stolen, (unsigned long)(s1.timer_rescues - s0.timer_rescues));
+    if (heldm_stall_p >= 0) {
+        CASE_DIAG("first stall: held P %d; at its end, per P: switches during the hold, earliest "
+                  "sleeper due in (us; 'none': no sleeper); the sleeper: status %d, in P %d's ring "
+                  "(100+P: runnext; -1: neither)", heldm_stall_p, heldm_stall_status, heldm_stall_where);
+        for (int i = 0; i < (int)CASE_NPROCS(); i++) {
+            if (heldm_stall_due_in[i] == INT64_MAX)
+                CASE_DIAG("  P%d: %lu switches, none", i, (unsigned long)heldm_stall_switches[i]);
+            else
+                CASE_DIAG("  P%d: %lu switches, %ld us", i, (unsigned long)heldm_stall_switches[i],
+                          (long)(heldm_stall_due_in[i] / 1000));
+        }
+    }
     EXPECT_EQ(heldm_stalls, 0);
     EXPECT_GE(heldm_same_p * 4, (uint64_t)HELDM_ROUNDS);   /* exercised (kernel: 32-42 of 60 seen, hosted ~190 of 200) */
     EXPECT_GE(stolen, 1);   /* a held round's sleeper can only have been taken by a thief */
@@ -877,7 +921,11 @@ CASE(sleeper_on_held_m_wakes)
 }
 
 /* The same while every other M always has local work: none spins, none is
- * idle for the monitor to wake; only the 61st-look check takes the sleeper. */
+ * idle for the monitor to wake; only the 61st-look check takes the sleeper,
+ * from the held P's heap, or from its queue (a vCPU the host descheduled
+ * for over 1 ms before the hold readies the due sleeper onto its own P:
+ * make stress saw that stall in 1 of 11 boots on 4 CPUs, before the check
+ * took a G queued on a stuck P). */
 CASE(sleeper_on_held_m_wakes_all_busy)
 {
     if (CASE_NPROCS() < 2) {
@@ -885,4 +933,60 @@ CASE(sleeper_on_held_m_wakes_all_busy)
         return;
     }
     heldm_run((uintptr_t)CASE_NPROCS());
+}
+
+/*
+ * A G queued on a P whose M holds itself runs elsewhere even when every
+ * other M always has local work (so none spins or is idle to be woken):
+ * main holds its M, starts a worker into its own P's runnext and waits;
+ * only the fair check's steal from a stuck P takes it (before it, each
+ * round stalled for the whole 5 s).
+ */
+#ifdef HOSTED
+#define QUEUED_ROUNDS 40
+#else
+#define QUEUED_ROUNDS 10
+#endif
+static volatile uint64_t queued_ran, queued_stalls, queued_max_ns, queued_rounds_done;
+
+static void queued_worker(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&queued_ran, 1, __ATOMIC_RELEASE);
+}
+
+static void start_queued_worker(void *arg)
+{
+    rt_go(queued_worker, arg);
+}
+
+static void queued_main(void *arg)
+{
+    (void)arg;
+    heldm_stop = false;
+    for (uint32_t i = 0; i < CASE_NPROCS(); i++)
+        rt_go(heldm_yielder, NULL);
+    for (int r = 0; r < QUEUED_ROUNDS; r++) {
+        uint64_t target = queued_ran + 1;
+        held_m_round(start_queued_worker, NULL, &queued_ran, target, &queued_stalls, &queued_max_ns);
+        while (__atomic_load_n(&queued_ran, __ATOMIC_ACQUIRE) < target)
+            rt_gosched();
+        queued_rounds_done++;
+    }
+    __atomic_store_n(&heldm_stop, true, __ATOMIC_RELEASE);
+}
+
+CASE(queued_on_held_p_runs)
+{
+    if (CASE_NPROCS() < 2) {
+        CASE_DIAG("one P: no other M to run it");
+        return;
+    }
+    queued_ran = queued_stalls = queued_max_ns = queued_rounds_done = 0;
+    EXPECT_EQ(rt_run_joined(queued_main, NULL, CASE_ALL_PROCS), 0);
+    CASE_DIAG("slowest: %lu us until another M ran the G queued on the held P",
+              (unsigned long)(queued_max_ns / 1000));
+    EXPECT_EQ(queued_stalls, 0);
+    EXPECT_EQ(queued_rounds_done, QUEUED_ROUNDS);
+    expect_nothing_held();
 }
