@@ -456,15 +456,15 @@ static void held_m_round(void (*submit)(void *), void *arg, volatile uint64_t *r
         *max_ns = dt;
 }
 
-static void wake_worker(void *arg)
+/* A worker that counts itself in *counter (a static: rt_go refuses stack pointers). */
+static void counting_worker(void *counter)
 {
-    (void)arg;
-    __atomic_add_fetch(&wake_ran, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch((volatile uint64_t *)counter, 1, __ATOMIC_RELEASE);
 }
 
-static void start_wake_worker(void *arg)
+static void start_counting_worker(void *counter)
 {
-    rt_go(wake_worker, arg);
+    rt_go(counting_worker, counter);
 }
 
 static void wake_main(void *arg)
@@ -474,7 +474,7 @@ static void wake_main(void *arg)
     for (int r = 0; r < WAKE_ROUNDS; r++) {
         busy_wait_random_us(&seed, 300);
         uint64_t target = wake_ran + 1;
-        held_m_round(start_wake_worker, NULL, &wake_ran, target, &wake_stalls, &wake_max_ns);
+        held_m_round(start_counting_worker, (void *)&wake_ran, &wake_ran, target, &wake_stalls, &wake_max_ns);
         while (__atomic_load_n(&wake_ran, __ATOMIC_ACQUIRE) < target)
             rt_gosched();
         wake_rounds_done++;
@@ -949,17 +949,6 @@ CASE(sleeper_on_held_m_wakes_all_busy)
 #endif
 static volatile uint64_t queued_ran, queued_stalls, queued_max_ns, queued_rounds_done;
 
-static void queued_worker(void *arg)
-{
-    (void)arg;
-    __atomic_add_fetch(&queued_ran, 1, __ATOMIC_RELEASE);
-}
-
-static void start_queued_worker(void *arg)
-{
-    rt_go(queued_worker, arg);
-}
-
 static void queued_main(void *arg)
 {
     (void)arg;
@@ -968,7 +957,7 @@ static void queued_main(void *arg)
         rt_go(heldm_yielder, NULL);
     for (int r = 0; r < QUEUED_ROUNDS; r++) {
         uint64_t target = queued_ran + 1;
-        held_m_round(start_queued_worker, NULL, &queued_ran, target, &queued_stalls, &queued_max_ns);
+        held_m_round(start_counting_worker, (void *)&queued_ran, &queued_ran, target, &queued_stalls, &queued_max_ns);
         while (__atomic_load_n(&queued_ran, __ATOMIC_ACQUIRE) < target)
             rt_gosched();
         queued_rounds_done++;
