@@ -20,8 +20,9 @@
  * may be taken with the heap lock held. persistent_alloc runs on the system
  * stack (as Go's persistentalloc): it is called from coroutine stacks (a
  * select's sudogs, a sleeper's timer heap, an arena for rt_new), and a
- * stack growth under its lock would take the stack pool's, ranked below. A fixalloc has no lock of its own:
- * the lock of its owner protects it (mheap lock for spans).
+ * stack growth under its lock would take the stack pool's, ranked below.
+ * A fixalloc has no lock of its own: the lock of its owner protects it
+ * (mheap lock for spans).
  *
  * Cost: O(1) per call; one sys_* round trip per 256 KiB of metadata.
  */

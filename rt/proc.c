@@ -29,8 +29,8 @@
  * GFREE_BATCH at a time (Go's gfput/gfget); ids come from a per-P batch of
  * GOID_BATCH (Go's goidcache); the created/exited counts are per P, summed
  * by rt_read_sched_stats; and a switch to local work reads no clock.
- * Finding work (findrunnable): due timers (rt/time.c; a spinning M looks at them once
- * per SPIN_TIMERS_NS, 10 us: the heap has a global lock), the local queue,
+ * Finding work (findrunnable): its P's due timers (rt/time.c; a spinning M
+ * looks at them once per SPIN_TIMERS_NS, 10 us), the local queue,
  * the global queue (the cheap sources); then, if the M spins, stealing from the other Ps in a
  * random order (the last of four passes may take a P's runnext, after a 3 us
  * grace if that P is running, so a hand-off pair stays on one CPU); with
@@ -149,8 +149,9 @@
  * sleeps there) and locks only to take what is due; steal_work's last pass
  * takes other Ps' due sleepers, as does every M's 61st look (the fair
  * check, for Ms that always have local work, which also takes one G queued
- * on a P whose M has not switched for HANDOFF_STALE_NS); a stopping M sleeps no later than the
- * earliest deadline of every P (work_anywhere); the monitor wakes a thief
+ * on a P whose M has not switched for HANDOFF_STALE_NS); a stopping M
+ * sleeps no later than the earliest deadline of every P (work_anywhere);
+ * the monitor wakes a thief
  * for a due sleeper on a P whose M has not switched for HANDOFF_STALE_NS.
  * rt.sched.timers_not_due_take_no_lock: 0 acquisitions in 20000 switches.
  *
@@ -248,6 +249,9 @@ static bool runqput(struct rt_p *pp, struct rt_g *g, bool next, bool nowake)
 	}
 }
 
+/* The next G of pp: runnext, else the ring's head. Its owner's fast path;
+ * also safe for a thief (both take with a CAS): the fair check takes one G
+ * this way from a P whose M has stopped switching. */
 static struct rt_g *runqget(struct rt_p *pp)
 {
 	struct rt_g *next = __atomic_load_n(&pp->runnext, __ATOMIC_RELAXED);
@@ -256,7 +260,7 @@ static struct rt_g *runqget(struct rt_p *pp)
 		return next;
 	for (;;) {
 		uint32_t h = __atomic_load_n(&pp->runqhead, __ATOMIC_ACQUIRE);
-		uint32_t t = pp->runqtail;
+		uint32_t t = __atomic_load_n(&pp->runqtail, __ATOMIC_ACQUIRE);   /* a thief may call it */
 		if (t == h)
 			return NULL;
 		struct rt_g *g = pp->runq[h % RUNQ_SIZE];
@@ -338,30 +342,6 @@ static struct rt_g *runqsteal(struct rt_p *pp, struct rt_p *victim, bool take_ne
 			pp->runq[(tt + i - 1) % RUNQ_SIZE] = batch[i];
 		__atomic_store_n(&pp->runqtail, tt + n - 1, __ATOMIC_RELEASE);
 		return batch[0];
-	}
-}
-
-/* One G from the head of victim's ring, or its runnext if the ring is
- * empty, for a thief that keeps its own queue (find_local_work's fair check
- * on a stuck P: no grace, its M is not switching). */
-static struct rt_g *runqsteal_one(struct rt_p *victim)
-{
-	for (;;) {
-		uint32_t h = __atomic_load_n(&victim->runqhead, __ATOMIC_ACQUIRE);
-		uint32_t t = __atomic_load_n(&victim->runqtail, __ATOMIC_ACQUIRE);
-		if (h == t) {
-			struct rt_g *next = __atomic_load_n(&victim->runnext, __ATOMIC_ACQUIRE);
-			if (next != NULL && __atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,
-									 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-				return next;
-			return NULL;
-		}
-		if (t - h > RUNQ_SIZE)
-			continue;   /* read h and t inconsistently; retry */
-		struct rt_g *g = victim->runq[h % RUNQ_SIZE];
-		if (__atomic_compare_exchange_n(&victim->runqhead, &h, h + 1, false, __ATOMIC_RELEASE,
-						 __ATOMIC_RELAXED))
-			return g;
 	}
 }
 
@@ -630,11 +610,10 @@ static void wake_all(void)
 
 /* ---- due timers (rt/time.c) ------------------------------------------------------ */
 
-/* Makes every sleeper of t due by now runnable on pp; *next = t's next
- * deadline (0: none). Returns whether it readied any. */
-static bool ready_due_timers(struct rt_p *pp, struct rt_timers *t, uint64_t *next)
+/* Makes every sleeper of t due by now runnable on pp; whether it readied any. */
+static bool ready_due_timers(struct rt_p *pp, struct rt_timers *t)
 {
-	struct rt_g *due = timers_take_due(t, next);
+	struct rt_g *due = timers_take_due(t);
 	bool any = due != NULL;
 	while (due != NULL) {
 		struct rt_g *g = due;
@@ -667,8 +646,7 @@ static void execute(struct rt_m *m, struct rt_g *g)
 /* Makes victim's due sleepers runnable on m's P; whether there were any. */
 static bool steal_due_timers(struct rt_m *m, struct rt_p *victim)
 {
-	uint64_t unused;
-	if (!ready_due_timers(m->p, &victim->timers, &unused))
+	if (!ready_due_timers(m->p, &victim->timers))
 		return false;
 	m->ntimers_stolen++;
 	return true;
@@ -682,8 +660,7 @@ static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
 	bool ran_timers = false;
 	if (check_timers) {
 		bool was_empty = runq_empty(pp);
-		uint64_t next;   /* stopm looks at every P's deadline itself */
-		ready_due_timers(pp, &pp->timers, &next);   /* nothing due: no lock */
+		ready_due_timers(pp, &pp->timers);   /* nothing due: no lock */
 		ran_timers = was_empty && !runq_empty(pp);
 	}
 	struct rt_g *g = NULL;
@@ -701,7 +678,7 @@ static struct rt_g *find_local_work(struct rt_m *m, bool check_timers)
 			if (g == NULL && !runq_empty(v)) {
 				if (now == 0)
 					now = rt_port_nanotime();
-				if (m_stuck(rt_allm[v->id], now) && (g = runqsteal_one(v)) != NULL)
+				if (m_stuck(rt_allm[v->id], now) && (g = runqget(v)) != NULL)
 					m->nstolen++;
 			}
 		}

@@ -162,7 +162,7 @@ struct rt_m {
 	uintptr_t *guard_slot;     /* where this M's %fs:0x70 lives (hosted sysmon pokes it) */
 	uint64_t schedtick;        /* scheduler rounds, for fairness checks */
 	uint64_t nstolen;          /* Gs stolen from other Ps */
-	uint64_t ntimers_stolen;   /* times it took other Ps' due sleepers (steal_work) */
+	uint64_t ntimers_stolen;   /* times it took other Ps' due sleepers (steal_work, fair check) */
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
 	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
@@ -354,10 +354,9 @@ void stack_read_stats(uint64_t *grows, uint64_t *shrinks, uint64_t *inuse, uint6
 
 /* rt/time.c: the sleep timers. */
 void timers_init(struct rt_timers *t);    /* once per P, when it is made */
-/* t's sleepers due by now (schedlink), still G_WAITING; *next = t's next
- * deadline after them (0: none). Nothing due: no lock (one clock read if t
- * holds a sleeper, none if it is empty). */
-struct rt_g *timers_take_due(struct rt_timers *t, uint64_t *next);
+/* t's sleepers due by now (schedlink), still G_WAITING. Nothing due: no
+ * lock (one clock read if t holds a sleeper, none if it is empty). */
+struct rt_g *timers_take_due(struct rt_timers *t);
 static inline uint64_t timers_earliest(const struct rt_timers *t)   /* 0: empty */
 {
 	return __atomic_load_n(&t->earliest, __ATOMIC_ACQUIRE);

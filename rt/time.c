@@ -115,13 +115,13 @@ static void timers_lock(struct rt_timers *t)
 	__atomic_store_n(&t->nlocked, t->nlocked + 1, __ATOMIC_RELAXED);
 }
 
-struct rt_g *timers_take_due(struct rt_timers *t, uint64_t *next)
+struct rt_g *timers_take_due(struct rt_timers *t)
 {
-	*next = timers_earliest(t);
-	if (*next == 0)
+	uint64_t when = timers_earliest(t);
+	if (when == 0)
 		return NULL;
 	uint64_t now = rt_port_nanotime();
-	if (*next > now)
+	if (when > now)
 		return NULL;   /* the fast path: nothing due, no lock */
 	struct rt_g *due = NULL;
 	timers_lock(t);
@@ -131,7 +131,6 @@ struct rt_g *timers_take_due(struct rt_timers *t, uint64_t *next)
 		due = g;
 	}
 	timers_publish(t);
-	*next = t->earliest;
 	rt_unlock(&t->lock);
 	return due;
 }
