@@ -5,6 +5,7 @@
 #   make bench            scripts/bench-deps, build the peers, run the matrix,
 #                         print the tables, write $(BUILD)/bench/alloc.tsv
 #   make bench-callgrind  instructions per small allocation (valgrind)
+#   make bench-wb         instructions per pointer store, barrier off and on (valgrind)
 #   make bench-sched      only the scheduler benchmarks (also part of bench):
 #                         coroutines vs goroutines, $(BUILD)/bench/sched.tsv
 #   make bench-gc         only the collector benchmark (also part of bench):
@@ -130,6 +131,18 @@ bench: $(BENCH_BINS) $(BENCH_OUT)/frames-hosted $(BENCH_SCHED_BINS) $(BENCH_GC_B
 
 bench-callgrind: $(BENCH_BINS) | bench-deps
 	$(Q)bench/callgrind --out $(BENCH_OUT)/callgrind.tsv $(BENCH_BINS)
+
+# The pointer-store barrier's cost (issue 13): bench/wb_cost.c under callgrind.
+$(BENCH_OUT)/wb_cost.o: bench/wb_cost.c | bench-deps
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(BENCH_CFLAGS) -DRT_DEBUG=0 -c $< -o $@   # as RT_BENCH_LIB: no debug check per store
+$(BENCH_OUT)/wb-cost: $(BENCH_OUT)/wb_cost.o $(RT_BENCH_LIB)
+	$(Q)$(CC) -o $@ $^ $(RT_BENCH_LDLIBS) -lpthread
+ALL_DEPS += $(BENCH_OUT)/wb_cost.d
+
+.PHONY: bench-wb
+bench-wb: $(BENCH_OUT)/wb-cost | bench-deps
+	$(Q)bench/run-wb --out $(BENCH_OUT)/wb.tsv $(BENCH_OUT)/wb-cost
 
 # The collector benchmark (issue 12; program and method in
 # bench/binarytrees.h, driver bench/run-gc): binary-trees hosted with ours

@@ -1394,6 +1394,7 @@ void rt_read_sched_stats(struct rt_sched_stats *out)
 		out->timers_stolen[i] = m->ntimers_stolen;
 		out->timer_locks += __atomic_load_n(&rt_allp[i]->timers.nlocked, __ATOMIC_RELAXED);
 		out->preempt_async += m->npreempt_async;
+		out->preempt_restarted_store += m->npreempt_restarted_store;
 		out->preempt_sync += m->npreempt_sync;
 		out->spin_ns[i] = m->spin_ns;
 		out->idle_ns[i] = idle_read(m);

@@ -165,6 +165,7 @@ struct rt_m {
 	uint64_t ntimers_stolen;   /* times it took other Ps' due sleepers (steal_work, fair check) */
 	uint64_t nswitches;        /* Gs run */
 	uint64_t npreempt_async, npreempt_sync;
+	uint64_t npreempt_restarted_store; /* async preemptions that rewound a pointer store to its test (own CPU's tick) */
 	uint64_t spin_ns;          /* time spent spinning (own M; read by stats) */
 	uint64_t idle_ns;          /* time asleep in rt_port_idle, finished sleeps (own M; idle_seq) */
 	uint64_t idle_since;       /* when the sleep under way began, 0: awake (own M; idle_seq) */

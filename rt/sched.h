@@ -82,6 +82,7 @@ struct rt_sched_stats {
 	uint64_t stolen[RT_MAX_PROCS];   /* Gs stolen per P */
 	uint64_t preempt_async;    /* timer-injected preemptions */
 	uint64_t preempt_sync;     /* poisoned-guard preemptions */
+	uint64_t preempt_restarted_store; /* async preemptions that rewound a pointer store to its test (rt/mbarrier.h) */
 	uint64_t spin_ns[RT_MAX_PROCS];     /* time each P's M spent spinning (looking for work, awake) */
 	uint64_t idle_ns[RT_MAX_PROCS];     /* time each P's M slept in the port's idle wait
 					     * (a sleep under way included) */

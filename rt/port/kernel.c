@@ -32,12 +32,15 @@
  *               tests and benchmarks, never the kernel's or the runtime's),
  *               on its own stack with room, with no runtime lock and no
  *               kernel spinlock held; or else a poisoned guard in the frame,
- *               so its next checked call yields. The same tick wakes a thief
+ *               so its next checked call yields. A G stopped inside a pointer
+ *               store's [test, store] range resumes at its test (rt/mbarrier.h).
+ *               The same tick wakes a thief
  *               for a runnext its CPU left waiting (rt/proc.c R3; wakep's IPI
  *               is sent with interrupts off, as icr_send always does).
  */
 #include "rt/port.h"
 
+#include "rt/mbarrier.h"
 #include "rt/runtime2.h"
 
 #include "kernel/bootstacks.h"
@@ -180,6 +183,16 @@ bool rt_port_preemptible_pc(uintptr_t pc)
     return pc >= (uintptr_t)__user_text_start && pc < (uintptr_t)__user_text_end;
 }
 
+/* Where the injected call returns to: a pointer store interrupted between
+ * its flag test and its store runs again from the test (rt/mbarrier.h). */
+static uintptr_t resume_pc(struct rt_m *m, uintptr_t pc)
+{
+    uintptr_t at = rt_restart_pc(pc);
+    if (at != pc)
+        m->npreempt_restarted_store++;
+    return at;
+}
+
 static void preempt_tick(struct trap_frame *f)
 {
     struct rt_m *m = rt_getm();
@@ -201,7 +214,7 @@ static void preempt_tick(struct trap_frame *f)
     if (m->locks == 0 && spin_held_count() == 0 && rt_port_preemptible_pc(f->rip) &&
         f->rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
         f->rsp -= 8;
-        *(uint64_t *)f->rsp = f->rip;   /* as if the code had called rt_async_preempt */
+        *(uint64_t *)f->rsp = resume_pc(m, f->rip);   /* as if the code had called rt_async_preempt */
         f->rip = (uint64_t)rt_async_preempt;
         return;
     }

@@ -15,6 +15,7 @@
 #include "kernel/lib/percpu.h"
 #include "kernel/trap.h"
 #include "mm/buddy.h"
+#include "rt/mbarrier.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
 #include "tests/rt/rt_cases.h"
@@ -118,6 +119,84 @@ KTEST(rt_sched_preempt_loop, "rt.sched.preempt_loop_without_calls")
                (unsigned long)(s1.preempt_async - s0.preempt_async));
     KT_EQ(loop_flag, 1);
     KT_GT(s1.preempt_async - s0.preempt_async, 0);
+    expect_nothing_held();
+}
+
+/* ---- a G stopped inside a pointer store resumes at its test (rt/mbarrier.h) ---- */
+
+/*
+ * A loop of one pointer store and no call: under TCG a tick lands only at a
+ * translated block's start, here the store after its branch (inside the
+ * store's range) or the loop's own test (outside). On one CPU each round
+ * ends only by a preemption, and the first G to run then (store_setter)
+ * turns the barrier on, as a stop for a mark would, before the loop
+ * resumes. A G stopped inside a store must go back to the store's flag
+ * test and so take the slow path: in every round whose preemption rewound
+ * a store, rt_wb_slow must have run. (Resuming at the interrupted PC would
+ * make that one store a fast one with the barrier on, and the loop then
+ * ends at its test: zero slow calls, the deletion a concurrent mark would
+ * miss. Refusing to preempt there instead hung this loop under TCG: every
+ * tick refused.) Rounds go on until STORE_LOOP_REWOUND of them rewound,
+ * at most STORE_LOOP_MAX_ROUNDS (about half the rounds rewind). The setter
+ * may set the flag only because no collector here reads it: once the
+ * barrier shades, this test needs a stop of its own.
+ */
+#define STORE_LOOP_REWOUND 4
+#define STORE_LOOP_MAX_ROUNDS 400
+static void *volatile store_slot;
+static volatile int store_flag;
+static uint64_t store_token;
+static struct {
+    int rounds, rewound, rewound_without_slow_path;
+    uint64_t preemptions;
+} store_loop;
+static struct rt_sched_stats store_s0, store_s1;
+
+static void store_setter(void *arg)
+{
+    (void)arg;
+    rt_wb_enabled = 1;   /* the loop's G is stopped and this is the only P: a stopped world */
+    store_flag = 1;
+}
+
+static void store_loop_main(void *arg)
+{
+    (void)arg;
+    void **slot = (void **)&store_slot;
+    while (store_loop.rounds < STORE_LOOP_MAX_ROUNDS && store_loop.rewound < STORE_LOOP_REWOUND) {
+        rt_read_sched_stats(&store_s0);
+        uint64_t slow0 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+        store_flag = 0;
+        rt_go(store_setter, NULL);
+        while (!store_flag)   /* no call: only the tick can stop it */
+            rt_store_ptr_(slot, &store_token);
+        rt_wb_enabled = 0;
+        uint64_t slow1 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+        rt_read_sched_stats(&store_s1);
+        uint64_t preemptions = store_s1.preempt_async - store_s0.preempt_async;
+        store_loop.rounds++;
+        store_loop.preemptions += preemptions;
+        /* Judged only with one preemption: the setter ran during it, so the
+         * G resumed with the flag on. (With more, the G may have resumed
+         * before the setter, and a later tick may land after its store.) */
+        if (preemptions == 1 && store_s1.preempt_restarted_store != store_s0.preempt_restarted_store) {
+            store_loop.rewound++;
+            if (slow1 == slow0)
+                store_loop.rewound_without_slow_path++;
+        }
+    }
+}
+
+KTEST(rt_sched_preempt_rewinds_stores, "rt.sched.preempt_rewinds_pointer_stores")
+{
+    rt_run(store_loop_main, NULL, 1);   /* one CPU: each setter runs only if the loop is preempted */
+    ktest_diag("%d rounds, %lu async preemptions, %d rewound a store", store_loop.rounds,
+               (unsigned long)store_loop.preemptions, store_loop.rewound);
+    KT_EQ(store_flag, 1);
+    KT_EQ(rt_wb_enabled, 0);
+    KT_GE(store_loop.preemptions, (uint64_t)store_loop.rounds);
+    KT_EQ(store_loop.rewound, STORE_LOOP_REWOUND);
+    KT_EQ(store_loop.rewound_without_slow_path, 0);
     expect_nothing_held();
 }
 

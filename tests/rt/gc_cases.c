@@ -740,3 +740,110 @@ CASE_KEEPS_FRAMES(live_set_runs_in_bounded_memory)
     EXPECT_TRUE(gc_live_set_bounded(4u << 20, CASE_ALL_PROCS));
     end();
 }
+
+/* ---- the pointer-store barrier (rt/mbarrier.h): its ranges and its slow path ---- */
+
+#undef CASE_GROUP
+#define CASE_GROUP "rt.wb"
+
+/*
+ * The length of "movq %reg, mem" at pc (REX.W 89 /r, a memory operand, no
+ * other prefix), or 0 if the bytes are anything else.
+ */
+static size_t store_insn_length(const uint8_t *pc)
+{
+    if ((pc[0] & 0xf8) != 0x48 || pc[1] != 0x89)   /* REX.W with any R/X/B bits; MOV r/m64, r64 */
+        return 0;
+    unsigned mod = pc[2] >> 6, rm = pc[2] & 7;
+    if (mod == 3)
+        return 0;   /* a register destination: not a store */
+    size_t len = 3;
+    if (rm == 4) {   /* a SIB byte follows; base 101 with mod 00 means disp32, no base */
+        len++;
+        if (mod == 0 && (pc[3] & 7) == 5)
+            len += 4;
+    } else if (mod == 0 && rm == 5) {
+        len += 4;    /* RIP-relative disp32 */
+    }
+    return len + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
+}
+
+/*
+ * Every rt_restart range must be one store's flag test through its store,
+ * or the kernel's tick would rewind the wrong code (or not the right code):
+ * each is "cmpb $0, rt_wb_enabled(%rip)" (80 3d disp32 00, the displacement
+ * resolving to the flag), a jne (75 rel8 or 0f 85 rel32), and one
+ * "movq %reg, mem", whose end is the range's end. The test and the branch
+ * write only the flags, and the store writes only memory, so a range can be
+ * run again from its start at any PC before its end.
+ */
+CASE(store_ranges_are_the_stores)
+{
+    size_t n;
+    const struct rt_restart_range *t = rt_restart_table(&n);
+    CASE_DIAG("%lu pointer-store ranges in the image", (unsigned long)n);
+    EXPECT_GE(n, 1);
+    size_t nbad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *pc = (const uint8_t *)t[i].lo;
+        int32_t disp;
+        __builtin_memcpy(&disp, pc + 2, 4);
+        uintptr_t target = t[i].lo + 7 + (uintptr_t)(intptr_t)disp;
+        size_t jne_len = pc[7] == 0x75 ? 2 : (pc[7] == 0x0f && pc[8] == 0x85) ? 6 : 0;
+        size_t store_len = jne_len ? store_insn_length(pc + 7 + jne_len) : 0;
+        if (pc[0] != 0x80 || pc[1] != 0x3d || pc[6] != 0 || target != (uintptr_t)&rt_wb_enabled ||
+            jne_len == 0 || store_len == 0 || t[i].hi - t[i].lo != 7 + jne_len + store_len) {
+            if (nbad++ == 0)
+                CASE_DIAG("range %lu [%#lx, %#lx) is not a store's: %02x %02x .. %02x %02x %02x %02x %02x",
+                          (unsigned long)i, (unsigned long)t[i].lo, (unsigned long)t[i].hi, pc[0], pc[1],
+                          pc[7], pc[8], pc[9], pc[10], pc[11]);
+        }
+    }
+    EXPECT_EQ(nbad, 0);
+}
+
+/*
+ * rt_restart_pc sends every PC inside a range back to the range's start
+ * (the flag test, the branch, the store's first byte, its last byte), and
+ * leaves a PC outside every range alone: a range's end, which is the next
+ * instruction, and code that holds no store.
+ */
+CASE(restart_pc_rewinds_to_the_test)
+{
+    size_t n;
+    const struct rt_restart_range *t = rt_restart_table(&n);
+    EXPECT_GE(n, 1);
+    size_t nbad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t lo = t[i].lo, hi = t[i].hi;
+        uintptr_t inside[] = { lo, lo + 7, hi - 1 };   /* cmpb is 7 bytes; the store ends at hi */
+        for (size_t k = 0; k < sizeof inside / sizeof inside[0]; k++)
+            if (rt_restart_pc(inside[k]) != lo && nbad++ == 0)
+                CASE_DIAG("pc %#lx in range [%#lx, %#lx) resumes at %#lx", (unsigned long)inside[k],
+                          (unsigned long)lo, (unsigned long)hi, (unsigned long)rt_restart_pc(inside[k]));
+        if (rt_restart_pc(hi) != hi && nbad++ == 0)
+            CASE_DIAG("pc %#lx, the end of range [%#lx, %#lx), resumes at %#lx", (unsigned long)hi,
+                      (unsigned long)lo, (unsigned long)hi, (unsigned long)rt_restart_pc(hi));
+    }
+    EXPECT_EQ(nbad, 0);
+    uintptr_t elsewhere = (uintptr_t)&rt_restart_pc;
+    EXPECT_EQ(rt_restart_pc(elsewhere), elsewhere);
+}
+
+static void *volatile wb_global_slot;
+static uint64_t wb_target_a, wb_target_b;
+
+/* With the flag set, a store takes the slow path and still stores; cleared, it does not. */
+CASE(slow_path_stores)
+{
+    uint64_t calls0 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+    rt_wb_enabled = 1;   /* outside a world, no collector running: only this thread stores */
+    RT_STORE_PTR(wb_global_slot, (void *)&wb_target_a);
+    rt_wb_enabled = 0;
+    uint64_t calls1 = __atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED);
+    EXPECT_EQ((uintptr_t)wb_global_slot, (uintptr_t)&wb_target_a);
+    EXPECT_EQ(calls1 - calls0, 1);
+    RT_STORE_PTR(wb_global_slot, (void *)&wb_target_b);
+    EXPECT_EQ((uintptr_t)wb_global_slot, (uintptr_t)&wb_target_b);
+    EXPECT_EQ(__atomic_load_n(&rt_wb_slow_calls, __ATOMIC_RELAXED), calls1);
+}
