@@ -181,20 +181,14 @@ static struct mark_totals take_totals(void)
 	return t;
 }
 
-static struct {
-	uint64_t heap0, live, goal, stacks, globals;   /* heap0: gc_heap_live when the cycle began */
-	uint64_t t_stop, t_mark, t_term;   /* ns: sweep termination, mark, mark termination */
-	int nproc;
-	bool forced;
-} last_cycle;
-
-void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request)
+void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
+		    struct gc_cycle_trace *trace)
 {
 	uint64_t t0 = rt_port_nanotime();
 	if (gc_start_ns == 0)
 		gc_start_ns = t_request;
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
-	last_cycle.heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	uint64_t heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
 
 	/* 3. Sweep termination. */
 	flush_mcaches();
@@ -238,15 +232,12 @@ void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	rt_unlock(&mheap_.lock);
 	gc_busy_ns += t3 - t_request;
 
-	last_cycle.live = tot.bytes;
-	last_cycle.goal = goal;
-	last_cycle.stacks = tot.stacks;
-	last_cycle.globals = tot.globals;
-	last_cycle.t_stop = t1 - t_request;
-	last_cycle.t_mark = t2 - t1;
-	last_cycle.t_term = t3 - t2;
-	last_cycle.nproc = nproc;
-	last_cycle.forced = forced;
+	*trace = (struct gc_cycle_trace){
+		.num_gc = rt_mstats.num_gc, .since_start = t3 - gc_start_ns, .busy_ns = gc_busy_ns,
+		.heap0 = heap0, .live = tot.bytes, .goal = goal, .stacks = tot.stacks, .globals = tot.globals,
+		.t_stop = t1 - t_request, .t_mark = t2 - t1, .t_term = t3 - t2,
+		.nproc = nproc, .forced = forced,
+	};
 	__atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_RELEASE);
 }
 
@@ -258,28 +249,25 @@ static void print_ms(uint64_t ns)
 	rt_printf("%lu.%03lu", (unsigned long)(ns / 1000000), (unsigned long)(ns / 1000 % 1000));
 }
 
-void gc_print_trace(void)
+void gc_print_trace(const struct gc_cycle_trace *c)
 {
 	if (!gc_trace)
 		return;
-	uint64_t now = rt_mstats.last_gc;
-	uint64_t since = now - gc_start_ns;
-	uint64_t pct = since ? gc_busy_ns * 100 / since : 0;
-	rt_printf("gc %lu @%lu.%03lus %lu%%: ", (unsigned long)rt_mstats.num_gc,
-		  (unsigned long)(since / 1000000000), (unsigned long)(since / 1000000 % 1000),
+	uint64_t pct = c->since_start ? c->busy_ns * 100 / c->since_start : 0;
+	rt_printf("gc %lu @%lu.%03lus %lu%%: ", (unsigned long)c->num_gc,
+		  (unsigned long)(c->since_start / 1000000000), (unsigned long)(c->since_start / 1000000 % 1000),
 		  (unsigned long)pct);
-	print_ms(last_cycle.t_stop);
+	print_ms(c->t_stop);
 	rt_printf("+");
-	print_ms(last_cycle.t_mark);
+	print_ms(c->t_mark);
 	rt_printf("+");
-	print_ms(last_cycle.t_term);
+	print_ms(c->t_term);
 	rt_printf(" ms clock, %lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %d P%s\n",
 		  /* Go's start -> end of mark -> live: no allocation happens during a stopped mark */
-		  (unsigned long)(last_cycle.heap0 >> 20), (unsigned long)(last_cycle.heap0 >> 20),
-		  (unsigned long)(last_cycle.live >> 20),
-		  (unsigned long)(last_cycle.goal == UINT64_MAX ? 0 : last_cycle.goal >> 20),
-		  (unsigned long)(last_cycle.stacks >> 20), (unsigned long)(last_cycle.globals >> 20),
-		  last_cycle.nproc, last_cycle.forced ? " (forced)" : "");
+		  (unsigned long)(c->heap0 >> 20), (unsigned long)(c->heap0 >> 20), (unsigned long)(c->live >> 20),
+		  (unsigned long)(c->goal == UINT64_MAX ? 0 : c->goal >> 20),
+		  (unsigned long)(c->stacks >> 20), (unsigned long)(c->globals >> 20),
+		  c->nproc, c->forced ? " (forced)" : "");
 }
 
 uint64_t gc_cpu_fraction_ppm(void)
@@ -308,9 +296,10 @@ static void gc_outside_world(uint64_t *saved)
 	RT_ASSERT_MSG((uintptr_t)saved >= lo && (uintptr_t)saved < hi,
 		      "rt_gc: cannot find the caller's stack");
 	gcmark_set_outside_root((uintptr_t)saved, hi);
-	gc_run_stopped(NULL, true, 1, false, rt_port_nanotime());
+	struct gc_cycle_trace trace;
+	gc_run_stopped(NULL, true, 1, false, rt_port_nanotime(), &trace);
 	gcmark_set_outside_root(0, 0);
-	gc_print_trace();
+	gc_print_trace(&trace);
 	finish_sweep_on_system_stack(NULL);
 }
 

@@ -52,9 +52,23 @@ static inline void gc_charge(uint64_t bytes)
  * (m, in_world) with nproc workers, or on a lone thread outside a world
  * (m NULL, nproc 1). t_request: when the stop was asked for.
  */
-void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request);
+/*
+ * One cycle's gctrace figures, copied while the world is still stopped: the
+ * line is printed after the restart, when another cycle may already be
+ * under way, so it must not read the collector's live state.
+ */
+struct gc_cycle_trace {
+	uint64_t num_gc;                  /* this cycle's number (1 for the first) */
+	uint64_t since_start, busy_ns;    /* ns since the first cycle; stopped time in all */
+	uint64_t heap0, live, goal, stacks, globals;   /* heap0: gc_heap_live when it began */
+	uint64_t t_stop, t_mark, t_term;  /* ns: sweep termination, mark, mark termination */
+	int nproc;
+	bool forced;
+};
+void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
+		    struct gc_cycle_trace *trace);
 uint32_t gc_mark_epoch(void);          /* +1 per mark: a stopped M joins each */
-void gc_print_trace(void);             /* the gctrace line of the last cycle (world running) */
+void gc_print_trace(const struct gc_cycle_trace *trace);   /* its gctrace line (world running) */
 uint64_t gc_cpu_fraction_ppm(void);
 /*
  * Stops the world and collects (proc.c), from a coroutine that may stop.

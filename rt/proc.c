@@ -1196,7 +1196,8 @@ static void gc_stw_m(struct rt_g *gp)
 	uint64_t t_request = rt_port_nanotime();
 	stop_others(m);
 
-	gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request);
+	struct gc_cycle_trace trace;
+	gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request, &trace);
 
 	/* Start the world. */
 	rt_lock(&rt_sched.lock);
@@ -1211,7 +1212,7 @@ static void gc_stw_m(struct rt_g *gp)
 		rt_ready(w);
 	}
 	sweeper_wake();
-	gc_print_trace();
+	gc_print_trace(&trace);
 	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
 	execute(m, gp);
 }
