@@ -26,7 +26,8 @@
  *   2. nwait++; if nwait == nproc set done; unlock;
  *   3. spin without the lock until full is non-empty or done (after a while,
  *      doze: an M of a 2-core host may be descheduled, and spinning Ms steal
- *      its time); if done, return false;
+ *      its time; whoever publishes a buffer or sets done wakes the dozers,
+ *      work.dozing); if done, return false;
  *   4. lock; a full buffer? nwait--, take it, unlock, return true; else
  *      unlock, go to 3.
  * Why it cannot end early: grey objects exist only in an active worker's
@@ -60,6 +61,7 @@ static struct {
 	volatile int nwait;         /* workers waiting in getfull (lock; read without it) */
 	volatile bool done;         /* every worker waits and full is empty (lock) */
 	volatile int nexited;       /* workers that saw done (atomic) */
+	volatile uint64_t dozing;   /* bit m->id: that worker dozes in step 3 (atomic) */
 	bool inited;
 } work;
 
@@ -97,14 +99,32 @@ static void putempty(struct workbuf *b)
 	rt_unlock(&work.lock);
 }
 
+/*
+ * Ends the doze of every worker dozing in step 3: called after publishing a
+ * buffer or declaring done, both stored SEQ_CST before the bits are read,
+ * as a dozer stores its bit before its last look at nfull and done (a
+ * Dekker pair: either the dozer sees the work or this sees the dozer).
+ */
+static void wake_dozers(void)
+{
+	uint64_t bits = __atomic_load_n(&work.dozing, __ATOMIC_SEQ_CST);
+	while (bits != 0) {
+		struct rt_m *m = rt_allm[__builtin_ctzll(bits)];
+		bits &= bits - 1;
+		__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
+		rt_port_wake(m);
+	}
+}
+
 static void putfull(struct workbuf *b)
 {
 	RT_DASSERT(b->nobj > 0);
 	rt_lock(&work.lock);
 	b->next = work.full;
 	work.full = b;
-	__atomic_add_fetch(&work.nfull, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&work.nfull, 1, __ATOMIC_SEQ_CST);
 	rt_unlock(&work.lock);
+	wake_dozers();
 }
 
 /* A full buffer off the list, or NULL. work.lock held. */
@@ -197,11 +217,14 @@ bool gcwork_getfull(struct gcwork *w, struct rt_m *m)
 	/* Steps 1 and 2. */
 	rt_lock(&work.lock);
 	struct workbuf *f = takefull_locked();
-	if (f == NULL) {
-		if (++work.nwait == work.nproc)
-			work.done = true;
+	bool declared_done = false;
+	if (f == NULL && ++work.nwait == work.nproc) {
+		__atomic_store_n(&work.done, true, __ATOMIC_SEQ_CST);
+		declared_done = true;
 	}
 	rt_unlock(&work.lock);
+	if (declared_done)
+		wake_dozers();
 	uint64_t t0 = 0;
 	while (f == NULL) {
 		/* Step 3. */
@@ -214,11 +237,15 @@ bool gcwork_getfull(struct gcwork *w, struct rt_m *m)
 			if (now - t0 < GETFULL_SPIN_NS) {
 				__builtin_ia32_pause();
 			} else {
-				/* Doze: the tick (kernel) or the timeout (hosted) ends it. */
+				/* Doze until a buffer is published or done is set
+				 * (wake_dozers), at most GETFULL_DOZE_NS. */
+				uint64_t bit = 1ull << m->id;
 				__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
+				__atomic_or_fetch(&work.dozing, bit, __ATOMIC_SEQ_CST);
 				if (__atomic_load_n(&work.nfull, __ATOMIC_SEQ_CST) == 0 &&
 				    !__atomic_load_n(&work.done, __ATOMIC_SEQ_CST))
 					rt_port_idle(m, now + GETFULL_DOZE_NS);
+				__atomic_and_fetch(&work.dozing, ~bit, __ATOMIC_SEQ_CST);
 			}
 			continue;
 		}
