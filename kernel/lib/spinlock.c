@@ -148,7 +148,8 @@ static uint64_t irq_flags(void) { return read_rflags(); }
 struct spin_cpu {
     const struct spinlock *held[SPIN_HELD_MAX];
     bool irqsave[SPIN_HELD_MAX]; /* held[i] was taken by spin_lock_irqsave */
-    unsigned depth;              /* entries used in held[] */
+    unsigned depth;              /* locks held now (every SPIN_DEBUG level: the runtime's
+                                  * preemption reads it); entries used in held[] at >= 1 */
 } __attribute__((aligned(64)));  /* one cache line each: no false sharing */
 
 static struct spin_cpu spin_cpus[MAX_CPUS];
@@ -325,18 +326,18 @@ static inline void note_acquired(struct spinlock *l, bool irqsave)
 {
     __atomic_store_n(&l->cpu, (int32_t)my_cpu(), __ATOMIC_RELAXED);
     l->since = rdtsc();
+    struct spin_cpu *c = me_state();
     if (SPIN_DEBUG >= 1) {
-        struct spin_cpu *c = me_state();
         c->held[c->depth] = l; /* room checked by spin_check_acquire or below */
         c->irqsave[c->depth] = irqsave;
-        c->depth++;
     }
+    c->depth++;
 }
 
 static inline void note_released(struct spinlock *l)
 {
+    struct spin_cpu *c = me_state();
     if (SPIN_DEBUG >= 1) {
-        struct spin_cpu *c = me_state();
         unsigned i = c->depth;
         while (i-- > 0)
             if (c->held[i] == l)
@@ -345,8 +346,8 @@ static inline void note_released(struct spinlock *l)
             c->held[i] = c->held[i + 1];
             c->irqsave[i] = c->irqsave[i + 1];
         }
-        c->depth--;
     }
+    c->depth--;
     __atomic_store_n(&l->cpu, -1, __ATOMIC_RELAXED); /* ordered before the release below */
 }
 
@@ -447,4 +448,4 @@ void assert_no_locks_held(const char *context)
     check_or_panic(spin_check_none_held(context, err, sizeof(err)), err);
 }
 
-unsigned spin_held_count(void) { return SPIN_DEBUG >= 1 ? me_state()->depth : 0; }
+unsigned spin_held_count(void) { return me_state()->depth; }

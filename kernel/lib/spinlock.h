@@ -31,8 +31,9 @@
 
 /*
  * Debug level (a named constant, like Go's debug switches):
- *   0  the ticket lock and the too-long check only (owner CPU still kept:
- *      spin_held_by_me and the reports need it)
+ *   0  the ticket lock and the too-long check only (owner CPU and the count
+ *      of locks each CPU holds still kept: spin_held_by_me, the reports and
+ *      spin_held_count need them)
  *   1  + rank order, recursion, release by a non-holder, the per-CPU list of
  *      held locks (assert_no_locks_held), the interrupt-flag rules
  * On by default: this is a teaching kernel and the checks cost a few loads.
@@ -151,7 +152,8 @@ void spin_assert_held(const struct spinlock *l);
  * runtime lock. (No-op at SPIN_DEBUG 0.) */
 void assert_no_locks_held(const char *context);
 
-/* Spinlocks this CPU holds now (0 at SPIN_DEBUG 0). */
+/* Spinlocks this CPU holds now, at every SPIN_DEBUG level: the runtime's
+ * port asks it before stopping a G (rt/port/kernel.c). */
 unsigned spin_held_count(void);
 
 /*
