@@ -308,6 +308,11 @@ static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 	struct mcache *c = mcache_current();
 	RT_ASSERT_MSG(c != NULL, "rt_alloc: P %d has no mcache (rt_init / rt_start_procs?)",
 		      rt_port_current_p());
+	/* A thread outside the world would share its P's mcache with that P's M. */
+	RT_ASSERT_MSG(rt_getm() != NULL || rt_sched.main_g == NULL,
+		      "rt_alloc(%zu) from a thread that is not one of the running world's Ms "
+		      "(it would share P %d's mcache with that P's M): allocate from a coroutine",
+		      size, rt_port_current_p());
 	RT_ASSERT_MSG(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_OFF || rt_getm() == NULL,
 		      "rt_alloc(%zu) while the world is stopped for a collection (phase %u)", size,
 		      gc_phase);

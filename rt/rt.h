@@ -26,8 +26,10 @@
  *   - Outside a world, rt_gc() scans only the calling thread's stack: no
  *     other thread may allocate or hold the only pointer to an object then.
  *
- * Thread safety: any number of threads may allocate, each bound to a distinct P
- * (hosted: rt_hosted_set_p in rt/port/hosted.h, after rt_start_procs).
+ * Thread safety: between worlds, any number of threads may allocate, each
+ * bound to a distinct P (hosted: rt_hosted_set_p in rt/port/hosted.h, after
+ * rt_start_procs); while a world runs, only its coroutines do (a thread
+ * outside it panics at its next slow-path allocation, or when it binds).
  */
 #ifndef RT_RT_H
 #define RT_RT_H

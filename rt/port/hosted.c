@@ -42,6 +42,9 @@ void rt_hosted_set_p(int p)
 {
 	if (p < 0 || p >= RT_MAX_PROCS)
 		rt_throw("rt_hosted_set_p(%d): P out of range [0, %d)", p, RT_MAX_PROCS);
+	if (rt_tls_m == NULL && rt_sched.main_g != NULL)
+		rt_throw("rt_hosted_set_p(%d) from a thread outside the running world: P %d belongs to "
+			 "its M now (bind threads to Ps only between worlds)", p, p);
 	rt_hosted_current_p = p;
 }
 

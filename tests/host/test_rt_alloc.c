@@ -17,6 +17,7 @@
 #include "rt/mheap.h"
 #include "rt/port/hosted.h"
 #include "rt/rt.h"
+#include "rt/sched.h"
 #include "rt/sys.h"
 #include "tests/host/tap.h"
 #include "tests/xorshift.h"
@@ -726,6 +727,47 @@ static void bad_size_child(void)
 	rt_alloc(40, &node_type);
 }
 
+/* A thread outside a running world may neither bind itself to a P nor
+ * allocate: it would share that P's mcache with the P's M. */
+static void *outsider_binds(void *arg)
+{
+	(void)arg;
+	rt_hosted_set_p(0);
+	return NULL;
+}
+
+static void *outsider_allocates(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100000; i++)   /* past the fast path: a span's worth is enough */
+		rt_alloc(64, NULL);
+	return NULL;
+}
+
+static void *(*outsider_body)(void *);
+
+static void outsider_main(void *arg)
+{
+	(void)arg;
+	pthread_t t;
+	pthread_create(&t, NULL, outsider_body, NULL);
+	pthread_join(t, NULL);   /* holds this world's only M: nothing else runs on P 0 */
+}
+
+static void outsider_bind_child(void)
+{
+	outsider_body = outsider_binds;
+	rt_run(outsider_main, NULL, 1);
+	printf("survived\n");
+}
+
+static void outsider_alloc_child(void)
+{
+	outsider_body = outsider_allocates;
+	rt_run(outsider_main, NULL, 1);
+	printf("survived\n");
+}
+
 static void print_child(void)
 {
 	rt_print_memstats();
@@ -751,6 +793,13 @@ static void test_failures(void)
 	st = run_child(bad_size_child, out, sizeof(out));
 	tap_check(died_with(st, out, "40 bytes is not a whole number of struct node"),
 		  "a size that is not a multiple of the type's size panics");
+	st = run_child(outsider_bind_child, out, sizeof(out));
+	tap_check(died_with(st, out, "rt_hosted_set_p(0) from a thread outside the running world") &&
+		  !strstr(out, "survived"),
+		  "binding a thread outside the running world to a P panics");
+	st = run_child(outsider_alloc_child, out, sizeof(out));
+	tap_check(died_with(st, out, "from a thread that is not one of the running world's Ms") && !strstr(out, "survived"),
+		  "allocating from a thread outside the running world panics");
 	st = run_child(print_child, out, sizeof(out));
 	tap_check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "HeapInuse") &&
 		  strstr(out, "MSpanSys") && strstr(out, "by size class"),
