@@ -3,6 +3,7 @@
 #
 #   make            build the loader and the kernel
 #   make run        boot the tour under QEMU (exits 0)
+#   make shell      boot into an interactive prompt on the serial console ('help', 'exit')
 #   make test       host tests, then the in-kernel suite and the failure paths
 #   make debug      boot with QEMU waiting for gdb, and attach gdb with symbols
 #   make bench      side-by-side allocation benchmarks (not part of test)
@@ -62,7 +63,7 @@ KERNEL_OBJS :=
 HOST_TESTS  :=
 ALL_DEPS    :=
 
-.PHONY: all run test test-host test-kernel test-boot stress debug clean deps
+.PHONY: all run shell test test-host test-kernel test-boot stress debug clean deps
 all:
 
 include boot/build.mk
@@ -79,6 +80,9 @@ deps:
 
 run: deps all
 	$(Q)scripts/qemu --loader $(LOADER) --kernel $(KERNEL) $(RUN_ARGS)
+
+shell: deps all
+	$(Q)scripts/qemu --loader $(LOADER) --kernel $(KERNEL) --cmdline run=shell --input - --timeout 0 $(RUN_ARGS)
 
 test: deps all $(HOST_TESTS)
 	$(Q)BUILD=$(BUILD) tests/run-all $(HOST_TESTS)

@@ -40,6 +40,23 @@ static uint64_t *walk(uint64_t va, int *level)
     return NULL; /* a table outside the direct map */
 }
 
+int pgwalk_path(uint64_t va, uint64_t entry[4], unsigned index[4])
+{
+    if (!va_canonical(va))
+        return 0;
+    uint64_t *t = table_at(read_cr3());
+    int n = 0;
+    for (int l = 3; t != NULL; l--) {
+        unsigned i = (unsigned)(va >> (12 + 9 * l)) & 511;
+        entry[n] = t[i];
+        index[n++] = i;
+        if (!(t[i] & PTE_P) || l == 0 || ((t[i] & PTE_PS) && l <= 2))
+            break;
+        t = table_at(t[i]);
+    }
+    return n;
+}
+
 uint64_t pgwalk_lookup(uint64_t va, uint64_t *page_size)
 {
     int level;

@@ -30,6 +30,15 @@ void pgwalk_init(uint64_t direct_map_size);
  * walker is not ready); *page_size gets 4 KiB, 2 MiB or 1 GiB. */
 uint64_t pgwalk_lookup(uint64_t va, uint64_t *page_size);
 
+/*
+ * The walk of va level by level, the PML4 first: entry[i] is the entry read
+ * at level 3 - i (3 = PML4 ... 0 = PT) and index[i] its index in that table.
+ * Returns how many levels were read: the last is the leaf (4 KiB, or a large
+ * page) or the first entry not present. 0 if va is not canonical or the
+ * walker is not ready.
+ */
+int pgwalk_path(uint64_t va, uint64_t entry[4], unsigned index[4]);
+
 /* True if every byte of [va, va+len) is mapped (any permission). */
 bool pgwalk_mapped(uint64_t va, uint64_t len);
 

@@ -5,7 +5,8 @@
  * low when LCR.DLAB=1, 1 IER or divisor high, 2 FCR, 3 LCR, 4 MCR, 5 LSR.
  * The divisor is 115200 / baud = 1. Output waits for LSR.THRE (transmit
  * holding register empty) before each byte, with a bound so that a machine
- * without a UART loses output instead of hanging.
+ * without a UART loses output instead of hanging. Input is read only when
+ * asked (serial_try_getc: LSR.DR, then RBR): the UART raises no interrupt.
  */
 #include "kernel/lib/serial.h"
 
@@ -23,6 +24,7 @@
 
 #define LCR_8N1  0x03
 #define LCR_DLAB 0x80
+#define LSR_DR   0x01 /* a received byte waits in RBR */
 #define LSR_THRE 0x20
 #define FCR_ENABLE_CLEAR 0x07 /* enable FIFOs, clear both */
 #define MCR_DTR_RTS 0x03
@@ -63,4 +65,14 @@ void serial_write(const char *s, size_t n)
             put_byte('\r');
         put_byte(s[i]);
     }
+}
+
+int serial_try_getc(void)
+{
+    if (!ready)
+        serial_init();
+    uint8_t lsr = inb(COM1 + REG_LSR);
+    if (lsr == 0xff || !(lsr & LSR_DR)) /* 0xff: no UART on the bus */
+        return -1;
+    return inb(COM1 + REG_DATA);
 }
