@@ -61,9 +61,11 @@
  *      pointers (its type says so), any other ring is noscan (a C struct
  *      holding pointers is a multiple of 8 bytes, so only pointer-free
  *      elements have other sizes).
- *   5. The frames of whoever started the world: each M's [exit_sp, caller_hi)
+ *   5. The frames of whoever started the world: M 0's [exit_sp, caller_hi)
  *      on the stack rt_mstart_asm ran on (a test's main() locals held across
- *      rt_run; the callee-saved registers rt_mstart_asm pushed).
+ *      rt_run; the callee-saved registers rt_mstart_asm pushed). The other
+ *      Ms are entered by the port's code, which holds no heap pointer: their
+ *      caller frames would only contribute stale words (caller_hi 0).
  *   6. System stacks while user code runs on them: empty at every stop,
  *      since rt_systemstack holds m->locks and the stop waits for it.
  *   7. Outside a world (rt_gc called by a thread that is not running

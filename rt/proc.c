@@ -1258,8 +1258,12 @@ static void mstart(int id)
 	rt_port_setm(m);
 	m->curg = NULL;
 	m->locks = 0;
+	/* Root 5: the frames above exit_sp, on the caller of rt_run only (M 0:
+	 * both ports run it there); the other Ms' callers are the port's. */
 	uintptr_t lo;
-	rt_port_stack_bounds(&lo, &m->caller_hi);   /* root 5: the frames above exit_sp */
+	m->caller_hi = 0;
+	if (id == 0)
+		rt_port_stack_bounds(&lo, &m->caller_hi);
 	rt_set_stackguard(0);
 	rt_mstart_asm(m, mstart_on_g0);
 	m->exit_sp = 0;

@@ -179,7 +179,7 @@ struct rt_m {
 	uint64_t fastrand;         /* fastrand()'s state, never 0 (own M) */
 	bool (*park_unlock)(struct rt_g *gp, void *arg); /* rt_park: run on g0 after the switch */
 	void *park_arg;
-	uintptr_t caller_hi;       /* top of the stack rt_mstart_asm ran on: [exit_sp, caller_hi) is a GC root */
+	uintptr_t caller_hi;       /* M 0: top of the stack rt_mstart_asm ran on, [exit_sp, caller_hi) a GC root; others 0 */
 	uint32_t gc_epoch_seen;    /* the last mark this M joined (rt/mgc.c mark epochs; own M) */
 	bool gc_forced;            /* the stop this M asks for is rt_gc's (own M) */
 	uint32_t gc_seen_num_gc;   /* NumGC when it decided to ask (own M) */

@@ -41,7 +41,13 @@
 #include "tests/xorshift.h"
 
 #ifndef HOSTED
+#include "kernel/bootstacks.h"
+#include "kernel/ksyms.h"
+#include "kernel/sections.h"
+#include "kernel/smp.h"
 #include "mm/buddy.h"
+#include "mm/kstack.h"
+#include "mm/layout.h"
 #endif
 
 #define HIDE 0x5a5a5a5a5a5a5a5aull
@@ -103,11 +109,55 @@ __attribute__((noinline)) static void controls_make(void)
     for (unsigned i = 0; i < NCONTROL; i++)
         controls[i] = new_obj_hidden(1000 + i);
 }
+#ifndef HOSTED
+/* Every word of [lo, hi) that points into [obj, obj + size] (the end too:
+ * scanblock's one-past-the-end rule), printed with its symbol. */
+static void find_words_into(const char *where, uintptr_t lo, uintptr_t hi, uintptr_t obj, size_t size)
+{
+    for (uintptr_t a = (lo + 7) & ~(uintptr_t)7; a + 8 <= hi; a += 8) {
+        uintptr_t w = *(const volatile uintptr_t *)a;
+        if (w >= obj && w <= obj + size) {
+            char sym[96];
+            CASE_DIAG("    %s word at %#lx (%s) holds %#lx", where, (unsigned long)a,
+                      ksym_format(a, sym, sizeof sym), (unsigned long)w);
+        }
+    }
+}
+#endif
+
+/* A diagnostic, not a check: where a kept control's address still lies among
+ * the places a conservative root scan reads (kernel: data, bss, every CPU's
+ * kernel stack, whole; the coroutines' stacks are not searched). */
+static void explain_kept_controls(void)
+{
+    for (unsigned i = 0; i < NCONTROL; i++) {
+        if (freed(controls[i]))
+            continue;
+        uintptr_t o = (uintptr_t)unhide(controls[i]);
+        CASE_DIAG("  control %u at %#lx was kept", i, (unsigned long)o);
+#ifndef HOSTED
+        struct bootstack bs = bootstack(STACK_BOOT);
+        find_words_into("data", (uintptr_t)__stop_rt_noscan, (uintptr_t)__data_end, o, sizeof(struct obj));
+        find_words_into("bss", (uintptr_t)__bss_kstacks_end, (uintptr_t)__bss_end, o, sizeof(struct obj));
+        find_words_into("boot stack", bs.base, bs.top, o, sizeof(struct obj));
+        for (unsigned c = 1; c < cpu_count(); c++) {
+            uint64_t lo, hi;
+            if (kstack_bounds(LAYOUT_KSTACK_BASE + (uint64_t)c * KSTACK_SLOT_SIZE + KSTACK_GUARD_SIZE, &lo, &hi))
+                find_words_into("an AP's kernel stack", lo, hi, o, sizeof(struct obj));
+        }
+#endif
+    }
+}
+
 __attribute__((noinline)) static bool controls_freed(void)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < NCONTROL; i++)
         n += freed(controls[i]);
+    if (n < NCONTROL - 4) {
+        CASE_DIAG("only %u of %d control objects were freed:", n, NCONTROL);
+        explain_kept_controls();
+    }
     return n >= NCONTROL - 4;
 }
 
