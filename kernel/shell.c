@@ -12,8 +12,10 @@
  *
  * Contract: nothing a user types panics the kernel. Every number is parsed
  * whole (decimal, 0x hex, a K/M/G suffix for sizes) or refused naming the
- * word; every request is bounded before it is made (allocations by the free
- * frames, coroutines by a count and the frames their stacks need); an
+ * word; every request is bounded before it is made, by half of what sys_map
+ * could still commit after one heap growth (budget_bytes: past that, a heap
+ * growth is refused and the runtime panics out of memory), and coroutines
+ * by a count too; an
  * unknown command is answered with the list of commands; a line longer than
  * SHELL_LINE_MAX is refused whole. `walk` reads page tables only through the
  * direct map (kernel/pgwalk.c), so any address is safe to ask about.
@@ -39,6 +41,7 @@
 #include "mm/buddy.h"
 #include "mm/layout.h"
 #include "mm/paging.h"
+#include "mm/sysmem.h"
 #include "rt/mbarrier.h"
 #include "rt/rt.h"
 #include "rt/sched.h"
@@ -49,9 +52,15 @@
 #define SHELL_ALLOC_MAX 1000000 /* objects per `alloc` */
 #define SHELL_GO_MAX 10000      /* coroutines per `go` */
 #define SHELL_GO_FRAMES 4       /* frames a coroutine may need (G, a 4 KiB stack, growth) */
+/* Room one request may need beyond its own bytes: a heap growth maps a 4 MiB
+ * chunk at once (rt/mheap.h RT_HEAP_MAP_CHUNK) and a new arena ~1.1 MiB of
+ * metadata and page tables. */
+#define SHELL_GROWTH_SLACK_FRAMES (1024 + 512)
 
 /* ---- reading a line ---- */
 
+/* Polls: outside a world no tick runs, so a hlt would wait for nothing (the
+ * UART raises no interrupt). An idle prompt keeps one vCPU busy. */
 static int getc_blocking(void)
 {
     for (;;) {
@@ -180,8 +189,6 @@ struct command {
     int min_args, max_args; /* words after the name */
     void (*run)(int argc, char **argv);
 };
-static const struct command commands[];
-
 static void cmd_help(int argc, char **argv);
 
 static void cmd_layout(int argc, char **argv)
@@ -244,12 +251,29 @@ static uint64_t shell_kept_count[SHELL_KEEP_MAX];
 static const uint8_t ptr_mask[] = {0x1};
 static const struct rt_type ptr_type = {sizeof(void *), 8, 8, ptr_mask, "void *"};
 
-/* The heap bytes n objects of size bytes will take at most (a slot rounds up
- * to its size class, at most 1/8 more, or to whole pages for a large one). */
+/* The memory n objects of size bytes will take at most: a slot rounds up to
+ * its size class (at most 1/8 more) or a large object to whole 8 KiB pages,
+ * plus one partly used span (up to 80 KiB for the largest classes), plus
+ * each 64 MiB arena's metadata (bitmaps, span map: about 1.1 MiB). */
 static uint64_t alloc_footprint(uint64_t n, uint64_t size)
 {
     uint64_t slot = size <= 32768 ? size + size / 8 + 16 : (size + 8191) & ~8191ull;
-    return n * slot;
+    uint64_t bytes = n * slot + (80u << 10);
+    return bytes + ((bytes >> 26) + 1) * (1280u << 10);
+}
+
+/*
+ * The bytes one request may take: half of what sys_map could still commit
+ * (the free frames, minus those already promised to committed pages, minus
+ * the OS's reserve: mm/sysmem.c refuses a commit past that, and a refused
+ * heap growth is the runtime's out-of-memory panic), after room for one
+ * growth. Kept batches lower it for the next request.
+ */
+static uint64_t budget_bytes(void)
+{
+    uint64_t free = frame_free_count();
+    uint64_t held = sysmem_charge_pages() + SYSMEM_RESERVE_FRAMES + SHELL_GROWTH_SLACK_FRAMES;
+    return free > held ? (free - held) / 2 * 4096 : 0;
 }
 
 static void cmd_alloc(int argc, char **argv)
@@ -266,12 +290,13 @@ static void cmd_alloc(int argc, char **argv)
         kprintf("alloc: COUNT must be 1..%d and SIZE 1..64M\n", SHELL_ALLOC_MAX);
         return;
     }
-    uint64_t need = alloc_footprint(count, size) + (keep ? count * 8 : 0);
-    uint64_t free_bytes = frame_free_count() * 4096;
-    if (need > free_bytes / 2) {
-        kprintf("alloc: %lu x %lu B needs up to %lu KiB; only half the free memory (%lu KiB) may be asked for\n",
+    uint64_t need = alloc_footprint(count, size) + (keep ? alloc_footprint(1, count * 8) : 0);
+    uint64_t budget = budget_bytes();
+    if (need > budget) {
+        kprintf("alloc: %lu x %lu B needs up to %lu KiB; only half the memory the heap could still get "
+                "(%lu KiB) may be asked for\n",
                 (unsigned long)count, (unsigned long)size, (unsigned long)(need >> 10),
-                (unsigned long)(free_bytes >> 11));
+                (unsigned long)(budget >> 10));
         return;
     }
     int slot = -1;
@@ -353,9 +378,13 @@ static void cmd_go(int argc, char **argv)
         kprintf("go: COUNT must be 1..%d\n", SHELL_GO_MAX);
         return;
     }
-    if (count * SHELL_GO_FRAMES > frame_free_count() / 2) {
-        kprintf("go: %lu coroutines may need %lu frames; only %lu are free\n", (unsigned long)count,
-                (unsigned long)(count * SHELL_GO_FRAMES), (unsigned long)frame_free_count());
+    /* Each: its G and stack frames, and the 1 KiB it allocates (kept until the world ends). */
+    uint64_t need = count * (SHELL_GO_FRAMES * 4096 + 64 * 16 * 2);
+    uint64_t budget = budget_bytes();
+    if (need > budget) {
+        kprintf("go: %lu coroutines may need %lu KiB; only half the memory the heap and stacks could still "
+                "get (%lu KiB) may be asked for\n", (unsigned long)count, (unsigned long)(need >> 10),
+                (unsigned long)(budget >> 10));
         return;
     }
     for (unsigned c = 0; c < MAX_CPUS; c++)
@@ -414,6 +443,11 @@ static void cmd_walk(int argc, char **argv)
         kprintf("\n");
     }
     uint64_t last = n > 0 ? entry[n - 1] : 0;
+    int leaf_level = 4 - n; /* 3 = PML4 ... 0 = PT */
+    if (n > 0 && (last & PTE_P) && leaf_level > 0 && !(leaf_level <= 2 && (last & PTE_PS))) {
+        kprintf("  the next table lies outside the direct map: the walk stops here\n");
+        return;
+    }
     if (n == 0 || !(last & PTE_P)) {
         char what[120];
         if (layout_describe(va, what, sizeof what))
@@ -422,7 +456,7 @@ static void cmd_walk(int argc, char **argv)
             kprintf("  not mapped\n");
         return;
     }
-    uint64_t page = 1ull << (12 + 9 * (4 - n)); /* the leaf's level is 4 - n */
+    uint64_t page = 1ull << (12 + 9 * leaf_level);
     uint64_t pa = (last & PTE_ADDR_MASK & ~(page - 1)) + (va & (page - 1));
     char what[120];
     kprintf("  -> physical 0x%lx in a %lu KiB page; its frame: %s\n", (unsigned long)pa, (unsigned long)(page >> 10),

@@ -50,7 +50,7 @@
 #include "rt/sys.h"
 
 #define RESV_MAX 1024
-#define KERNEL_RESERVE_FRAMES 512 /* frames sys_map never promises away (2 MiB) */
+#define KERNEL_RESERVE_FRAMES SYSMEM_RESERVE_FRAMES /* frames sys_map never promises away (2 MiB) */
 
 struct resv {
     uint64_t start, end; /* [start, end), page-aligned */

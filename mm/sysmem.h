@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Frames sys_map never promises away: a commit must leave this many free
+ * beyond every page already promised. */
+#define SYSMEM_RESERVE_FRAMES 512
+
 /* Pages committed by sys_map and not yet backed (frames promised). */
 uint64_t sysmem_charge_pages(void);
 
