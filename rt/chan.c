@@ -56,13 +56,14 @@
  * Elements are copied with rt_memcpy; the ring is allocated as "every word
  * may be a pointer" when the element size is a multiple of 8 (sched.h's API
  * has no element type), so a collector must treat its words conservatively,
- * and element copies into it will need the bulk write barrier when the
- * collector arrives.
+ * and every copy or clear of such an element goes through the bulk write
+ * barrier (rt_bulk_barrier, elem_copy/elem_clear).
  *
  * Cites: Go's runtime/chan.go (hchan, sudog hand-off, closechan),
  * runtime2.go (sudog).
  */
 #include "rt/chan.h"
+#include "rt/mbarrier.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
 
@@ -181,16 +182,31 @@ static void *chanbuf(struct rt_chan *c, size_t i)
 	return c->buf + i * c->elemsize;
 }
 
+/* Elements whose size is a multiple of 8 may hold pointers (the ring's type
+ * says every word may): their copies and clears go through the bulk barrier
+ * (rt/mbarrier.h). Its test and the copy are one step: this is runtime text,
+ * which no preemption splits (the tick stops only user text, a poisoned guard
+ * yields only at user code's prologues), lock held or not. A destination on
+ * another G's stack (a parked receiver's) gets it too, as Go's sendDirect:
+ * that stack may already be scanned. */
+static bool elem_may_hold_pointers(const struct rt_chan *c) { return c->elemsize % 8 == 0; }
+
 static void elem_copy(const struct rt_chan *c, void *dst, const void *src)
 {
-	if (dst != NULL && c->elemsize != 0)
-		rt_memcpy(dst, src, c->elemsize);
+	if (dst == NULL || c->elemsize == 0)
+		return;
+	if (elem_may_hold_pointers(c))
+		rt_bulk_barrier(dst, src, c->elemsize, NULL);
+	rt_memcpy(dst, src, c->elemsize);
 }
 
 void elem_clear(const struct rt_chan *c, void *dst)
 {
-	if (dst != NULL && c->elemsize != 0)
-		rt_memclr(dst, c->elemsize);
+	if (dst == NULL || c->elemsize == 0)
+		return;
+	if (elem_may_hold_pointers(c))
+		rt_bulk_barrier(dst, NULL, c->elemsize, NULL);
+	rt_memclr(dst, c->elemsize);
 }
 
 /* Puts elem at the ring's tail (room checked by the caller). */
@@ -208,7 +224,7 @@ void ring_take(struct rt_chan *c, void *elem)
 	if (c->elemsize != 0) {
 		void *qp = chanbuf(c, c->recvx);
 		elem_copy(c, elem, qp);
-		rt_memclr(qp, c->elemsize);   /* no stale pointers kept alive in the ring */
+		elem_clear(c, qp);   /* no stale pointers kept alive in the ring */
 	}
 	if (++c->recvx == c->cap)
 		c->recvx = 0;
@@ -241,7 +257,7 @@ struct rt_g *recv_from_sender(struct rt_chan *c, struct sudog *sg, void *elem)
 		if (c->elemsize != 0) {
 			void *qp = chanbuf(c, c->recvx);
 			elem_copy(c, elem, qp);
-			rt_memcpy(qp, sg->elem, c->elemsize);
+			elem_copy(c, qp, sg->elem);
 		}
 		if (++c->recvx == c->cap)
 			c->recvx = 0;

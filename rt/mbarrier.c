@@ -3,6 +3,11 @@
  * the debug check, the slow path, and the table of store ranges an
  * asynchronous preemption restarts.
  *
+ * The bulk barrier (rt_bulk_barrier, and rt_typedmemmove on top of it) is
+ * the same test for copies and clears of memory holding pointers: channel
+ * elements (rt/chan.c) and C code's typed copies. It runs in runtime text,
+ * so its test and the copy after it are one step as well.
+ *
  * Invariants: rt_wb_enabled changes only with the world stopped (DESIGN.md
  * 7.11, "Phases"); a store's range covers its flag test and its store and
  * writes nothing but the flags register before the store, so it can be
@@ -23,6 +28,7 @@
 
 volatile uint8_t rt_wb_enabled;
 uint64_t rt_wb_slow_calls;   /* statistics: slow-path stores (atomic) */
+uint64_t rt_wb_bulk_words;   /* statistics: pointer words seen by bulk barriers (atomic) */
 
 void rt_barrier_check(const void *slot, const void *val)
 {
@@ -63,4 +69,60 @@ uintptr_t rt_restart_pc(uintptr_t pc)
 		if (pc >= r->lo && pc < r->hi)
 			return r->lo;
 	return pc;
+}
+
+void rt_bulk_barrier(void *dst, const void *src, size_t n, const uint8_t *ptrmask)
+{
+	/* Misaligned words are never pointers to the collector, which reads
+	 * aligned words only: nothing to shade. */
+	if (!rt_wb_enabled || (uintptr_t)dst % 8 != 0)
+		return;
+	(void)src;
+	uint64_t words = 0;
+	for (size_t i = 0; i < n / 8; i++)
+		if (ptrmask == NULL || (ptrmask[i / 8] >> (i % 8) & 1)) {
+			/* issue 13: shade ((void **)dst)[i] and, for a copy, ((void *const *)src)[i] */
+			words++;
+		}
+	__atomic_add_fetch(&rt_wb_bulk_words, words, __ATOMIC_RELAXED);
+}
+
+static inline void copy_word(uint8_t *d, const uint8_t *s)
+{
+	uint64_t w;
+	__builtin_memcpy(&w, s, 8);   /* one 8-byte load and store: no aliasing games */
+	__builtin_memcpy(d, &w, 8);
+}
+
+/* memmove, by whole words wherever dst is word-aligned (src may not be:
+ * copy_word reads unaligned), so no aligned pointer in dst is ever torn;
+ * the tail past the last whole word by bytes. Each step reads before it
+ * writes, in the direction that never overwrites unread source. */
+static void move_words(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	if ((uintptr_t)d == (uintptr_t)s || n == 0)
+		return;
+	size_t whole = (uintptr_t)d % 8 == 0 ? n & ~(size_t)7 : 0;
+	if ((uintptr_t)d < (uintptr_t)s) {
+		for (size_t i = 0; i < whole; i += 8)
+			copy_word(d + i, s + i);
+		for (size_t i = whole; i < n; i++)
+			d[i] = s[i];
+	} else {
+		for (size_t i = n; i > whole; i--)
+			d[i - 1] = s[i - 1];
+		for (size_t i = whole; i > 0; i -= 8)
+			copy_word(d + i - 8, s + i - 8);
+	}
+}
+
+void rt_typedmemmove(const struct rt_type *t, void *dst, const void *src)
+{
+	if (dst == src || t->size == 0)
+		return;
+	if (t->ptrdata != 0)
+		rt_bulk_barrier(dst, src, t->ptrdata, t->ptrmask);
+	move_words(dst, src, t->size);
 }

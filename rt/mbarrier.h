@@ -51,6 +51,25 @@ extern volatile uint8_t rt_wb_enabled;
 /* The slow path: shade *slot and val, then *slot = val. */
 void rt_wb_slow(void **slot, void *val);
 extern uint64_t rt_wb_slow_calls;   /* statistics: stores that took the slow path */
+/*
+ * The bulk barrier (Go's bulkBarrierPreWrite), before n bytes at dst are
+ * overwritten by src (a copy) or cleared (src NULL): with the barrier on,
+ * each word that may be a pointer (bit i of ptrmask for word i; ptrmask NULL:
+ * every word) has its old value in dst and its new one in src shaded (a
+ * misaligned dst holds no pointer the collector sees: nothing). Callers run
+ * in runtime text, so the flag test and the copy after it are one step (no
+ * preemption stops runtime text between them).
+ */
+void rt_bulk_barrier(void *dst, const void *src, size_t n, const uint8_t *ptrmask);
+extern uint64_t rt_wb_bulk_words;   /* statistics: pointer words the bulk barrier saw (atomic) */
+
+/*
+ * Copies one value of type t from src to dst (which may overlap) through the
+ * barrier: C code's way to copy memory holding pointers into the heap or a
+ * global (Go's typedmemmove). Off, a memmove.
+ */
+void rt_typedmemmove(const struct rt_type *t, void *dst, const void *src);
+
 /* Where a G stopped at pc resumes: the start of the pointer store's
  * [test, store] range holding pc, or pc itself outside every range. */
 uintptr_t rt_restart_pc(uintptr_t pc);

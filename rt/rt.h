@@ -20,8 +20,9 @@
  *     __thread variables, on a thread that is not running the world, or
  *     hidden (XOR-linked lists, tagged pointers, offsets): keep a plain copy
  *     where the collector looks.
- *   - Pointer stores into heap objects and globals go through RT_STORE_PTR:
- *     a flag test and a store today (the flag is never set), the write
+ *   - Pointer stores into heap objects and globals go through RT_STORE_PTR,
+ *     and copies of memory that holds pointers through rt_typedmemmove: a
+ *     flag test and a store today (the flag is never set), the write
  *     barrier when marking becomes concurrent (rt/mbarrier.h).
  *   - Outside a world, rt_gc() scans only the calling thread's stack: no
  *     other thread may allocate or hold the only pointer to an object then.
