@@ -119,12 +119,14 @@ struct mspan *mcentral_cache_span(struct mcentral *c)
 		take(c, partial_unswept(c, sg), s, sg);
 		rt_unlock(&c->lock);
 		mspan_sweep(s, true);
+		sweep_note_swept();
 		goto cached;
 	}
 	while ((s = full_unswept(c, sg)->first) != NULL) {
 		take(c, full_unswept(c, sg), s, sg);
 		rt_unlock(&c->lock);
 		mspan_sweep(s, true);
+		sweep_note_swept();
 		if (s->alloc_count < s->nelems)
 			goto cached;
 		rt_lock(&c->lock);

@@ -153,6 +153,7 @@ bool mspan_sweep(struct mspan *s, bool preserve);
  * pages that went back to the heap (0 if the span kept a live object). */
 bool sweepone(uintptr_t *freed_pages);
 void sweep_note_taken(void);       /* a span left an unswept list (its mcentral's lock held) */
+void sweep_note_swept(void);       /* its taker finished sweeping it (mspan_sweep returned) */
 /* Sweeps until npages pages went back to the heap or nothing is unswept (Go's reclaim). */
 void sweep_reclaim(uintptr_t npages);
 void sweep_finish(void);           /* sweeps everything left (world stopped, or rt_gc's caller) */

@@ -49,7 +49,13 @@
  *     is left, so a mark always starts with every span swept and every mark
  *     bit clear.
  * sweep.nunswept counts the spans on unswept lists (set at mark termination,
- * decremented by each take), so "is the sweep done" is one load.
+ * decremented by each take), so "is every span taken" is one load. A taken
+ * span is swept by its taker after the take, so sweep.nactive counts those
+ * taken and not yet swept: raised before nunswept drops (both SEQ_CST),
+ * lowered when mspan_sweep returns. sweep_finish waits for both to reach 0,
+ * so rt_gc returns only when every span is swept, not merely taken by
+ * another M that is still sweeping it (make stress saw rt.gc.root_global on
+ * 8 CPUs check its garbage a moment too early: none freed, then all).
  *
  * Locking: an mcentral's lock to take a span off or put it on a list; the
  * sweep itself runs on a span no one else can reach; mheap_free takes the
@@ -68,8 +74,11 @@
 uint64_t sweep_frees[RT_NUM_SIZE_CLASSES];
 uint64_t sweep_freed_bytes;
 
+#define SWEEP_WAIT_NS (30ull * 1000 * 1000 * 1000)   /* sweep_finish's bound on other sweepers */
+
 static struct {
 	volatile int64_t nunswept;   /* spans on unswept lists (atomic) */
+	volatile int64_t nactive;    /* spans taken off those lists whose sweep is not done (atomic) */
 	volatile uint32_t cursor;    /* next span class sweepone looks at (atomic) */
 } sweep;
 
@@ -162,7 +171,15 @@ bool mspan_sweep(struct mspan *s, bool preserve)
 
 void sweep_note_taken(void)
 {
-	int64_t n = __atomic_sub_fetch(&sweep.nunswept, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sweep.nactive, 1, __ATOMIC_SEQ_CST);   /* before the count drops */
+	int64_t n = __atomic_sub_fetch(&sweep.nunswept, 1, __ATOMIC_SEQ_CST);
+	RT_DASSERT(n >= 0);
+	(void)n;
+}
+
+void sweep_note_swept(void)
+{
+	int64_t n = __atomic_sub_fetch(&sweep.nactive, 1, __ATOMIC_RELEASE);
 	RT_DASSERT(n >= 0);
 	(void)n;
 }
@@ -179,7 +196,9 @@ bool sweepone(uintptr_t *freed_pages)
 			if (s == NULL)
 				continue;
 			uintptr_t npages = s->npages;
-			if (mspan_sweep(s, false))
+			bool kept = mspan_sweep(s, false);
+			sweep_note_swept();
+			if (kept)
 				mcentral_put_swept(c, s);
 			else
 				*freed_pages = npages;
@@ -204,8 +223,18 @@ void sweep_finish(void)
 	uintptr_t got;
 	while (sweepone(&got))
 		;
-	RT_ASSERT_MSG(sweep.nunswept == 0, "sweep_finish: %ld spans left unswept",
-		      (long)sweep.nunswept);
+	/* Spans other Ms took are theirs to finish (world running: rt_gc's
+	 * caller; stopped, none is in flight and this returns at once). */
+	uint64_t t0 = 0;
+	while (__atomic_load_n(&sweep.nunswept, __ATOMIC_SEQ_CST) != 0 ||
+	       __atomic_load_n(&sweep.nactive, __ATOMIC_SEQ_CST) != 0) {
+		uint64_t now = rt_port_nanotime();
+		if (t0 == 0)
+			t0 = now;
+		RT_ASSERT_MSG(now - t0 < SWEEP_WAIT_NS, "sweep_finish: %ld spans unswept, %ld still being swept "
+			      "by other Ms after 30 s", (long)sweep.nunswept, (long)sweep.nactive);
+		__builtin_ia32_pause();
+	}
 }
 
 bool sweep_done(void)
