@@ -23,38 +23,43 @@ static uint64_t *table_at(uint64_t pa)
 }
 
 /* Walks to the entry mapping va; returns a pointer to it (leaf or not
- * present) and its level (3 = PML4 ... 0 = PT), or NULL. */
-static uint64_t *walk(uint64_t va, int *level)
+ * present) and its level (3 = PML4 ... 0 = PT), or NULL (not canonical, or a
+ * table outside the direct map). With path non-NULL, also records every
+ * entry read and its index, the PML4's first, and their count. */
+struct walk_path {
+    uint64_t *entry;
+    unsigned *index;
+    int n;
+};
+static uint64_t *walk_recording(uint64_t va, int *level, struct walk_path *path)
 {
     if (!va_canonical(va))
         return NULL;
     uint64_t *t = table_at(read_cr3());
     for (int l = 3; t != NULL; l--) {
-        uint64_t *e = &t[(va >> (12 + 9 * l)) & 511];
+        unsigned i = (unsigned)(va >> (12 + 9 * l)) & 511;
+        uint64_t *e = &t[i];
+        if (path != NULL) {
+            path->entry[path->n] = *e;
+            path->index[path->n++] = i;
+        }
         if (!(*e & PTE_P) || l == 0 || ((*e & PTE_PS) && l <= 2)) {
             *level = l;
             return e;
         }
         t = table_at(*e);
     }
-    return NULL; /* a table outside the direct map */
+    return NULL;
 }
+
+static uint64_t *walk(uint64_t va, int *level) { return walk_recording(va, level, NULL); }
 
 int pgwalk_path(uint64_t va, uint64_t entry[4], unsigned index[4])
 {
-    if (!va_canonical(va))
-        return 0;
-    uint64_t *t = table_at(read_cr3());
-    int n = 0;
-    for (int l = 3; t != NULL; l--) {
-        unsigned i = (unsigned)(va >> (12 + 9 * l)) & 511;
-        entry[n] = t[i];
-        index[n++] = i;
-        if (!(t[i] & PTE_P) || l == 0 || ((t[i] & PTE_PS) && l <= 2))
-            break;
-        t = table_at(t[i]);
-    }
-    return n;
+    struct walk_path path = {entry, index, 0};
+    int level;
+    walk_recording(va, &level, &path);
+    return path.n;
 }
 
 uint64_t pgwalk_lookup(uint64_t va, uint64_t *page_size)

@@ -50,7 +50,6 @@
 #include "rt/sys.h"
 
 #define RESV_MAX 1024
-#define KERNEL_RESERVE_FRAMES SYSMEM_RESERVE_FRAMES /* frames sys_map never promises away (2 MiB) */
 
 struct resv {
     uint64_t start, end; /* [start, end), page-aligned */
@@ -180,7 +179,7 @@ static int map_locked(void *v, size_t n)
 {
     uint64_t pages = n / PAGE_SIZE;
     uint64_t free = frame_free_count();
-    if (g_charge_pages + pages + KERNEL_RESERVE_FRAMES > free)
+    if (g_charge_pages + pages + SYSMEM_RESERVE_FRAMES > free)
         return SYS_ENOMEM;
     if (vm_mark((uint64_t)v, n, VM_PAGE_PREPARED) != 0)
         return SYS_ENOMEM;

@@ -82,6 +82,8 @@ void gc_stopped_m(struct rt_m *m);
 struct rt_g *sched_allgs(void);
 /* Wakes every M of the world (their idle or doze ends). */
 void sched_wake_all(void);
+/* Wakes one M (m->wake, then rt_port_wake). */
+void sched_wake_m(struct rt_m *m);
 
 /* ---- work buffers (mgcwork.c) ---- */
 

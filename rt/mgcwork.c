@@ -109,10 +109,8 @@ static void wake_dozers(void)
 {
 	uint64_t bits = __atomic_load_n(&work.dozing, __ATOMIC_SEQ_CST);
 	while (bits != 0) {
-		struct rt_m *m = rt_allm[__builtin_ctzll(bits)];
+		sched_wake_m(rt_allm[__builtin_ctzll(bits)]);
 		bits &= bits - 1;
-		__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
-		rt_port_wake(m);
 	}
 }
 

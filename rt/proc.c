@@ -452,8 +452,7 @@ static bool wakep(void)
 		struct rt_m *m = midle_claim(self);
 		if (m != NULL) {
 			/* m owns the count now (S5); it wakes spinning. */
-			__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
-			rt_port_wake(m);
+			sched_wake_m(m);
 			__atomic_add_fetch(&rt_sched.nwakeups, 1, __ATOMIC_RELAXED);
 			return true;
 		}
@@ -600,12 +599,17 @@ static void stopm(struct rt_m *m, bool *alone)
 	}
 }
 
+/* Ends m's sleep in rt_port_idle, or its next one before it starts (m->wake). */
+void sched_wake_m(struct rt_m *m)
+{
+	__atomic_store_n(&m->wake, 1, __ATOMIC_SEQ_CST);
+	rt_port_wake(m);
+}
+
 static void wake_all(void)
 {
-	for (int i = 0; i < rt_sched.nprocs; i++) {
-		__atomic_store_n(&rt_allm[i]->wake, 1, __ATOMIC_SEQ_CST);
-		rt_port_wake(rt_allm[i]);
-	}
+	for (int i = 0; i < rt_sched.nprocs; i++)
+		sched_wake_m(rt_allm[i]);
 }
 
 /* ---- due timers (rt/time.c) ------------------------------------------------------ */
