@@ -36,7 +36,12 @@
  * that metadata grew only if more G structs were made, and by no more than
  * their bytes plus one fixalloc and one persistent chunk of slack; with no new
  * G struct, the free-frame count is unchanged to the frame. Stacks, chunks
- * and heap frames must all have gone back (expect_nothing_held).
+ * and heap frames must all have gone back (expect_nothing_held). The runner's
+ * leak check lets any test keep such metadata, and nothing else
+ * (kernel/ktest.c: kept_only_runtime_metadata); this test also bounds it.
+ * rt.sched.end_of_world's one failure in 2400 boots ("64 frames leaked",
+ * log lost) has exactly one persistent chunk's size: most likely its 101
+ * live coroutines found the chunk full and made a new one the same way.
  */
 #define FIXALLOC_CHUNK_BYTES   (16u << 10)   /* rt/fixalloc.c */
 #define PERSISTENT_CHUNK_BYTES (256u << 10)  /* rt/fixalloc.c */
