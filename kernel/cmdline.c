@@ -20,6 +20,7 @@
  *   run=NAME             a program to run instead of the tour
  *   bt_depth=N           the depth of run=bench.binarytrees, 0..CMDLINE_BT_DEPTH_MAX
  *   gccheckmark=0|1      verify every mark with a second one (rt/mgcmark.c)
+ *   gcstoptheworld=0|1   0: mark beside the program; 1 (default for now): world stopped (rt/mgc.c)
  *   gcstress=N           a collection every N allocations, 0..CMDLINE_GCSTRESS_MAX (0: off)
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *
@@ -289,6 +290,17 @@ static int parse_gccheckmark(struct parse_state *ps, const struct token *t)
     return fail(ps, "gccheckmark=%.*s: expected gccheckmark=0 or gccheckmark=1", echo_len(t->val_len), t->val);
 }
 
+static int parse_gcstoptheworld(struct parse_state *ps, const struct token *t)
+{
+    if (tok_eq(t->val, t->val_len, "0") || tok_eq(t->val, t->val_len, "1")) {
+        ps->out->gcstoptheworld_set = true;
+        ps->out->gcstoptheworld = t->val[0] == '1';
+        return 0;
+    }
+    return fail(ps, "gcstoptheworld=%.*s: expected gcstoptheworld=0 or gcstoptheworld=1", echo_len(t->val_len),
+                t->val);
+}
+
 static int parse_gcstress(struct parse_state *ps, const struct token *t)
 {
     uint64_t v;
@@ -312,6 +324,7 @@ static const struct key_def keys[] = {
     { "bt_depth", parse_bt_depth, VALUE_REQUIRED, "bt_depth=N" },
     { "gccheckmark", parse_gccheckmark, VALUE_REQUIRED, "gccheckmark=0|1" },
     { "gcstress", parse_gcstress, VALUE_REQUIRED, "gcstress=N" },
+    { "gcstoptheworld", parse_gcstoptheworld, VALUE_REQUIRED, "gcstoptheworld=0|1" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 32, "keys seen are tracked in a 32-bit mask");
@@ -335,7 +348,8 @@ static int parse_token(struct parse_state *ps, const struct token *t, uint32_t *
     }
     if (t->key_len == 0)
         return fail(ps, "'=%.*s': missing key before '='", echo_len(t->val_len), t->val);
-    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth gccheckmark gcstress",
+    return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth gccheckmark gcstress "
+                "gcstoptheworld",
                 echo_len(t->key_len), t->key);
 }
 
@@ -422,5 +436,7 @@ void cmdline_format(const struct cmdline *cl, char *buf, size_t size)
         PUT("gccheckmark=%d", cl->gccheckmark ? 1 : 0);
     if (cl->gcstress_set)
         PUT("gcstress=%u", cl->gcstress);
+    if (cl->gcstoptheworld_set)
+        PUT("gcstoptheworld=%d", cl->gcstoptheworld ? 1 : 0);
 #undef PUT
 }

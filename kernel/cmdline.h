@@ -56,6 +56,8 @@ struct cmdline {
     bool gccheckmark;                   /* verify every mark with a second one */
     bool gcstress_set;
     unsigned gcstress;                  /* a collection every N allocations (0: off) */
+    bool gcstoptheworld_set;
+    bool gcstoptheworld;                /* mark with the world stopped (Go's GODEBUG key) */
 };
 
 /*

@@ -179,6 +179,8 @@ _Noreturn void kmain(struct boot_info *bi)
         rt_gc_set_trace(cmdline.gctrace);
     if (cmdline.gccheckmark_set)
         rt_gc_set_checkmark(cmdline.gccheckmark);
+    if (cmdline.gcstoptheworld_set)
+        rt_gc_set_stoptheworld(cmdline.gcstoptheworld);
     if (cmdline.gcstress_set)
         rt_gc_set_stress(cmdline.gcstress);
     if (cmdline.run[0] != '\0')

@@ -215,6 +215,8 @@ static void *malloc_large(struct mcache *c, size_t size, const struct rt_type *t
 	c->stats.large_bytes += npages * RT_PAGE_SIZE;
 	if (s->needzero)
 		gc_clear_checked(s->startaddr, size, s);
+	if (__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)
+		gc_black_large(s);   /* allocate black */
 	/* Listed only now, complete: the sweeper and the mark may look at it. */
 	mcentral_put_swept(&mheap_.central[s->spanclass], s);
 	gc_charge(npages * RT_PAGE_SIZE);
@@ -313,7 +315,8 @@ static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 		      "rt_alloc(%zu) from a thread that is not one of the running world's Ms "
 		      "(it would share P %d's mcache with that P's M): allocate from a coroutine",
 		      size, rt_port_current_p());
-	RT_ASSERT_MSG(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_OFF || rt_getm() == NULL,
+	RT_ASSERT_MSG(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_OFF ||
+			      __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK || rt_getm() == NULL,
 		      "rt_alloc(%zu) while the world is stopped for a collection (phase %u)", size,
 		      gc_phase);
 	void *v = malloc_any(c, size, type);

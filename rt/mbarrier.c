@@ -18,13 +18,24 @@
  * that can be preempted, so the phase may have changed by the time
  * rt_wb_slow runs. rt_wb_slow itself is runtime text (never an asynchronous
  * preemption point), so its test and its store are one step.
- * Today nothing sets the flag: the mark stops the world (issue 12), so the
- * slow path only stores and counts. Issue 13's concurrent mark adds the
- * shading (both pointers into the P's wbBuf, 7.11 item 2) here.
+ * With the flag set (a concurrent mark, rt/mgc.c) the slow path shades the
+ * slot's old value (Yuasa's deletion half, which is what the mark needs:
+ * it scanned every stack at its start) and the new one (Dijkstra's
+ * insertion half: Go's hybrid barrier, proposal 17503, kept so that stacks
+ * may later be scanned one at a time), then stores. Shading greys into the
+ * current P's gcwork (gc_shade), on the system stack: taking a new work
+ * buffer may allocate under a lock, where a stack must not grow. Runtime
+ * text has no preemption point, so test, shade and store stay one step.
+ * A thread outside the running world may not store through the barrier
+ * while it is on: it has no P to grey into (it panics, naming that).
+ * Go buffers the shaded pointers per P (wbBuf) and greys them in batches;
+ * here each store greys at once (findobject and one fetch-or per pointer).
  */
 #include "rt/mbarrier.h"
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/port.h"
+#include "rt/runtime2.h"
 
 volatile uint8_t rt_wb_enabled;
 uint64_t rt_wb_slow_calls;   /* statistics: slow-path stores (atomic) */
@@ -42,12 +53,37 @@ void rt_barrier_check(const void *slot, const void *val)
 			 val, slot, (void *)lo, (void *)hi);
 }
 
+struct shade_call {
+	const uintptr_t *v;
+	size_t n;
+};
+
+static void shade_on_system_stack(void *arg)
+{
+	struct shade_call *c = arg;
+	for (size_t i = 0; i < c->n; i++)
+		gc_shade(c->v[i]);
+}
+
+/* Greys what each of v[0..n) points into (the barrier is on). */
+static void shade_words(const uintptr_t *v, size_t n)
+{
+	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK)
+		return;   /* the flag set by hand (tests), or a mark this store's G saw end */
+	if (unlikely(rt_getm() == NULL))
+		rt_throw("write barrier: a pointer store from a thread outside the running world during a "
+			 "concurrent mark (it has no P to grey into): store from a coroutine");
+	struct shade_call c = {v, n};
+	rt_systemstack(shade_on_system_stack, &c);
+}
+
 /* noinline: inlined into user text (LTO), its test and store could be preempted apart. */
 __attribute__((noinline)) void rt_wb_slow(void **slot, void *val)
 {
 	__atomic_add_fetch(&rt_wb_slow_calls, 1, __ATOMIC_RELAXED);
 	if (rt_wb_enabled) {
-		/* issue 13: shade *slot and val here */
+		uintptr_t pair[2] = {__atomic_load_n((uintptr_t *)slot, __ATOMIC_RELAXED), (uintptr_t)val};
+		shade_words(pair, 2);
 	}
 	*slot = val;
 }
@@ -77,13 +113,26 @@ void rt_bulk_barrier(void *dst, const void *src, size_t n, const uint8_t *ptrmas
 	 * aligned words only: nothing to shade. */
 	if (!rt_wb_enabled || (uintptr_t)dst % 8 != 0)
 		return;
-	(void)src;
 	uint64_t words = 0;
+	uintptr_t batch[64];
+	size_t nb = 0;
+	const uint8_t *sb = src;
 	for (size_t i = 0; i < n / 8; i++)
 		if (ptrmask == NULL || (ptrmask[i / 8] >> (i % 8) & 1)) {
-			/* issue 13: shade ((void **)dst)[i] and, for a copy, ((void *const *)src)[i] */
 			words++;
+			batch[nb++] = __atomic_load_n(&((uintptr_t *)dst)[i], __ATOMIC_RELAXED);
+			if (src != NULL) {
+				uintptr_t w;
+				__builtin_memcpy(&w, sb + 8 * i, 8);   /* src may be misaligned */
+				batch[nb++] = w;
+			}
+			if (nb >= 62) {
+				shade_words(batch, nb);
+				nb = 0;
+			}
 		}
+	if (nb != 0)
+		shade_words(batch, nb);
 	__atomic_add_fetch(&rt_wb_bulk_words, words, __ATOMIC_RELAXED);
 }
 

@@ -6,8 +6,9 @@
  * What. Go's write barrier, as issue 13 needs it (DESIGN.md 7.11 item 1):
  * the store is an asm block that loads rt_wb_enabled, branches, and stores;
  * with the flag set it jumps to rt_wb_slow, which shades and then does the
- * store itself. Off (always, until the concurrent mark exists) it costs one
- * load and one branch beside the store: three instructions for one.
+ * store itself. The flag is set only while a mark runs beside the program
+ * (rt/mgc.c); off, the barrier costs one load and one branch beside the
+ * store: three instructions for one.
  *
  * Why asm. A stop for a collection must never fall between the flag test
  * and the store: a barrier turned on in between would miss a deletion. Only
@@ -46,7 +47,8 @@
 void rt_barrier_check(const void *slot, const void *val);
 
 /* The barrier's flag: nonzero while marking runs beside the program (set and
- * cleared only with the world stopped). A byte, read by every store. */
+ * cleared only with the world stopped). A byte, read by every store. Tests
+ * may set it by hand outside a mark: the slow path then stores and counts. */
 extern volatile uint8_t rt_wb_enabled;
 /* The slow path: shade *slot and val, then *slot = val. */
 void rt_wb_slow(void **slot, void *val);

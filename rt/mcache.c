@@ -17,7 +17,9 @@
  *      mstats.c subtracts slots still free in cached spans when it reads).
  * Flush (mcache_release_all): every cached span goes back to its mcentral and
  * the uncounted slots are un-charged; the tiny block is dropped. Done when a P
- * stops and, later, at the start of each GC cycle.
+ * stops, and at the start and the mark termination of each GC cycle.
+ * During a concurrent mark a span is cached black (gc_black_span_begin: its
+ * free slots pre-marked) and un-blackened when it leaves (gc_black_span_end).
  *
  * Locking: none for the mcache itself (single owner). mcache structures come
  * from a fixalloc under the heap lock.
@@ -64,12 +66,16 @@ static bool mcache_refill(struct mcache *c, spanclass_t spc)
 		RT_ASSERT_MSG(s->alloc_count == s->nelems,
 			      "mcache_refill: span at %p still has %u free slots",
 			      (void *)s->startaddr, (unsigned)(s->nelems - s->alloc_count));
+		if (s->allocblack)
+			gc_black_span_end(s);
 		mcentral_uncache_span(&mheap_.central[spc], s);
 	}
 	c->alloc[spc] = &mspan_empty;
 	s = mcentral_cache_span(&mheap_.central[spc]);
 	if (s == NULL)
 		return false;
+	if (__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)
+		gc_black_span_begin(s);   /* allocate black (mgc.c) */
 	c->stats.small_alloc[spanclass_sizeclass(spc)] += (uint64_t)(s->nelems - s->alloc_count);
 	gc_charge((uint64_t)(s->nelems - s->alloc_count) * s->elemsize);   /* Go's heapLive */
 	c->alloc[spc] = s;
@@ -102,6 +108,8 @@ void mcache_release_all(struct mcache *c)
 		c->stats.small_alloc[spanclass_sizeclass((spanclass_t)i)] -=
 			(uint64_t)(s->nelems - s->alloc_count);
 		gc_charge(-(uint64_t)(s->nelems - s->alloc_count) * s->elemsize);
+		if (s->allocblack)
+			gc_black_span_end(s);
 		mcentral_uncache_span(&mheap_.central[i], s);
 		c->alloc[i] = &mspan_empty;
 	}

@@ -3,60 +3,126 @@
  * heap goal, and its statistics (Go's mgc.go and the goal of mgcpacer.go).
  *
  * What. A non-moving mark-sweep collector, tri-color, marking on every P at
- * once: precise for heap objects (the heap bitmap, or a large span's type),
- * conservative for stacks, saved registers and the image's data. In this
- * version the mark runs with the world stopped (every M marks); the sweep
- * runs concurrently with the program (rt/mgcsweep.c). Concurrent marking
- * (issue 13) adds the write barrier, assists and the pacer to these same
- * structures (DESIGN.md 7.9).
+ * once and beside the program: precise for heap objects (the heap bitmap, or
+ * a large span's type), conservative for stacks, saved registers and the
+ * image's data. The world stops twice per cycle: to finish the last sweep
+ * and scan the roots, and to terminate the mark; between them the heap is
+ * marked while the program runs, and after the second the sweep runs beside
+ * it too (rt/mgcsweep.c). gcstoptheworld=1 marks with the world stopped
+ * instead (Go's GODEBUG setting of the same name), as does rt_gc outside a
+ * world. For now gcstoptheworld=1 is the default: the checkmark still
+ * finds, about once in eight kernel runs of rt.gc.* on 4 CPUs, an object
+ * the concurrent mark left white (DESIGN.md 7.9, "Open"); gcstoptheworld=0
+ * turns the concurrent mark on, and rt.gc.concurrent_mark_* always runs it.
+ * DESIGN.md 7.9 has the reasons; Go's mgc.go the model.
  *
- * The cycle (DESIGN.md 7.2 has the reasons for each step):
+ * The cycle:
  *   1. Trigger. rt_alloc's slow path, once its object is complete, calls
  *      gc_alloc_slow_hook: if gc_heap_live >= gc_next_goal (or gcstress's
  *      countdown ran out), and the caller is a coroutine that may stop here
- *      (no M lock, no kernel spinlock), it asks for a cycle. rt_gc() asks
- *      for one too (forced). Allocation outside a world never triggers.
- *   2. Stop the world (rt/proc.c, sched_stop_the_world): the asking G
+ *      (no M lock, no kernel spinlock), it asks for a cycle (GC_REQ_START).
+ *      rt_gc() asks too (forced). Allocation outside a world never triggers.
+ *   2. Stop the world (rt/proc.c, sched_stop_the_world_gc): the asking G
  *      enters through rt_mcall (its registers pushed on its own stack) and
  *      becomes G_WAITING; its M is the stopper. A G asking while a stop is
- *      under way parks on the cycle's wait list instead (it would keep its M
- *      from stopping). Every other M stops at a safe point and waits in
- *      gc_stopped_m, marking when asked.
- *   3. Sweep termination (gc_run_stopped, world stopped): every P's mcache
- *      goes back to the mcentrals (rt_allp_mcache[], also Ps with no M in
- *      this world), the tiny blocks are dropped, the previous sweep is
+ *      under way parks on the wait list instead; a request that no longer
+ *      applies (gc_request_wanted: a cycle started or ended since the G
+ *      decided) is dropped. Every other M stops at a safe point and waits
+ *      in gc_stopped_m, marking when asked.
+ *   3. Sweep termination (gc_run_stopped): every P's mcache goes back to the
+ *      mcentrals, the tiny blocks are dropped, the previous sweep is
  *      finished: every in-use span is swept, listed, and has clear marks.
- *   4. Mark: root jobs prepared (mgcmark.c), every M runs gc_mark_worker on
- *      its g0 with its P's gcwork until termination (mgcwork.c).
- *      With gccheckmark=1 a second mark follows with separate bits and
- *      panics on any object the first one missed.
- *   5. Mark termination: every buffer empty; mheap_.sweepgen += 2 (every
- *      span unswept, every mcentral's lists flipped); gc_heap_live = bytes
- *      marked; the next goal (Go 1.18's): marked + (marked + stacks scanned
- *      + globals scanned) * GOGC / 100, at least 4 MiB * GOGC / 100; the
- *      statistics (NumGC, the pause, LastGC).
- *   6. Start the world: the stopped Ms resume, the parked askers and the
- *      background sweeper are readied, the asking G continues.
- *   7. Sweep, concurrently (mgcsweep.c). rt_gc() returns only after the
- *      sweep is done too, as Go's runtime.GC.
- * Outside a world, rt_gc() runs steps 3-5 on the calling thread alone with
- * its own stack and registers as the only non-global root (mgcmark.c root 7).
+ *   4. The roots (MARK_ROOTS): every M scans root jobs and G stacks
+ *      (mgcmark.c), greying what they point to, and publishes its buffers.
+ *      Then rt_wb_enabled = 1, gc_phase = GC_CONCMARK, and the world
+ *      restarts: the snapshot is taken.
+ *   5. Concurrent mark (GC_CONCMARK). The G that asked marks in steps of
+ *      MARK_STEP_OBJS objects (help_mark, each step on the system stack with
+ *      its P's gcwork, both buffers published at the step's end), yielding
+ *      between steps; every G that allocates through a slow path pays one
+ *      step (a mark assist); rt_gc's caller marks as the starter does. Every
+ *      pointer store through RT_STORE_PTR or the bulk barrier shades the old
+ *      and the new value (rt/mbarrier.c). Allocation is black (below). A
+ *      marker that finds no grey object asks for mark termination.
+ *   6. Mark termination (world stopped, GC_REQ_TERMINATE): the mcaches are
+ *      flushed (black spans end), every P's buffers published, and all Ms
+ *      drain what is left (MARK_DRAIN, the termination protocol of
+ *      mgcwork.c); with gccheckmark=1 a second mark from the roots of this
+ *      moment, with separate bits, panics on any reachable object the
+ *      first did not mark. Then the barrier is off, mheap_.sweepgen += 2
+ *      (every span unswept), gc_heap_live = bytes marked + bytes allocated
+ *      black; the next goal (Go 1.18's): live + (live + stacks + globals)
+ *      * GOGC / 100, at least 4 MiB * GOGC / 100; the statistics (NumGC,
+ *      both pauses summed, LastGC).
+ *   7. Start the world: the parked askers and the background sweeper are
+ *      readied. Sweep, concurrently (mgcsweep.c). rt_gc() returns only
+ *      after a whole cycle that began after its call (one already marking
+ *      began before: it waits for the next) and its sweep, as Go's runtime.GC.
+ * With gcstoptheworld=1, or outside a world (the calling thread alone, its
+ * stack and registers as the only non-global root, mgcmark.c root 7),
+ * steps 4-6 are one stopped mark (MARK_ALL) and the checkmark.
+ * A world that ends while its mark runs has it terminated by rt_run's
+ * thread (gc_world_ended), the Ms gone.
+ *
+ * Why the snapshot suffices (the invariant; Yuasa's snapshot-at-the-
+ * beginning, which Go's hybrid barrier implies, proposal 17503). Every
+ * object reachable at step 4 is marked by step 6, and every object made
+ * after it is black, so nothing reachable at step 6 is white:
+ *   - stacks and globals are roots scanned at the snapshot; a mutator can
+ *     reach afterwards only what was reachable then or is new, so stores
+ *     into a stack or a global need no barrier;
+ *   - a heap slot holding a pointer at the snapshot keeps it until the slot
+ *     is scanned or overwritten, and an overwrite through the barrier
+ *     shades the old value first (the deletion half). The new value is
+ *     shaded too (the insertion half, harmless here: it will matter when
+ *     stacks are scanned one by one, issue 13);
+ *   - a store that bypasses the barrier into a heap slot holding a pointer
+ *     breaks the invariant: rt/rt.h's contract forbids it;
+ *   - the marker reads heap words that mutators may be storing: one
+ *     aligned word at a time (the old or the new value, both covered);
+ *   - objects are never freed during the mark: the sweep finished in step
+ *     3 and starts only in step 6 (mspan_sweep asserts it).
+ * Allocate black. A span an mcache takes during the mark has each free
+ * slot's mark bit set first (gc_black_span_begin, one fetch-or per word);
+ * what is handed out from it is therefore marked and never scanned (it
+ * holds only pointers stored since, which the insertion half or the
+ * snapshot cover). When the span leaves the mcache (a refill, or step 6's
+ * flush) the slots still free, at or past freeindex with a clear alloc bit,
+ * get their bits cleared again (never-used slots are not objects), and the
+ * objects handed out are counted (gc_black_bytes). Large objects are marked
+ * when made. The allocator's fast path is untouched: the cost is at refill.
+ * Races: the span's owner advances freeindex while markers read it in
+ * findobject; freeindex only grows during a mark and slots it passes are
+ * already black, so a stale read only makes a marker skip a black object.
+ * The mark bit words are shared by markers and the owner's begin/end:
+ * every change is an atomic or/and of other bits.
+ * Termination. A marker's "nothing grey" is only a hint (another P may
+ * hold grey objects its barrier produced, or a marker be mid-step): the
+ * decision is made in step 6 with the world stopped, where the drain
+ * empties every buffer. A stop cannot begin while a marker holds its M
+ * (m->locks), so no step is cut in half.
  *
  * Invariants: one cycle at a time (rt_sched.gcwaiting, set under the sched
- * lock); gc_phase != GC_OFF only while the world is stopped, and then no
- * heap allocation happens (rt_alloc asserts it); after step 3 every in-use
- * span is on exactly one mcentral list with sweepgen == h.
+ * lock, and gc_request_wanted); gc_phase changes only with the world
+ * stopped; it is GC_OFF or GC_CONCMARK whenever the world runs, and no heap
+ * allocation happens in the other phases (rt_alloc asserts it); after step 3
+ * every in-use span is on exactly one mcentral list with sweepgen == h;
+ * rt_wb_enabled is set exactly while gc_phase is GC_CONCMARK (tests set it
+ * by hand only outside a mark: the barrier then counts and does not shade).
+ * The verifier's view of a concurrent mark (mgcmark.c clear_dead_stack and
+ * the end-pointer rule) is in mgcmark.c.
  *
  * Settings: gogc=N|off (rt_set_gc_percent), gctrace=1 (a line per cycle in
- * Go's format), gccheckmark=1, gcstress=N (a cycle every N allocations). The
- * kernel reads them from its command line, the hosted port from GOGC and
- * RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N.
+ * Go's format), gccheckmark=1, gcstress=N (a cycle every N allocations),
+ * gcstoptheworld=1. The kernel reads them from its command line, the hosted
+ * port from GOGC and RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N,gcstoptheworld=1.
  *
  * Cites: Go's mgc.go (gcStart, gcMarkDone, gcMarkTermination, the phases),
  * mgcpacer.go (the Go 1.18 heap goal, heapMinimum), mgcmark.go (roots),
  * mgcwork.go, mgcsweep.go; Dijkstra et al., "On-the-fly garbage collection:
  * an exercise in cooperation" (CACM 1978) for the tri-color abstraction.
  */
+#include "rt/mbarrier.h"
 #include "rt/mcache.h"
 #include "rt/mgc.h"
 #include "rt/mheap.h"
@@ -67,6 +133,9 @@
 
 volatile uint32_t gc_phase;
 int gc_percent = 100;
+/* On by default until the kernel checkmark failure of issue 13 is explained
+ * (DESIGN.md 7.9, "Open"): gcstoptheworld=0 turns the concurrent mark on. */
+bool gc_stoptheworld = true;
 bool gc_checkmark;
 bool gc_trace;
 uint64_t gc_stress;
@@ -75,7 +144,22 @@ volatile uint64_t gc_next_goal = GC_HEAP_MINIMUM;
 
 static volatile uint32_t mark_epoch;   /* +1 per mark: stopped Ms join each one */
 static uint64_t gc_start_ns;           /* the first cycle's clock base (for gctrace's @) */
-static uint64_t gc_busy_ns;            /* total stop-the-world time */
+static uint64_t gc_busy_ns;            /* total stop-the-world time, and marking beside the program */
+static volatile uint64_t gc_drain_ns;  /* of which marking beside the program (atomic) */
+volatile uint64_t gc_black_bytes;
+
+/* The concurrent cycle under way (written while the world is stopped). */
+static struct {
+	uint64_t heap0;           /* gc_heap_live when it began */
+	uint64_t pause1_ns;       /* its first stop: request to restart */
+	uint64_t t_stop;          /* of which sweep termination (the rest: the roots) */
+	uint64_t t_started;       /* when the world restarted */
+	uint64_t stop_ns;         /* of its pause, stopping the world */
+	int nproc;
+	bool forced;
+} cyc;
+
+#define MARK_STEP_OBJS 256   /* objects a marker scans between yields (and an assist per slow path) */
 
 /* ---- settings ---- */
 
@@ -106,19 +190,116 @@ int rt_set_gc_percent(int pct)
 void rt_gc_set_trace(bool on) { gc_trace = on; }
 void rt_gc_set_checkmark(bool on) { gc_checkmark = on; }
 void rt_gc_set_stress(uint64_t every) { gc_stress = every; }
+bool rt_gc_set_stoptheworld(bool on)
+{
+	bool old = gc_stoptheworld;
+	gc_stoptheworld = on;
+	return old;
+}
+
+/* ---- allocate black ---- */
+
+/* Bits of word w for the slots [lo, hi). */
+static inline uint64_t slot_range_mask(unsigned w, unsigned lo, unsigned hi)
+{
+	unsigned a = lo > 64 * w ? lo - 64 * w : 0, b = hi < 64 * w + 64 ? hi - 64 * w : 64;
+	if (a >= b)
+		return 0;
+	uint64_t upto_b = b == 64 ? ~0ull : (1ull << b) - 1;
+	return upto_b & ~((1ull << a) - 1);
+}
+
+/* The free slots of s (at or past freeindex, alloc bit clear), in word w. */
+static inline uint64_t free_slots(const struct mspan *s, unsigned w)
+{
+	return ~s->alloc_bits[w] & slot_range_mask(w, s->freeindex, s->nelems);
+}
+
+void gc_black_span_begin(struct mspan *s)
+{
+	s->allocblack = 1;
+	s->black_base = s->alloc_count;
+	for (unsigned w = s->freeindex / 64; w < (s->nelems + 63u) / 64; w++) {
+		uint64_t f = free_slots(s, w);
+		if (f != 0)
+			__atomic_fetch_or(&s->gcmark_bits[w], f, __ATOMIC_RELAXED);
+	}
+}
+
+void gc_black_span_end(struct mspan *s)
+{
+	/* Slots still free were never handed out: they are not objects. The
+	 * ones handed out since begin are below freeindex now and stay marked. */
+	for (unsigned w = s->freeindex / 64; w < (s->nelems + 63u) / 64; w++) {
+		uint64_t f = free_slots(s, w);
+		if (f != 0)
+			__atomic_fetch_and(&s->gcmark_bits[w], ~f, __ATOMIC_RELAXED);
+	}
+	__atomic_add_fetch(&gc_black_bytes, (uint64_t)(s->alloc_count - s->black_base) * s->elemsize,
+			   __ATOMIC_RELAXED);
+	s->allocblack = 0;
+}
+
+void gc_black_large(struct mspan *s)
+{
+	__atomic_fetch_or(&s->gcmark_bits[0], 1ull, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gc_black_bytes, s->elemsize, __ATOMIC_RELAXED);
+}
 
 /* ---- the trigger ---- */
 
 static uint64_t stress_count;   /* allocations since the last stress cycle (atomic) */
 
-static bool may_collect_here(struct rt_m *m)
+static bool may_stop_here(struct rt_m *m)
 {
-	return m != NULL && m->curg != NULL && m->locks == 0 && !m->on_systemstack &&
-	       rt_port_may_stop() && __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_OFF;
+	return m != NULL && m->curg != NULL && m->locks == 0 && !m->on_systemstack && rt_port_may_stop();
+}
+
+struct mark_step {
+	bool found;   /* out: some grey object was scanned */
+};
+
+static void mark_step_on_system_stack(void *arg)
+{
+	struct mark_step *st = arg;
+	uint64_t t = rt_port_nanotime();
+	struct gcwork *w = &gcwork_of[rt_port_current_p()];
+	st->found = gcmark_drain_some(w, MARK_STEP_OBJS);
+	gcw_dispose(w);   /* nothing grey stays on a P this G may leave */
+	__atomic_add_fetch(&gc_drain_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
+}
+
+/*
+ * Marks beside the program in steps of MARK_STEP_OBJS objects while the
+ * mark of cycle `cycle` (NumGC before it ends) runs: at most max_steps
+ * steps (0: until nothing grey is found), yielding between steps. Finding
+ * nothing, asks for mark termination. Returns false if the world is ending.
+ */
+static bool help_mark(uint32_t cycle, bool forced, unsigned max_steps)
+{
+	for (unsigned i = 0; max_steps == 0 || i < max_steps; i++) {
+		if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK ||
+		    (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) != cycle)
+			return true;
+		struct mark_step st;
+		rt_systemstack(mark_step_on_system_stack, &st);
+		if (!st.found)
+			return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
+		if (max_steps == 0)
+			rt_gosched();
+	}
+	return true;
 }
 
 void gc_alloc_slow_hook(void)
 {
+	if (unlikely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)) {
+		/* A mark assist: the allocating G pays a step of marking. */
+		struct rt_m *m = rt_getm();
+		if (may_stop_here(m))
+			(void)help_mark((uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE), false, 1);
+		return;
+	}
 	bool want = false;
 	if (unlikely(gc_stress != 0)) {
 		struct mcache *c = mcache_current();
@@ -132,9 +313,19 @@ void gc_alloc_slow_hook(void)
 	if (!want)
 		return;
 	struct rt_m *m = rt_getm();
-	if (!may_collect_here(m))
+	if (!may_stop_here(m))
 		return;
-	sched_stop_the_world_gc(false, (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE));
+	uint32_t n = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+	if (sched_stop_the_world_gc(GC_REQ_START, false, n))
+		(void)help_mark(n, false, 0);   /* the starter marks until nothing is grey */
+}
+
+bool gc_request_wanted(enum gc_request req, uint32_t seen_num_gc)
+{
+	uint32_t phase = __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE);
+	if ((uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) != seen_num_gc)
+		return false;   /* a cycle ended since the caller decided */
+	return req == GC_REQ_START ? phase == GC_OFF : phase == GC_CONCMARK;
 }
 
 /* ---- the stopped cycle ---- */
@@ -148,17 +339,28 @@ static void flush_mcaches(void)
 	}
 }
 
+enum mark_mode {
+	MARK_ALL,     /* roots and drain: the stopped mark, the checkmark */
+	MARK_ROOTS,   /* roots only, left on the global list: a concurrent mark's start */
+	MARK_DRAIN,   /* drain what is grey: mark termination */
+};
+
 /* One mark on nproc workers, this M (or this thread outside a world) among them. */
-static void mark_once(struct rt_m *m, int nproc, bool in_world)
+static void mark_once(struct rt_m *m, int nproc, bool in_world, enum mark_mode mode)
 {
-	gcmark_prepare(in_world);
-	gcwork_begin(nproc);
+	if (mode == MARK_DRAIN) {
+		gcwork_dispose_all();   /* every P's buffers on the list, for any worker to take */
+		gcmark_prepare_drain();
+	} else {
+		gcmark_prepare(in_world, mode == MARK_ROOTS);
+	}
+	gcwork_begin(nproc, mode == MARK_DRAIN);
 	__atomic_store_n(&gc_phase, GC_MARK, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&mark_epoch, 1, __ATOMIC_SEQ_CST);
 	if (in_world)
 		sched_wake_all();
 	gc_mark_worker(m, rt_port_current_p());
-	gcwork_wait_exited();
+	gcwork_wait_exited(mode != MARK_ROOTS);
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 }
 
@@ -181,12 +383,86 @@ static struct mark_totals take_totals(void)
 	return t;
 }
 
-void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
+/* Steps 5's checkmark: the marker's reachability checked with separate bits. */
+static void checkmark(struct rt_m *m, int nproc, bool in_world)
+{
+	gcmark_checkmark_begin();
+	mark_once(m, nproc, in_world, MARK_ALL);
+	gcmark_checkmark_end();
+	(void)take_totals();
+}
+
+/* Step 5 (world stopped, the mark drained): the next goal, the statistics, the trace. */
+static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t heap0, uint64_t heap_end,
+			 uint64_t t_request, uint64_t stop_ns, uint64_t pause_ns, uint64_t t_stop,
+			 uint64_t t_mark, uint64_t t_term_start, int nproc, bool forced,
+			 struct gc_cycle_trace *trace)
+{
+	__atomic_store_n(&gc_phase, GC_MARKTERM, __ATOMIC_RELEASE);
+	RT_ASSERT_MSG(gcwork_all_empty(), "mark termination: grey objects left in a work buffer");
+	__atomic_add_fetch(&mheap_.sweepgen, 2, __ATOMIC_RELEASE);
+	sweep_cycle_begin();
+	last_marked = live;
+	last_stacks = tot->stacks;
+	last_globals = tot->globals;
+	__atomic_store_n(&gc_heap_live, live, __ATOMIC_RELAXED);
+	uint64_t goal = goal_from(live, tot->stacks, tot->globals);
+	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
+
+	uint64_t t3 = rt_port_nanotime();
+	pause_ns += t3 - t_request;
+	rt_lock(&mheap_.lock);
+	uint32_t i = (uint32_t)(rt_mstats.num_gc % 256);
+	rt_mstats.pause_ns[i] = pause_ns;
+	rt_mstats.pause_end[i] = t3;
+	rt_mstats.pause_stop_ns[i] = stop_ns;
+	rt_mstats.pause_total_ns += pause_ns;
+	rt_mstats.last_gc = t3;
+	rt_mstats.next_gc = goal == UINT64_MAX ? 0 : goal;
+	rt_mstats.num_forced_gc += forced;
+	__atomic_add_fetch(&rt_mstats.num_gc, 1, __ATOMIC_RELEASE);
+	rt_unlock(&mheap_.lock);
+	gc_busy_ns = pause_ns + gc_busy_ns + __atomic_exchange_n(&gc_drain_ns, 0, __ATOMIC_RELAXED);
+
+	*trace = (struct gc_cycle_trace){
+		.num_gc = rt_mstats.num_gc, .since_start = t3 - gc_start_ns, .busy_ns = gc_busy_ns,
+		.heap0 = heap0, .heap_end = heap_end, .live = live, .goal = goal, .stacks = tot->stacks,
+		.globals = tot->globals, .t_stop = t_stop, .t_mark = t_mark, .t_term = t3 - t_term_start,
+		.nproc = nproc, .forced = forced,
+	};
+	__atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_RELEASE);
+}
+
+/* Steps 5 of a concurrent cycle: the world stopped again. */
+static void mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t t_request, bool forced,
+			     struct gc_cycle_trace *trace)
+{
+	uint64_t t0 = rt_port_nanotime();   /* every M stopped */
+	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
+	uint64_t heap_end = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
+	mark_once(m, nproc, in_world, MARK_DRAIN);
+	struct mark_totals tot = take_totals();
+	if (gc_checkmark)
+		checkmark(m, nproc, in_world);
+	__atomic_store_n(&rt_wb_enabled, 0, __ATOMIC_RELEASE);
+	uint64_t live = tot.bytes + __atomic_exchange_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
+	finish_cycle(&tot, live, cyc.heap0, heap_end, t_request, cyc.stop_ns + (t0 - t_request), cyc.pause1_ns,
+		     cyc.t_stop,
+		     t_request - cyc.t_started, t_request, cyc.nproc > nproc ? cyc.nproc : nproc,
+		     forced || cyc.forced, trace);
+}
+
+bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
 		    struct gc_cycle_trace *trace)
 {
-	uint64_t t0 = rt_port_nanotime();
+	uint64_t t0 = rt_port_nanotime();   /* every M stopped */
 	if (gc_start_ns == 0)
 		gc_start_ns = t_request;
+	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK) {
+		mark_termination(m, nproc, in_world, t_request, forced, trace);
+		return true;
+	}
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	uint64_t heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
 
@@ -195,50 +471,42 @@ void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	sweep_finish();
 	uint64_t t1 = rt_port_nanotime();
 
-	/* 4. Mark (and the checkmark). */
-	mark_once(m, nproc, in_world);
-	struct mark_totals tot = take_totals();
-	if (gc_checkmark) {
-		gcmark_checkmark_begin();
-		mark_once(m, nproc, in_world);
-		gcmark_checkmark_end();
-		(void)take_totals();
+	if (in_world && !gc_stoptheworld) {
+		/* 4a. The roots, then the world runs while the heap is marked. */
+		mark_once(m, nproc, in_world, MARK_ROOTS);
+		__atomic_store_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&rt_wb_enabled, 1, __ATOMIC_SEQ_CST);
+		uint64_t t2 = rt_port_nanotime();
+		cyc.heap0 = heap0;
+		cyc.t_stop = t1 - t_request;
+		cyc.pause1_ns = t2 - t_request;
+		cyc.t_started = t2;
+		cyc.stop_ns = t0 - t_request;
+		cyc.nproc = nproc;
+		cyc.forced = forced;
+		__atomic_store_n(&gc_phase, GC_CONCMARK, __ATOMIC_RELEASE);
+		return false;
 	}
+
+	/* 4b. The whole mark with the world stopped (and the checkmark). */
+	mark_once(m, nproc, in_world, MARK_ALL);
+	struct mark_totals tot = take_totals();
+	if (gc_checkmark)
+		checkmark(m, nproc, in_world);
 	uint64_t t2 = rt_port_nanotime();
+	finish_cycle(&tot, tot.bytes, heap0, heap0, t_request, t0 - t_request, 0, t1 - t_request, t2 - t1, t2,
+		     nproc, forced, trace);
+	return true;
+}
 
-	/* 5. Mark termination. */
-	__atomic_store_n(&gc_phase, GC_MARKTERM, __ATOMIC_RELEASE);
-	RT_ASSERT_MSG(gcwork_all_empty(), "mark termination: grey objects left in a work buffer");
-	__atomic_add_fetch(&mheap_.sweepgen, 2, __ATOMIC_RELEASE);
-	sweep_cycle_begin();
-	last_marked = tot.bytes;
-	last_stacks = tot.stacks;
-	last_globals = tot.globals;
-	__atomic_store_n(&gc_heap_live, tot.bytes, __ATOMIC_RELAXED);
-	uint64_t goal = goal_from(tot.bytes, tot.stacks, tot.globals);
-	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
-
-	uint64_t t3 = rt_port_nanotime();
-	rt_lock(&mheap_.lock);
-	uint32_t i = (uint32_t)(rt_mstats.num_gc % 256);
-	rt_mstats.pause_ns[i] = t3 - t_request;
-	rt_mstats.pause_end[i] = t3;
-	rt_mstats.pause_stop_ns[i] = t0 - t_request;
-	rt_mstats.pause_total_ns += t3 - t_request;
-	rt_mstats.last_gc = t3;
-	rt_mstats.next_gc = goal == UINT64_MAX ? 0 : goal;
-	rt_mstats.num_forced_gc += forced;
-	__atomic_add_fetch(&rt_mstats.num_gc, 1, __ATOMIC_RELEASE);
-	rt_unlock(&mheap_.lock);
-	gc_busy_ns += t3 - t_request;
-
-	*trace = (struct gc_cycle_trace){
-		.num_gc = rt_mstats.num_gc, .since_start = t3 - gc_start_ns, .busy_ns = gc_busy_ns,
-		.heap0 = heap0, .live = tot.bytes, .goal = goal, .stacks = tot.stacks, .globals = tot.globals,
-		.t_stop = t1 - t_request, .t_mark = t2 - t1, .t_term = t3 - t2,
-		.nproc = nproc, .forced = forced,
-	};
-	__atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_RELEASE);
+void gc_world_ended(void)
+{
+	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK)
+		return;
+	/* The world's Ms are gone: this thread terminates the mark alone. */
+	struct gc_cycle_trace trace;
+	mark_termination(NULL, 1, false, rt_port_nanotime(), false, &trace);
+	gc_print_trace(&trace);
 }
 
 uint32_t gc_mark_epoch(void) { return __atomic_load_n(&mark_epoch, __ATOMIC_SEQ_CST); }
@@ -263,8 +531,8 @@ void gc_print_trace(const struct gc_cycle_trace *c)
 	rt_printf("+");
 	print_ms(c->t_term);
 	rt_printf(" ms clock, %lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %d P%s\n",
-		  /* Go's start -> end of mark -> live: no allocation happens during a stopped mark */
-		  (unsigned long)(c->heap0 >> 20), (unsigned long)(c->heap0 >> 20), (unsigned long)(c->live >> 20),
+		  /* Go's start -> end of mark -> live (equal first two: a stopped mark) */
+		  (unsigned long)(c->heap0 >> 20), (unsigned long)(c->heap_end >> 20), (unsigned long)(c->live >> 20),
 		  (unsigned long)(c->goal == UINT64_MAX ? 0 : c->goal >> 20),
 		  (unsigned long)(c->stacks >> 20), (unsigned long)(c->globals >> 20),
 		  c->nproc, c->forced ? " (forced)" : "");
@@ -297,7 +565,7 @@ static void gc_outside_world(uint64_t *saved)
 		      "rt_gc: cannot find the caller's stack");
 	gcmark_set_outside_root((uintptr_t)saved, hi);
 	struct gc_cycle_trace trace;
-	gc_run_stopped(NULL, true, 1, false, rt_port_nanotime(), &trace);
+	RT_ASSERT(gc_run_stopped(NULL, true, 1, false, rt_port_nanotime(), &trace));
 	gcmark_set_outside_root(0, 0);
 	gc_print_trace(&trace);
 	finish_sweep_on_system_stack(NULL);
@@ -318,12 +586,25 @@ void rt_gc_c(uint64_t *saved)
 	}
 	RT_ASSERT_MSG(m->locks == 0 && rt_port_may_stop(),
 		      "rt_gc from a coroutine that holds a lock (m->locks %d)", m->locks);
+	/* A full cycle that starts after this call: if a mark is under way, it
+	 * began before and may keep what became garbage since (the phase is
+	 * read first: a cycle that starts after it and ends before NumGC is
+	 * read is counted in n). */
+	uint32_t phase = __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE);
 	uint32_t n = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+	uint32_t target = n + (phase == GC_OFF ? 1 : 2);
 	struct rt_g *g = m->curg;
 	g->gc_scan_depth = g->stack_hi - (uintptr_t)saved;   /* see struct rt_g */
-	while ((uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == n)
-		if (!sched_stop_the_world_gc(true, n))
+	for (;;) {
+		uint32_t now = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+		if ((int32_t)(target - now) <= 0)
+			break;
+		bool alive = __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK
+				     ? help_mark(now, true, 0)
+				     : sched_stop_the_world_gc(GC_REQ_START, true, now);
+		if (!alive)
 			break;   /* the world is ending */
+	}
 	g->gc_scan_depth = 0;
 	rt_systemstack(finish_sweep_on_system_stack, NULL);
 }

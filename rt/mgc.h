@@ -20,11 +20,13 @@ enum gc_phase {
 	GC_STOPPED,        /* world stopped: sweep termination, mark setup (no allocation) */
 	GC_MARK,           /* world stopped, workers marking */
 	GC_MARKTERM,       /* world stopped: mark termination */
+	GC_CONCMARK,       /* world running: marking beside the program; barrier on, allocation black */
 };
 extern volatile uint32_t gc_phase;
 
 /* Settings (rt/rt.h has the public setters). */
 extern int gc_percent;             /* GOGC; -1 = off */
+extern bool gc_stoptheworld;       /* mark with the world stopped (Go's GODEBUG gcstoptheworld=1) */
 extern bool gc_checkmark;          /* verify every mark with a second one */
 extern bool gc_trace;              /* one line per cycle */
 extern uint64_t gc_stress;         /* a cycle every this many allocations (0: off) */
@@ -39,7 +41,21 @@ extern volatile uint64_t gc_heap_live;
 extern volatile uint64_t gc_next_goal;   /* start a cycle when gc_heap_live reaches it */
 
 /* The allocator's hooks (malloc.c), after an object is complete. */
-void gc_alloc_slow_hook(void);          /* the trigger check and gcstress countdown */
+void gc_alloc_slow_hook(void);          /* the trigger check, gcstress countdown, and mark assist */
+
+/*
+ * Allocation during a concurrent mark is black (mgc.c's essay, "allocate
+ * black"): a span an mcache takes while gc_phase is GC_CONCMARK has every
+ * free slot's mark bit set (gc_black_span_begin); when the span leaves the
+ * mcache, the slots still free get their bits back and the objects
+ * allocated meanwhile are counted (gc_black_span_end). A large object is
+ * marked when it is made (gc_black_large). The allocator calls them from
+ * runtime text, where the phase cannot change.
+ */
+void gc_black_span_begin(struct mspan *s);
+void gc_black_span_end(struct mspan *s);
+void gc_black_large(struct mspan *s);
+extern volatile uint64_t gc_black_bytes;   /* bytes allocated black in this mark (atomic) */
 static inline void gc_charge(uint64_t bytes)
 {
 	__atomic_add_fetch(&gc_heap_live, bytes, __ATOMIC_RELAXED);
@@ -60,13 +76,24 @@ static inline void gc_charge(uint64_t bytes)
 struct gc_cycle_trace {
 	uint64_t num_gc;                  /* this cycle's number (1 for the first) */
 	uint64_t since_start, busy_ns;    /* ns since the first cycle; stopped time in all */
-	uint64_t heap0, live, goal, stacks, globals;   /* heap0: gc_heap_live when it began */
+	uint64_t heap0, heap_end, live, goal, stacks, globals;   /* gc_heap_live at its start and mark end */
 	uint64_t t_stop, t_mark, t_term;  /* ns: sweep termination, mark, mark termination */
 	int nproc;
 	bool forced;
 };
-void gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
+/*
+ * What the world is stopped for: START (phase GC_OFF: sweep termination,
+ * then the roots and a concurrent mark, or the whole stopped mark with
+ * gc_stoptheworld or outside a world) or TERMINATE (phase GC_CONCMARK: mark
+ * termination). Returns true if a cycle completed (*trace filled).
+ */
+bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
 		    struct gc_cycle_trace *trace);
+enum gc_request { GC_REQ_START, GC_REQ_TERMINATE };
+/* Whether a request made when NumGC was seen_num_gc still applies (world not stopped, sched lock held). */
+bool gc_request_wanted(enum gc_request req, uint32_t seen_num_gc);
+/* A world ended (rt_run, its Ms gone): a concurrent mark still running is finished here. */
+void gc_world_ended(void);
 uint32_t gc_mark_epoch(void);          /* +1 per mark: a stopped M joins each */
 void gc_print_trace(const struct gc_cycle_trace *trace);   /* its gctrace line (world running) */
 uint64_t gc_cpu_fraction_ppm(void);
@@ -75,7 +102,7 @@ uint64_t gc_cpu_fraction_ppm(void);
  * seen_num_gc: NumGC when the caller decided; a cycle that completed since
  * makes this one unneeded. Returns false if the world is ending (no cycle).
  */
-bool sched_stop_the_world_gc(bool forced, uint32_t seen_num_gc);
+bool sched_stop_the_world_gc(enum gc_request req, bool forced, uint32_t seen_num_gc);
 /* An M found rt_sched.gcwaiting: waits, marking when asked, until the world restarts. */
 void gc_stopped_m(struct rt_m *m);
 /* Every G ever made, through alllink (proc.c; stable while the world is stopped). */
@@ -118,19 +145,39 @@ uintptr_t gcw_tryget(struct gcwork *w);
 /* Publishes wbuf2 if other workers wait for work and it holds some (balancing). */
 void gcw_balance(struct gcwork *w);
 bool gcw_empty(const struct gcwork *w);
+/* Publishes w's non-empty buffers on the global list (a concurrent worker
+ * leaving its P, the roots' stop, mark termination). Owner of w only. */
+void gcw_dispose(struct gcwork *w);
+void gcwork_dispose_all(void);   /* every P's (world stopped) */
 
-/* Termination (DESIGN.md 7.4). */
-void gcwork_begin(int nproc);
+/* Termination (DESIGN.md 7.4). drain_only: full may hold work already. */
+void gcwork_begin(int nproc, bool drain_only);
 /* Blocks until a full buffer is available (returns it into w) or every worker waits (false). */
 bool gcwork_getfull(struct gcwork *w, struct rt_m *m);
 void gcwork_exit(void);          /* a worker saw done and leaves */
-void gcwork_wait_exited(void);   /* the stopper waits for every worker to leave */
+/* The stopper waits for every worker to leave; drained: the mark ended by termination
+ * (not a roots-only mark, which leaves its work on full). */
+void gcwork_wait_exited(bool drained);
 bool gcwork_all_empty(void);
 
 /* ---- marking (mgcmark.c) ---- */
 
-/* Root jobs for a new mark: in a world (the Ms' caller frames, every G) or outside one (root 7). */
-void gcmark_prepare(bool in_world);
+/*
+ * Root jobs for a new mark: in a world (the Ms' caller frames, every G) or
+ * outside one (root 7). roots_only: the workers scan the roots and leave
+ * what they greyed on the global list (a concurrent mark's first stop).
+ * gcmark_prepare_drain: no roots, drain what is grey (mark termination).
+ */
+void gcmark_prepare(bool in_world, bool roots_only);
+void gcmark_prepare_drain(void);
+/*
+ * Concurrent marking, on the current P with the M held: scans up to max
+ * grey objects from w and the global list. Returns false if it found none
+ * (this P and the list empty: time to ask for mark termination).
+ */
+bool gcmark_drain_some(struct gcwork *w, unsigned max);
+/* The write barrier's shade: greys the heap object v points into, if any. */
+void gc_shade(uintptr_t v);
 void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi);   /* root 7's stack range */
 extern bool gc_checkmark_active;
 /* Testing the verifier only: the first mark skips the globals (the checkmark must panic). */

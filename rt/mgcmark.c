@@ -116,6 +116,7 @@ static struct {
 	uint32_t njobs;              /* then the outside-world caller, if any */
 	volatile uint32_t next;      /* next job to claim */
 	struct rt_g *volatile gnext; /* next G on allgs whose stack to claim (CAS) */
+	bool roots_only;             /* scan the roots, publish, do not drain (a concurrent mark's start) */
 	uintptr_t outside_lo, outside_hi;   /* root 7: from the registers rt_gc pushed, up */
 } roots;
 
@@ -129,12 +130,16 @@ RT_NOSCAN uintptr_t gc_debug_why;       /* debugging: print where the mark finds
 static inline bool findobject(uintptr_t p, struct mspan **sp, uintptr_t *idxp, uintptr_t *basep)
 {
 	struct mspan *s = spanof_unchecked(p);
-	if (s == NULL || s->state != MSPAN_INUSE || p < s->startaddr || p >= mspan_end(s))
+	if (s == NULL || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != MSPAN_INUSE || p < s->startaddr ||
+	    p >= mspan_end(s))
 		return false;
 	uintptr_t idx = mspan_obj_index(s, p);
 	if (idx >= s->nelems)
 		return false;   /* the span's tail waste */
-	if (idx >= s->freeindex && !((s->alloc_bits[idx / 64] >> (idx % 64)) & 1))
+	/* freeindex only grows while the span's owner allocates beside a
+	 * concurrent mark, and what it hands out then is already black. */
+	if (idx >= __atomic_load_n(&s->freeindex, __ATOMIC_RELAXED) &&
+	    !((s->alloc_bits[idx / 64] >> (idx % 64)) & 1))
 		return false;   /* a free slot */
 	*sp = s;
 	*idxp = idx;
@@ -236,8 +241,13 @@ void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot)
 	uintptr_t idx, base;
 	if (findobject(v, &s, &idx, &base))
 		greyobject(w, base, s, idx, slot);
-	/* One past the end of an object's slot (the essay's extra rule). */
-	if (findobject(v - 1, &s, &idx, &base) && base + s->elemsize == v)
+	/* One past the end of an object's slot (the essay's extra rule). The
+	 * checkmark does not hold the mark to it: during a concurrent mark a
+	 * frame may take a pointer to the next object, which is the end of a
+	 * garbage neighbour the mark rightly left white (a real end pointer
+	 * is derived from its object, which the mark then reached itself). */
+	if (findobject(v - 1, &s, &idx, &base) && base + s->elemsize == v &&
+	    !(unlikely(gc_checkmark_active) && !((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1)))
 		greyobject(w, base, s, idx, slot);
 }
 
@@ -263,7 +273,7 @@ static void scan_large(struct gcwork *w, struct mspan *s, uintptr_t p)
 		if (off < t->ptrdata) {
 			uintptr_t wi = off / 8;
 			if ((t->ptrmask[wi / 8] >> (wi % 8)) & 1)
-				mark_precise(w, *(uintptr_t *)a, a);
+				mark_precise(w, __atomic_load_n((uintptr_t *)a, __ATOMIC_RELAXED), a);
 		}
 		off += 8;
 		if (off == t->size)
@@ -288,13 +298,34 @@ static void scanobject(struct gcwork *w, uintptr_t b)
 			unsigned j = (unsigned)__builtin_ctzll(bits);
 			bits &= bits - 1;
 			uintptr_t a = b + 8 * (i + j);
-			mark_precise(w, *(uintptr_t *)a, a);
+			/* A mutator may store here meanwhile (a concurrent mark): one whole word. */
+			mark_precise(w, __atomic_load_n((uintptr_t *)a, __ATOMIC_RELAXED), a);
 		}
 	}
 	w->scan_bytes += s->elemsize;
 }
 
 /* ---- roots ---- */
+
+/*
+ * A concurrent mark's checkmark runs at mark termination from the roots of
+ * that moment, and stacks are scanned conservatively: a frame pushed after
+ * the start may hold, in a slot it never wrote, a stale word from below the
+ * saved %rsp the start did not scan (rightly: dead), pointing at an object
+ * that was already garbage. The checkmark would report that object, though
+ * no code can use it. So with the checkmark on, the start clears each
+ * stack below its saved %rsp (nothing lives there: rt_mcall and the
+ * preemption entry push everything above it), and every word the
+ * checkmark finds on a stack was either scanned at the start or written
+ * since. New stacks, and a dead G's kept stack given to a new G, are
+ * cleared too while the checkmark is on (stack_alloc, newproc): they may
+ * hold an earlier coroutine's frames. Debug cost only.
+ */
+NO_ASAN static void clear_dead_stack(struct rt_g *g)
+{
+	for (uintptr_t a = g->stack_lo; a < g->sched_sp; a += 8)
+		*(volatile uintptr_t *)a = 0;
+}
 
 NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 {
@@ -307,7 +338,10 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 		uint64_t *regs = (uint64_t *)&g->morebuf;
 		for (unsigned i = 0; i < 13; i++)
 			gc_mark_conservative_word(w, regs[i], (uintptr_t)&regs[i]);
-	} else if (g->gc_scan_depth != 0) {
+	} else if (g->gc_scan_depth != 0 && !gc_checkmark) {
+		/* (With the checkmark on, the whole stack: rt_gc's frames, unscanned
+		 * at a concurrent mark's start, would leave their stale words to
+		 * the frames the G pushes there after it returns: clear_dead_stack.) */
 		sp = g->stack_hi - g->gc_scan_depth;   /* a G in rt_gc: its caller's frames on */
 		RT_ASSERT(sp >= g->sched_sp);
 	} else {
@@ -319,6 +353,8 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 		      (unsigned long)g->stack_hi);
 	scanblock(w, sp, g->stack_hi);
 	w->stack_bytes += g->stack_hi - sp;
+	if (gc_checkmark && !gc_checkmark_active && !gc_stoptheworld && !g->in_morestack)
+		clear_dead_stack(g);
 	gc_mark_conservative_word(w, (uintptr_t)g->arg, (uintptr_t)&g->arg);
 	gc_mark_conservative_word(w, (uintptr_t)g->param, (uintptr_t)&g->param);
 	for (struct sudog *sg = g->waiting; sg != NULL; sg = sg->waitlink) {
@@ -377,8 +413,9 @@ void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi)
 	roots.outside_hi = hi;
 }
 
-void gcmark_prepare(bool in_world)
+void gcmark_prepare(bool in_world, bool roots_only)
 {
+	roots.roots_only = roots_only;
 	roots.ndata = rt_port_data_ranges(roots.data_lo, roots.data_hi, GC_MAX_DATA_RANGES);
 	uint32_t n = 0;
 	for (int i = 0; i < roots.ndata; i++)
@@ -388,6 +425,14 @@ void gcmark_prepare(bool in_world)
 	roots.njobs = n + roots.nm_jobs + (in_world ? 0 : 1);
 	roots.next = 0;
 	roots.gnext = in_world ? sched_allgs() : NULL;
+}
+
+void gcmark_prepare_drain(void)
+{
+	roots.roots_only = false;
+	roots.nglobal_jobs = roots.nm_jobs = roots.njobs = 0;
+	roots.next = 0;
+	roots.gnext = NULL;
 }
 
 /* ---- the worker ---- */
@@ -409,22 +454,62 @@ void gc_mark_worker(struct rt_m *m, int p)
 {
 	struct gcwork *w = &gcwork_of[p];
 	/* 1. Root jobs, then G stacks, until none is left. */
+	bool roots_only = roots.roots_only;
 	for (;;) {
 		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
 		if (job >= roots.njobs)
 			break;
 		markroot(w, job);
-		drain(w);
+		if (!roots_only)
+			drain(w);
 	}
 	for (struct rt_g *g; (g = claim_g()) != NULL;) {
 		scan_g(w, g);
-		drain(w);
+		if (!roots_only)
+			drain(w);
+	}
+	if (roots_only) {
+		/* The concurrent mark starts from the global list. */
+		gcw_dispose(w);
+		gcwork_exit();
+		return;
 	}
 	/* 2-4. Drain, then wait for published work until every worker waits. */
 	do
 		drain(w);
 	while (gcwork_getfull(w, m));
 	gcwork_exit();
+}
+
+/* ---- marking beside the program (mgc.c) ---- */
+
+bool gcmark_drain_some(struct gcwork *w, unsigned max)
+{
+	unsigned k = 0;
+	for (; k < max; k++) {
+		uintptr_t b = gcw_tryget(w);
+		if (b == 0)
+			break;
+		scanobject(w, b);
+	}
+	return k != 0;
+}
+
+int rt_gc_mark_state(const void *p)
+{
+	struct mspan *s;
+	uintptr_t idx, base;
+	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK || !findobject((uintptr_t)p, &s, &idx, &base))
+		return -1;
+	return (int)((__atomic_load_n(&s->gcmark_bits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1);
+}
+
+void gc_shade(uintptr_t v)
+{
+	struct mspan *s;
+	uintptr_t idx, base;
+	if (v - RT_HEAP_REGION_BASE < RT_HEAP_REGION_SIZE && findobject(v, &s, &idx, &base))
+		greyobject(&gcwork_of[rt_port_current_p()], base, s, idx, 0);
 }
 
 /* ---- checkmark bits ---- */

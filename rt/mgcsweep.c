@@ -114,6 +114,8 @@ static bool sweep_large(struct mspan *s, uint32_t h)
 
 bool mspan_sweep(struct mspan *s, bool preserve)
 {
+	RT_ASSERT_MSG(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_CONCMARK,
+		      "mspan_sweep: span %#lx swept during a concurrent mark", (unsigned long)s->startaddr);
 	uint32_t h = mheap_sweepgen();
 	uint32_t sg = __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED);
 	RT_ASSERT_MSG(s->state == MSPAN_INUSE && (sg == h - 2 || sg == h - 1 || sg == h + 1),

@@ -41,9 +41,17 @@
  * delayed between its last look at full and its look at done (a descheduled
  * vCPU) cannot miss the done of this mark and wait in the next.
  *
- * Concurrent marking (issue 13) keeps these structures; what changes is that
- * write barriers and allocation produce grey objects while workers wait, so
- * done becomes Go's gcMarkDone: flush every P and re-check.
+ * Concurrent marking (mgc.c) keeps these structures and uses the protocol
+ * above only with the world stopped. While the program runs, whoever marks
+ * (the cycle's starter, mark assists) takes buffers with gcw_tryget on its
+ * current P with the M held, and publishes both of its buffers (gcw_dispose)
+ * before it lets go of the M, so no grey object stays behind on a P nobody
+ * marks on. The write barrier greys into its P's gcwork (gcw_put: a buffer
+ * is published when both are full; what is left waits for a marker on that
+ * P or for mark termination). The
+ * roots' stop publishes every buffer; mark termination (world stopped)
+ * publishes every P's (gcwork_dispose_all) and drains with the protocol
+ * above, so "nothing grey" is decided only with the world stopped.
  */
 #include "rt/fixalloc.h"
 #include "rt/mgc.h"
@@ -196,11 +204,32 @@ bool gcw_empty(const struct gcwork *w)
 	return w->wbuf1 == NULL || (w->wbuf1->nobj == 0 && w->wbuf2->nobj == 0);
 }
 
-void gcwork_begin(int nproc)
+void gcw_dispose(struct gcwork *w)
+{
+	if (w->wbuf1 == NULL)
+		return;
+	if (w->wbuf1->nobj != 0) {
+		putfull(w->wbuf1);
+		w->wbuf1 = getempty();
+	}
+	if (w->wbuf2->nobj != 0) {
+		putfull(w->wbuf2);
+		w->wbuf2 = getempty();
+	}
+}
+
+void gcwork_dispose_all(void)
 {
 	work_init();
-	RT_ASSERT_MSG(work.full == NULL && work.nfull == 0, "gcwork_begin: %lu full buffers left",
-		      (unsigned long)work.nfull);
+	for (int p = 0; p < RT_MAX_PROCS; p++)
+		gcw_dispose(&gcwork_of[p]);
+}
+
+void gcwork_begin(int nproc, bool drain_only)
+{
+	work_init();
+	RT_ASSERT_MSG(drain_only || (work.full == NULL && work.nfull == 0),
+		      "gcwork_begin: %lu full buffers left", (unsigned long)work.nfull);
 	work.nproc = nproc;
 	work.nwait = 0;
 	work.done = false;
@@ -264,11 +293,11 @@ void gcwork_exit(void)
 	__atomic_add_fetch(&work.nexited, 1, __ATOMIC_ACQ_REL);
 }
 
-void gcwork_wait_exited(void)
+void gcwork_wait_exited(bool drained)
 {
 	while (__atomic_load_n(&work.nexited, __ATOMIC_ACQUIRE) != work.nproc)
 		__builtin_ia32_pause();
-	RT_ASSERT_MSG(work.full == NULL && work.nwait == work.nproc,
+	RT_ASSERT_MSG(!drained || (work.full == NULL && work.nwait == work.nproc),
 		      "mark ended with %lu full buffers, %d of %d workers waiting",
 		      (unsigned long)work.nfull, work.nwait, work.nproc);
 }

@@ -282,6 +282,7 @@ static void init_span_class(struct mspan *s, spanclass_t spc)
 	mspan_refill_alloc_cache(s);
 	s->sweepgen = mheap_.sweepgen;
 	s->largetype = NULL;
+	s->allocblack = 0;
 	heapbits_span_init(s);
 	s->list = NULL;
 	s->next = s->prev = NULL;
@@ -292,9 +293,13 @@ struct mspan *mheap_alloc(uintptr_t npages, spanclass_t spc)
 	struct mheap *h = &mheap_;
 	RT_ASSERT_MSG(npages > 0, "mheap_alloc: zero pages");
 	rt_lock(&h->lock);
-	struct mspan *s = alloc_pages_locked(npages, MSPAN_INUSE);
+	/* DEAD until its fields are set: a concurrent mark's findobject (a word
+	 * the bulk barrier shades may be any integer) reads spans without the
+	 * lock, and must see a complete span or none (release, its acquire). */
+	struct mspan *s = alloc_pages_locked(npages, MSPAN_DEAD);
 	if (s != NULL) {
 		init_span_class(s, spc);
+		__atomic_store_n(&s->state, (uint8_t)MSPAN_INUSE, __ATOMIC_RELEASE);
 		rt_mstats.heap_inuse += npages * RT_PAGE_SIZE;
 	}
 	rt_unlock(&h->lock);

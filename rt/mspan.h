@@ -79,6 +79,8 @@ struct mspan {
 	uint32_t sweepgen;
 	uint8_t state;             /* enum mspan_state */
 	uint8_t nbitwords_log2;    /* the bit arrays hold 1 << this uint64 words each */
+	uint8_t allocblack;        /* cached during a concurrent mark: free slots pre-marked (mgc.c) */
+	uint16_t black_base;       /* alloc_count when it was cached so (owner's mcache) */
 	const struct rt_type *largetype;   /* large span with pointers: its element type */
 	uintptr_t largesize;       /* large span: the bytes asked for (the rest of the pages is stale) */
 	uint64_t *checkmark_bits;  /* gccheckmark's second mark bits, only during that mark (mgcmark.c) */

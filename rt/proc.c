@@ -911,6 +911,8 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg, bool
 		stack_alloc(g, 0);
 	else   /* the previous G may have abandoned frames (rt_goexit) */
 		rt_port_stack_fresh(g->stack_lo, g->stack_hi - g->stack_lo);
+	if (unlikely(gc_checkmark))   /* see stack_alloc */
+		rt_memclr((void *)g->stack_lo, g->stack_hi - g->stack_lo);
 	g->fn = fn;
 	g->arg = arg;
 	g->param = NULL;
@@ -1178,10 +1180,8 @@ static void gc_stw_m(struct rt_g *gp)
 	struct rt_m *m = rt_getm();
 	m->curg = NULL;
 	__atomic_store_n(&gp->status, G_WAITING, __ATOMIC_RELEASE);
-	uint32_t num_gc = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
 	rt_lock(&rt_sched.lock);
-	if (rt_sched.ending || num_gc != m->gc_seen_num_gc) {
-		/* The world is ending, or a cycle completed since the caller decided. */
+	if (rt_sched.ending) {
 		rt_unlock(&rt_sched.lock);
 		__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
 		execute(m, gp);
@@ -1193,6 +1193,13 @@ static void gc_stw_m(struct rt_g *gp)
 		rt_unlock(&rt_sched.lock);
 		schedule(m);
 	}
+	/* No stop under way (the lock held): the phase cannot change while this decides. */
+	if (!gc_request_wanted(m->gc_request, m->gc_seen_num_gc)) {
+		/* A cycle started or ended since the caller decided. */
+		rt_unlock(&rt_sched.lock);
+		__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
+		execute(m, gp);
+	}
 	__atomic_store_n(&rt_sched.stopwait, rt_sched.nprocs - 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&rt_sched.stopgen, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&rt_sched.gcwaiting, 1, __ATOMIC_SEQ_CST);
@@ -1201,7 +1208,7 @@ static void gc_stw_m(struct rt_g *gp)
 	stop_others(m);
 
 	struct gc_cycle_trace trace;
-	gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request, &trace);
+	bool completed = gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request, &trace);
 
 	/* Start the world. */
 	rt_lock(&rt_sched.lock);
@@ -1215,17 +1222,20 @@ static void gc_stw_m(struct rt_g *gp)
 		waiters = w->schedlink;
 		rt_ready(w);
 	}
-	sweeper_wake();
-	gc_print_trace(&trace);
+	if (completed) {
+		sweeper_wake();
+		gc_print_trace(&trace);
+	}
 	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
 	execute(m, gp);
 }
 
-bool sched_stop_the_world_gc(bool forced, uint32_t seen_num_gc)
+bool sched_stop_the_world_gc(enum gc_request req, bool forced, uint32_t seen_num_gc)
 {
 	struct rt_m *m = rt_getm();
 	RT_ASSERT_MSG(m != NULL && m->curg != NULL && m->locks == 0,
 		      "a collection asked for outside a coroutine or with the M held");
+	m->gc_request = req;
 	m->gc_forced = forced;
 	m->gc_seen_num_gc = seen_num_gc;
 	rt_mcall(gc_stw_m);
@@ -1377,6 +1387,7 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	rt_port_preempt_start();
 	rt_port_run_ms(nprocs, mstart);
 	rt_port_preempt_stop();
+	gc_world_ended();   /* a mark the world left running is finished here */
 	sweeper_world_end();
 	uint64_t abandoned = world_cleanup();
 	rt_sched.main_g = NULL;

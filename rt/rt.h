@@ -108,6 +108,16 @@ void rt_gc_set_trace(bool on);
 void rt_gc_set_checkmark(bool on);
 /* gcstress=N: a cycle every N allocations (0: off). Slow: every allocation takes the slow path. */
 void rt_gc_set_stress(uint64_t every);
+/* gcstoptheworld=1 (Go's GODEBUG setting): mark with the world stopped instead of beside the
+ * program; the default for now (rt/mgc.c says why). Returns the old setting. */
+bool rt_gc_set_stoptheworld(bool on);
+/*
+ * While a mark runs beside the program: 1 if the heap object containing p
+ * is marked (grey or black), 0 if it is still white; -1 if p is in no live
+ * heap object or no mark is running. For tests and the tour: the answer is
+ * stale as soon as it is returned.
+ */
+int rt_gc_mark_state(const void *p);
 
 /* Returns as much free heap memory to the OS as possible (Go's debug.FreeOSMemory). */
 void rt_free_os_memory(void);

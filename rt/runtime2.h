@@ -182,6 +182,7 @@ struct rt_m {
 	uintptr_t caller_hi;       /* M 0: top of the stack rt_mstart_asm ran on, [exit_sp, caller_hi) a GC root; others 0 */
 	uint32_t gc_epoch_seen;    /* the last mark this M joined (rt/mgc.c mark epochs; own M) */
 	bool gc_forced;            /* the stop this M asks for is rt_gc's (own M) */
+	uint8_t gc_request;        /* enum gc_request: what it asks the stop for (own M) */
 	uint32_t gc_seen_num_gc;   /* NumGC when it decided to ask (own M) */
 };
 _Static_assert(__builtin_offsetof(struct rt_m, curg) == 0, "amd64.S");

@@ -348,7 +348,7 @@ bool rt_port_may_stop(void) { return true; }
 
 /*
  * Settings from the environment, before main: GOGC=N|off and
- * RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N (the kernel's command-line
+ * RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N,gcstoptheworld=1 (the kernel's command-line
  * keys). A malformed value is an error, named, as the kernel's are.
  */
 __attribute__((noreturn)) static void bad_setting(const char *what)
@@ -390,8 +390,10 @@ void rt_hosted_read_settings(void)
 			rt_gc_set_checkmark(parse_u64(p + 12, "RT_GODEBUG gccheckmark=N") != 0);
 		else if (n > 9 && strncmp(p, "gcstress=", 9) == 0)
 			rt_gc_set_stress(parse_u64(p + 9, "RT_GODEBUG gcstress=N"));
+		else if (n > 15 && strncmp(p, "gcstoptheworld=", 15) == 0)
+			rt_gc_set_stoptheworld(parse_u64(p + 15, "RT_GODEBUG gcstoptheworld=N") != 0);
 		else
-			bad_setting("RT_GODEBUG (known: gctrace=N, gccheckmark=N, gcstress=N)");
+			bad_setting("RT_GODEBUG (known: gctrace=N, gccheckmark=N, gcstress=N, gcstoptheworld=N)");
 		p = comma ? comma + 1 : p + n;
 	}
 }

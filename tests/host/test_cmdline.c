@@ -99,6 +99,9 @@ static void test_good(void)
               cl.gcstress_set && cl.gcstress == 100, "cmdline.gccheckmark_and_gcstress");
     tap_check(parse_ok("gccheckmark=0 gcstress=0") && cl.gccheckmark_set && !cl.gccheckmark &&
               cl.gcstress_set && cl.gcstress == 0, "cmdline.gccheckmark_and_gcstress_off");
+    tap_check(parse_ok("gcstoptheworld=1") && cl.gcstoptheworld_set && cl.gcstoptheworld, "cmdline.gcstoptheworld");
+    tap_check(parse_ok("gcstoptheworld=0") && cl.gcstoptheworld_set && !cl.gcstoptheworld,
+              "cmdline.gcstoptheworld_off");
     tap_check(parse_ok("run=bench.binarytrees bt_depth=30") && cl.bt_depth == CMDLINE_BT_DEPTH_MAX &&
               strcmp(cl.run, "bench.binarytrees") == 0, "cmdline.bt_depth_max_with_run");
 
@@ -137,6 +140,7 @@ static void test_errors(void)
 {
     expect_error("bogus", "bogus: unknown key", "known keys");
     expect_error("gccheckmark=2", "gccheckmark=2", "expected gccheckmark=0 or gccheckmark=1");
+    expect_error("gcstoptheworld=yes", "gcstoptheworld=yes", "expected gcstoptheworld=0 or gcstoptheworld=1");
     expect_error("gcstress=-1", "gcstress=-1", "expected gcstress=N");
     expect_error("gcstress=1000000001", "gcstress=1000000001", "expected gcstress=N");
     expect_error("test Test", "Test: unknown key", NULL);

@@ -22,9 +22,11 @@
  *
  * Then the collector's proof: a randomized mutator (coroutines rewiring a
  * graph of checksummed nodes through heap fields, locals, globals and
- * channels) with checkmark on for hundreds of cycles, verifying every
- * reachable node after each; gcstress; the trigger bounding the heap; and
- * MemStats' identities after cycles.
+ * channels) with checkmark on for hundreds of cycles, each marked beside
+ * the mutators, verifying every reachable node after each; gcstress; the
+ * concurrent mark's deletion barrier and black allocation in one staged
+ * case; the trigger bounding the heap; and MemStats' identities after
+ * cycles.
  *
  * Coroutines never assert (hosted ones must not call libc): they count
  * what went wrong in `bad`, which the case checks after the world ends.
@@ -694,6 +696,110 @@ CASE_KEEPS_FRAMES(gcstress_mutator)
     rt_gc_set_stress(50);
     run_mutator(CASE_ALL_PROCS, 2000);
     rt_gc_set_stress(0);
+}
+
+/* ---- marking beside the program (rt/mgc.c's snapshot argument) ---- */
+
+/*
+ * The deletion half of the barrier, and allocate black, on one P. main
+ * builds a chain of CONC_CHAIN objects from a global (next in field a) whose
+ * last one, the holder, alone points (field b) to X, then calls rt_gc. The
+ * mark scans the chain in steps of 256 objects and yields between them, so
+ * the mover G runs while the holder is still white: it walks to the holder,
+ * takes X into its own stack (scanned at the mark's start, before it held
+ * X) and clears the holder's field through RT_STORE_PTR. Only the barrier's
+ * shade of the old value can keep X now: it must be marked right after the
+ * store and alive after the cycle's sweep. The mover also allocates a small
+ * and a large object during the mark, held only by its stack and by each
+ * other: both must be marked at once (born black) and alive after the sweep.
+ * Removing the deletion half (rt_wb_slow shading only the new value), or
+ * gc_black_span_begin, or gc_black_large, fails it (checked by hand).
+ */
+#define CONC_CHAIN 4000
+static struct obj *conc_head;
+static uintptr_t conc_x_h;
+static struct {
+    volatile int done, moved;
+    int holder_white, x_white_before, x_marked_after, new_marked, large_marked;
+} conc;
+
+__attribute__((noinline)) static void conc_build(void)
+{
+    struct obj *holder = rt_new(&obj_type), *x = rt_new(&obj_type);
+    holder->magic = x->magic = MAGIC;
+    holder->id = 76;
+    x->id = 77;
+    RT_STORE_PTR(holder->b, x);
+    struct obj *next = holder;
+    for (unsigned i = 0; i < CONC_CHAIN; i++) {
+        struct obj *o = rt_new(&obj_type);
+        o->magic = MAGIC;
+        o->id = i;
+        RT_STORE_PTR(o->a, next);
+        next = o;
+    }
+    RT_STORE_PTR(conc_head, next);
+    conc_x_h = hide(x);
+}
+
+static void conc_mover(void *arg)
+{
+    (void)arg;
+    while (!rt_wb_enabled && !conc.done)
+        rt_gosched();
+    if (conc.done)
+        return;   /* no mark ran beside the program: the case fails on moved */
+    struct obj *h = conc_head;
+    while (h->a != NULL)
+        h = h->a;
+    struct obj *volatile x = h->b;
+    conc.holder_white = rt_gc_mark_state(h) == 0;
+    conc.x_white_before = rt_gc_mark_state(x) == 0;
+    RT_STORE_PTR(h->b, NULL);
+    conc.x_marked_after = rt_gc_mark_state(x) == 1;
+    struct obj *volatile fresh = rt_new(&obj_type);
+    fresh->magic = MAGIC;
+    fresh->id = 78;
+    uint64_t *volatile large = rt_alloc_array(&ptr_type, 40000);   /* 320 KB: a large span */
+    large[0] = MAGIC;
+    conc.large_marked = rt_gc_mark_state(large) == 1;   /* before the store below shades it */
+    RT_STORE_PTR(fresh->a, (struct obj *)(void *)large);
+    conc.new_marked = rt_gc_mark_state(fresh) == 1;
+    conc.moved = 1;
+    while (!conc.done)
+        rt_gosched();
+    BAD(rt_object_base(x) == x && x->magic == MAGIC && x->id == 77);
+    BAD(rt_object_base(fresh) == fresh && fresh->magic == MAGIC && fresh->id == 78 &&
+        fresh->a == (struct obj *)(void *)large);
+    BAD(rt_object_base(large) == large && large[0] == MAGIC);
+}
+
+static void conc_main(void *arg)
+{
+    (void)arg;
+    conc_build();
+    rt_go(conc_mover, NULL);
+    rt_gosched();   /* the mover waits for the mark */
+    rt_gc();
+    conc.done = 1;
+    conc_head = NULL;
+}
+
+CASE_KEEPS_FRAMES(concurrent_mark_keeps_a_pointer_moved_to_a_stack)
+{
+    begin();
+    conc = (__typeof__(conc)){0};
+    bool stw = rt_gc_set_stoptheworld(false);   /* this case is about the concurrent mark */
+    uint64_t left = rt_run_joined(conc_main, NULL, 1);
+    rt_gc_set_stoptheworld(stw);
+    EXPECT_EQ(left, 0);
+    EXPECT_EQ(conc.moved, 1);
+    EXPECT_TRUE(conc.holder_white);    /* the scenario happened: the holder was not scanned yet */
+    EXPECT_TRUE(conc.x_white_before);
+    EXPECT_TRUE(conc.x_marked_after);  /* the deletion half shaded it */
+    EXPECT_TRUE(conc.new_marked);      /* allocated black */
+    EXPECT_TRUE(conc.large_marked);
+    end();
 }
 
 /* HeapAlloc after a forced cycle is what is live: a known live set of nodes. */
