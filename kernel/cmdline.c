@@ -20,7 +20,7 @@
  *   run=NAME             a program to run instead of the tour
  *   bt_depth=N           the depth of run=bench.binarytrees, 0..CMDLINE_BT_DEPTH_MAX
  *   gccheckmark=0|1      verify every mark with a second one (rt/mgcmark.c)
- *   gcstoptheworld=0|1   0: mark beside the program; 1 (default for now): world stopped (rt/mgc.c)
+ *   gcstoptheworld=0|1   0 (default): mark beside the program; 1: world stopped (rt/mgc.c)
  *   gcstress=N           a collection every N allocations, 0..CMDLINE_GCSTRESS_MAX (0: off)
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *

@@ -10,11 +10,9 @@
  * marked while the program runs, and after the second the sweep runs beside
  * it too (rt/mgcsweep.c). gcstoptheworld=1 marks with the world stopped
  * instead (Go's GODEBUG setting of the same name), as does rt_gc outside a
- * world. For now gcstoptheworld=1 is the default: the checkmark still
- * finds, about once in eight kernel runs of rt.gc.* on 4 CPUs, an object
- * the concurrent mark left white (DESIGN.md 7.9, "Open"); gcstoptheworld=0
- * turns the concurrent mark on, and rt.gc.concurrent_mark_* always runs it.
- * DESIGN.md 7.9 has the reasons; Go's mgc.go the model.
+ * world. The concurrent mark is the default; the tests run the stopped one
+ * too (rt.gc.*_stopped_mark), and rt.gc.concurrent_mark_* always runs
+ * concurrently. DESIGN.md 7.9 has the reasons; Go's mgc.go the model.
  *
  * The cycle:
  *   1. Trigger. rt_alloc's slow path, once its object is complete, calls
@@ -47,9 +45,10 @@
  *   6. Mark termination (world stopped, GC_REQ_TERMINATE): the mcaches are
  *      flushed (black spans end), every P's buffers published, and all Ms
  *      drain what is left (MARK_DRAIN, the termination protocol of
- *      mgcwork.c); with gccheckmark=1 a second mark from the roots of this
- *      moment, with separate bits, panics on any reachable object the
- *      first did not mark. Then the barrier is off, mheap_.sweepgen += 2
+ *      mgcwork.c); with gccheckmark=1 every object the start's snapshot
+ *      found reachable and every one allocated since must be marked
+ *      (mgcmark.c's checkmark; the snapshot was taken by a whole stopped
+ *      mark into separate bits just before step 4). Then the barrier is off, mheap_.sweepgen += 2
  *      (every span unswept), gc_heap_live = bytes marked + bytes allocated
  *      black; the next goal (Go 1.18's): live + (live + stacks + globals)
  *      * GOGC / 100, at least 4 MiB * GOGC / 100; the statistics (NumGC,
@@ -109,8 +108,8 @@
  * every in-use span is on exactly one mcentral list with sweepgen == h;
  * rt_wb_enabled is set exactly while gc_phase is GC_CONCMARK (tests set it
  * by hand only outside a mark: the barrier then counts and does not shade).
- * The verifier's view of a concurrent mark (mgcmark.c clear_dead_stack and
- * the end-pointer rule) is in mgcmark.c.
+ * The verifier of a concurrent mark, and why it checks the snapshot rather
+ * than the roots at termination, is in mgcmark.c (Checkmark).
  *
  * Settings: gogc=N|off (rt_set_gc_percent), gctrace=1 (a line per cycle in
  * Go's format), gccheckmark=1, gcstress=N (a cycle every N allocations),
@@ -133,10 +132,9 @@
 
 volatile uint32_t gc_phase;
 int gc_percent = 100;
-/* On by default until the kernel checkmark failure of issue 13 is explained
- * (DESIGN.md 7.9, "Open"): gcstoptheworld=0 turns the concurrent mark on. */
-bool gc_stoptheworld = true;
+bool gc_stoptheworld;   /* gcstoptheworld=1: the whole mark with the world stopped */
 bool gc_checkmark;
+bool gc_debug_white_alloc;
 bool gc_trace;
 uint64_t gc_stress;
 volatile uint64_t gc_heap_live;
@@ -157,6 +155,7 @@ static struct {
 	uint64_t stop_ns;         /* of its pause, stopping the world */
 	int nproc;
 	bool forced;
+	bool snapshot;            /* gccheckmark took the start's reachable set: verify at the end */
 } cyc;
 
 #define MARK_STEP_OBJS 256   /* objects a marker scans between yields (and an assist per slow path) */
@@ -199,26 +198,18 @@ bool rt_gc_set_stoptheworld(bool on)
 
 /* ---- allocate black ---- */
 
-/* Bits of word w for the slots [lo, hi). */
-static inline uint64_t slot_range_mask(unsigned w, unsigned lo, unsigned hi)
-{
-	unsigned a = lo > 64 * w ? lo - 64 * w : 0, b = hi < 64 * w + 64 ? hi - 64 * w : 64;
-	if (a >= b)
-		return 0;
-	uint64_t upto_b = b == 64 ? ~0ull : (1ull << b) - 1;
-	return upto_b & ~((1ull << a) - 1);
-}
-
 /* The free slots of s (at or past freeindex, alloc bit clear), in word w. */
 static inline uint64_t free_slots(const struct mspan *s, unsigned w)
 {
-	return ~s->alloc_bits[w] & slot_range_mask(w, s->freeindex, s->nelems);
+	return ~s->alloc_bits[w] & mspan_slot_mask(w, s->freeindex, s->nelems);
 }
 
 void gc_black_span_begin(struct mspan *s)
 {
 	s->allocblack = 1;
 	s->black_base = s->alloc_count;
+	if (unlikely(gc_debug_white_alloc))
+		return;
 	for (unsigned w = s->freeindex / 64; w < (s->nelems + 63u) / 64; w++) {
 		uint64_t f = free_slots(s, w);
 		if (f != 0)
@@ -242,6 +233,8 @@ void gc_black_span_end(struct mspan *s)
 
 void gc_black_large(struct mspan *s)
 {
+	if (unlikely(gc_debug_white_alloc))
+		return;
 	__atomic_fetch_or(&s->gcmark_bits[0], 1ull, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&gc_black_bytes, s->elemsize, __ATOMIC_RELAXED);
 }
@@ -383,12 +376,14 @@ static struct mark_totals take_totals(void)
 	return t;
 }
 
-/* Steps 5's checkmark: the marker's reachability checked with separate bits. */
-static void checkmark(struct rt_m *m, int nproc, bool in_world)
+/* The checkmark (mgcmark.c): after a stopped mark, the marker's reachability
+ * checked with separate bits; at a concurrent mark's start (snapshot), the
+ * reachable set taken, verified at its termination. */
+static void checkmark(struct rt_m *m, int nproc, bool in_world, bool snapshot)
 {
-	gcmark_checkmark_begin();
+	gcmark_checkmark_begin(snapshot);
 	mark_once(m, nproc, in_world, MARK_ALL);
-	gcmark_checkmark_end();
+	gcmark_checkmark_end(snapshot);
 	(void)take_totals();
 }
 
@@ -443,8 +438,9 @@ static void mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
 	mark_once(m, nproc, in_world, MARK_DRAIN);
 	struct mark_totals tot = take_totals();
-	if (gc_checkmark)
-		checkmark(m, nproc, in_world);
+	if (cyc.snapshot)
+		gcmark_checkmark_verify();
+	cyc.snapshot = false;
 	__atomic_store_n(&rt_wb_enabled, 0, __ATOMIC_RELEASE);
 	uint64_t live = tot.bytes + __atomic_exchange_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
 	finish_cycle(&tot, live, cyc.heap0, heap_end, t_request, cyc.stop_ns + (t0 - t_request), cyc.pause1_ns,
@@ -473,6 +469,9 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 
 	if (in_world && !gc_stoptheworld) {
 		/* 4a. The roots, then the world runs while the heap is marked. */
+		cyc.snapshot = gc_checkmark;
+		if (cyc.snapshot)
+			checkmark(m, nproc, in_world, true);
 		mark_once(m, nproc, in_world, MARK_ROOTS);
 		__atomic_store_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rt_wb_enabled, 1, __ATOMIC_SEQ_CST);
@@ -492,7 +491,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	mark_once(m, nproc, in_world, MARK_ALL);
 	struct mark_totals tot = take_totals();
 	if (gc_checkmark)
-		checkmark(m, nproc, in_world);
+		checkmark(m, nproc, in_world, false);
 	uint64_t t2 = rt_port_nanotime();
 	finish_cycle(&tot, tot.bytes, heap0, heap0, t_request, t0 - t_request, 0, t1 - t_request, t2 - t1, t2,
 		     nproc, forced, trace);

@@ -28,6 +28,8 @@ extern volatile uint32_t gc_phase;
 extern int gc_percent;             /* GOGC; -1 = off */
 extern bool gc_stoptheworld;       /* mark with the world stopped (Go's GODEBUG gcstoptheworld=1) */
 extern bool gc_checkmark;          /* verify every mark with a second one */
+/* Testing the verifier only: a concurrent mark's allocation is white (the checkmark must panic). */
+extern bool gc_debug_white_alloc;
 extern bool gc_trace;              /* one line per cycle */
 extern uint64_t gc_stress;         /* a cycle every this many allocations (0: off) */
 
@@ -185,8 +187,13 @@ extern bool gc_debug_skip_globals;
 /* Debugging: the mark prints the slot it reaches this object's base from (0: off). */
 extern uintptr_t gc_debug_why;
 void gc_mark_worker(struct rt_m *m, int p);   /* one worker's whole mark (roots, drain, wait) */
-void gcmark_checkmark_begin(void);            /* gives every in-use span checkmark bits */
-void gcmark_checkmark_end(void);
+/* Gives every in-use span checkmark bits; a snapshot's mark (a concurrent
+ * mark's start) sets them without checking each object is marked. */
+void gcmark_checkmark_begin(bool snapshot);
+void gcmark_checkmark_end(bool keep_bits);    /* keep_bits: a snapshot, verified at termination */
+/* Mark termination of a concurrent mark: the snapshot's bits and the objects
+ * allocated since are all marked (panics naming one that is not); frees the bits. */
+void gcmark_checkmark_verify(void);
 /* Marks (greys) what a conservative word v, found at address slot, refers to. */
 void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot);
 

@@ -78,12 +78,34 @@
  * does not look (malloc'd or mmap'd memory, a __thread variable, a frame of
  * the kernel's allocator, hidden by xor or tagging) is a bug (rt/rt.h).
  *
- * Checkmark (gccheckmark=1): after the mark, with the world still stopped,
- * mark again from the roots with separate per-span bits; an object the second
- * mark reaches that the first did not mark panics, naming it, its span class
- * and the slot it was reached from (a heap object's field, a G's stack, a
- * global...). The same code runs both marks (gc_checkmark_active switches the
- * bit array), so the verifier checks the marker's reachability, not a copy.
+ * Checkmark (gccheckmark=1). Stopped mark: after the mark, with the world
+ * still stopped, mark again from the roots with separate per-span bits; an
+ * object the second mark reaches that the first did not mark panics, naming
+ * it, its span class and the slot it was reached from (a heap object's
+ * field, a G's stack with the words around the slot, a global...). The same
+ * code runs both marks (gc_checkmark_active switches the bit array), so the
+ * verifier checks the marker's reachability, not a copy.
+ * Concurrent mark: the verifier proves what the snapshot argument promises
+ * (rt/mgc.c), mark >= reachable at the start + allocated since. At the
+ * start, with the world stopped, a whole mark from the same roots sets the
+ * checkmark bits without checking (the snapshot's reachable set) and each
+ * span records its freeindex; at termination every checkmark bit must be a
+ * mark bit, and every slot handed out since (past the recorded freeindex,
+ * alloc bit clear) must be marked (gcmark_checkmark_verify). Why not a
+ * second mark at termination, as stopped: its conservative roots then hold
+ * dead words that point at garbage the mark rightly left white, and nothing
+ * tells them from live ones. Found so (kernel, 4 CPUs, the words around
+ * the slot dumped): %r8 in the save area of an asynchronously preempted
+ * verify(), dead there, held a span's first slot that rt_object_base had
+ * computed; twice a span's first slot in a G structure itself, where only
+ * __morestack's saved registers (dead caller-saved ones among them) or a
+ * stale param can hold it; earlier, frames' unwritten slots holding words
+ * from below the start's %rsp. Reachability from the program only
+ * shrinks, since a program can only reach what it could reach at the start
+ * or allocated since: the two checks together cover everything it can use.
+ * What they cannot see is a root missed by the code both marks share (the
+ * stopped checkmark covers that code) or a G in a state the start's scan
+ * misreads at that moment (the mutator tests' checksums would show it).
  *
  * Hosted builds read stacks and globals with ASan's checks off
  * (no_sanitize_address): frames and globals carry poisoned redzones.
@@ -121,6 +143,7 @@ static struct {
 } roots;
 
 bool gc_checkmark_active;       /* this mark is the checkmark pass */
+static bool gc_checkmark_checks;        /* ... and checks each object it reaches is marked */
 bool gc_debug_skip_globals;     /* testing the verifier: the first mark ignores root 1 */
 RT_NOSCAN uintptr_t gc_debug_why;       /* debugging: print where the mark finds this object */
 
@@ -160,13 +183,29 @@ static void describe_slot(uintptr_t slot, char *buf, size_t n)
 	}
 	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
 		if (slot >= g->stack_lo && slot < g->stack_hi) {
-			rt_snprintf(buf, n, "the stack of coroutine %lu at %#lx", (unsigned long)g->id,
-				    (unsigned long)slot);
+			rt_snprintf(buf, n,
+				    "the stack of coroutine %lu at %#lx (top - %#lx; stack [%#lx, %#lx), "
+				    "status %u, saved %%rsp %#lx%s)",
+				    (unsigned long)g->id, (unsigned long)slot,
+				    (unsigned long)(g->stack_hi - slot), (unsigned long)g->stack_lo,
+				    (unsigned long)g->stack_hi, (unsigned)g->status,
+				    (unsigned long)(g->in_morestack ? g->morebuf.sp : g->sched_sp),
+				    g->in_morestack ? ", stopped in __morestack" : "");
+			return;
+		}
+		if (slot >= (uintptr_t)&g->morebuf && slot < (uintptr_t)(&g->morebuf + 1)) {
+			static const char *const regs[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+							   "r8", "r9", "r12", "r13", "r14", "r15"};
+			unsigned r = (unsigned)((slot - (uintptr_t)&g->morebuf) / 8);
+			rt_snprintf(buf, n, "coroutine %lu's %%%s, saved by __morestack at the entry of the "
+				    "function returning to %#lx",
+				    (unsigned long)g->id, r < 13 ? regs[r] : "?",
+				    (unsigned long)*(uintptr_t *)g->morebuf.sp);
 			return;
 		}
 		if (slot >= (uintptr_t)g && slot < (uintptr_t)(g + 1)) {
-			rt_snprintf(buf, n, "coroutine %lu's saved registers or argument",
-				    (unsigned long)g->id);
+			rt_snprintf(buf, n, "coroutine %lu's %s", (unsigned long)g->id,
+				    slot == (uintptr_t)&g->arg ? "argument" : "param");
 			return;
 		}
 	}
@@ -182,12 +221,24 @@ static void describe_slot(uintptr_t slot, char *buf, size_t n)
 __attribute__((noinline, cold, noreturn))
 static void checkmark_missed(uintptr_t base, struct mspan *s, uintptr_t slot)
 {
-	char from[160];
+	char from[256];
 	describe_slot(slot, from, sizeof(from));
-	rt_throw("gccheckmark: object %#lx (span class %u, %lu-byte slots, %s) is reachable but "
-		 "was not marked; reached from %s",
+	uintptr_t idx = (base - s->startaddr) / s->elemsize;
+	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)
+		if (slot >= g->stack_lo && slot < g->stack_hi) {
+			/* The frames around the slot: return addresses for addr2line. */
+			rt_printf("gccheckmark: coroutine %lu's stack around the slot:\n", (unsigned long)g->id);
+			uintptr_t lo = slot - 0x80 < g->stack_lo ? g->stack_lo : slot - 0x80;
+			for (uintptr_t a = lo; a < g->stack_hi && a < slot + 0x180; a += 8)
+				rt_printf("  %#lx (top-%#lx): %#lx%s\n", (unsigned long)a,
+					  (unsigned long)(g->stack_hi - a), (unsigned long)*(uintptr_t *)a,
+					  a == slot ? "  <==" : "");
+		}
+	rt_throw("gccheckmark: object %#lx (span class %u, %lu-byte slots, %s; slot %lu of %u, "
+		 "freeindex %u, alloc bit %u) is reachable but was not marked; reached from %s",
 		 (unsigned long)base, (unsigned)s->spanclass, (unsigned long)s->elemsize,
-		 (s->spanclass & 1) ? "noscan" : "scan", from);
+		 (s->spanclass & 1) ? "noscan" : "scan", (unsigned long)idx, (unsigned)s->nelems,
+		 (unsigned)s->freeindex, (unsigned)((s->alloc_bits[idx / 64] >> (idx % 64)) & 1), from);
 }
 
 static inline void greyobject(struct gcwork *w, uintptr_t base, struct mspan *s, uintptr_t idx,
@@ -196,7 +247,7 @@ static inline void greyobject(struct gcwork *w, uintptr_t base, struct mspan *s,
 	uint64_t mask = (uint64_t)1 << (idx % 64);
 	uint64_t *bits = s->gcmark_bits;
 	if (unlikely(gc_checkmark_active)) {
-		if (!((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1))
+		if (gc_checkmark_checks && !((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1))
 			checkmark_missed(base, s, slot);
 		bits = s->checkmark_bits;
 	}
@@ -206,7 +257,7 @@ static inline void greyobject(struct gcwork *w, uintptr_t base, struct mspan *s,
 	if (__atomic_fetch_or(word, mask, __ATOMIC_RELAXED) & mask)
 		return;   /* another worker won */
 	if (unlikely(gc_debug_why != 0) && base == gc_debug_why) {
-		char from[160];
+		char from[256];
 		describe_slot(slot, from, sizeof(from));
 		rt_printf("gc: object %#lx is reached from %s\n", (unsigned long)base, from);
 	}
@@ -241,13 +292,8 @@ void gc_mark_conservative_word(struct gcwork *w, uintptr_t v, uintptr_t slot)
 	uintptr_t idx, base;
 	if (findobject(v, &s, &idx, &base))
 		greyobject(w, base, s, idx, slot);
-	/* One past the end of an object's slot (the essay's extra rule). The
-	 * checkmark does not hold the mark to it: during a concurrent mark a
-	 * frame may take a pointer to the next object, which is the end of a
-	 * garbage neighbour the mark rightly left white (a real end pointer
-	 * is derived from its object, which the mark then reached itself). */
-	if (findobject(v - 1, &s, &idx, &base) && base + s->elemsize == v &&
-	    !(unlikely(gc_checkmark_active) && !((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1)))
+	/* One past the end of an object's slot (the essay's extra rule). */
+	if (findobject(v - 1, &s, &idx, &base) && base + s->elemsize == v)
 		greyobject(w, base, s, idx, slot);
 }
 
@@ -307,26 +353,6 @@ static void scanobject(struct gcwork *w, uintptr_t b)
 
 /* ---- roots ---- */
 
-/*
- * A concurrent mark's checkmark runs at mark termination from the roots of
- * that moment, and stacks are scanned conservatively: a frame pushed after
- * the start may hold, in a slot it never wrote, a stale word from below the
- * saved %rsp the start did not scan (rightly: dead), pointing at an object
- * that was already garbage. The checkmark would report that object, though
- * no code can use it. So with the checkmark on, the start clears each
- * stack below its saved %rsp (nothing lives there: rt_mcall and the
- * preemption entry push everything above it), and every word the
- * checkmark finds on a stack was either scanned at the start or written
- * since. New stacks, and a dead G's kept stack given to a new G, are
- * cleared too while the checkmark is on (stack_alloc, newproc): they may
- * hold an earlier coroutine's frames. Debug cost only.
- */
-NO_ASAN static void clear_dead_stack(struct rt_g *g)
-{
-	for (uintptr_t a = g->stack_lo; a < g->sched_sp; a += 8)
-		*(volatile uintptr_t *)a = 0;
-}
-
 NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 {
 	uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
@@ -338,10 +364,7 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 		uint64_t *regs = (uint64_t *)&g->morebuf;
 		for (unsigned i = 0; i < 13; i++)
 			gc_mark_conservative_word(w, regs[i], (uintptr_t)&regs[i]);
-	} else if (g->gc_scan_depth != 0 && !gc_checkmark) {
-		/* (With the checkmark on, the whole stack: rt_gc's frames, unscanned
-		 * at a concurrent mark's start, would leave their stale words to
-		 * the frames the G pushes there after it returns: clear_dead_stack.) */
+	} else if (g->gc_scan_depth != 0) {
 		sp = g->stack_hi - g->gc_scan_depth;   /* a G in rt_gc: its caller's frames on */
 		RT_ASSERT(sp >= g->sched_sp);
 	} else {
@@ -353,8 +376,6 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 		      (unsigned long)g->stack_hi);
 	scanblock(w, sp, g->stack_hi);
 	w->stack_bytes += g->stack_hi - sp;
-	if (gc_checkmark && !gc_checkmark_active && !gc_stoptheworld && !g->in_morestack)
-		clear_dead_stack(g);
 	gc_mark_conservative_word(w, (uintptr_t)g->arg, (uintptr_t)&g->arg);
 	gc_mark_conservative_word(w, (uintptr_t)g->param, (uintptr_t)&g->param);
 	for (struct sudog *sg = g->waiting; sg != NULL; sg = sg->waitlink) {
@@ -529,28 +550,77 @@ static void for_each_inuse_span(void (*fn)(struct mspan *s))
 
 static void give_checkmark_bits(struct mspan *s)
 {
+	/* (The allocation takes a pair of arrays: one is used.) */
 	s->checkmark_bits = fixalloc_alloc(&mheap_.bitsalloc[s->nbitwords_log2]);
 	rt_memclr(s->checkmark_bits, 16u << s->nbitwords_log2);
+	s->mark_start_freeindex = s->freeindex;
 }
 
 static void take_checkmark_bits(struct mspan *s)
 {
+	if (s->checkmark_bits == NULL)
+		return;   /* made during a concurrent mark */
 	fixalloc_free(&mheap_.bitsalloc[s->nbitwords_log2], s->checkmark_bits);
 	s->checkmark_bits = NULL;
 }
 
-void gcmark_checkmark_begin(void)
+void gcmark_checkmark_begin(bool snapshot)
 {
 	rt_lock(&mheap_.lock);
 	for_each_inuse_span(give_checkmark_bits);
 	rt_unlock(&mheap_.lock);
+	gc_checkmark_checks = !snapshot;
 	gc_checkmark_active = true;
 }
 
-void gcmark_checkmark_end(void)
+void gcmark_checkmark_end(bool keep_bits)
 {
 	gc_checkmark_active = false;
+	if (keep_bits)
+		return;
 	rt_lock(&mheap_.lock);
+	for_each_inuse_span(take_checkmark_bits);
+	rt_unlock(&mheap_.lock);
+}
+
+__attribute__((noinline, cold, noreturn))
+static void snapshot_missed(struct mspan *s, unsigned idx, bool reachable)
+{
+	uintptr_t base = s->startaddr + (uintptr_t)idx * s->elemsize;
+	const uint64_t *w = (const uint64_t *)base;
+	rt_throw("gccheckmark: object %#lx (span class %u, %lu-byte slots, %s; slot %u of %u, freeindex %u "
+		 "now, %u when the mark began, alloc bit %u; first words %#lx %#lx) %s, but the "
+		 "concurrent mark did not mark it: %s",
+		 (unsigned long)base, (unsigned)s->spanclass, (unsigned long)s->elemsize,
+		 (s->spanclass & 1) ? "noscan" : "scan", idx, (unsigned)s->nelems, (unsigned)s->freeindex,
+		 (unsigned)s->mark_start_freeindex, (unsigned)((s->alloc_bits[idx / 64] >> (idx % 64)) & 1),
+		 (unsigned long)w[0], (unsigned long)(s->elemsize >= 16 ? w[1] : 0),
+		 reachable ? "was reachable from the roots when the mark began"
+			   : "was allocated during the mark",
+		 reachable ? "a pointer moved without the write barrier, or a root the start scanned "
+			     "but the mark lost"
+			   : "allocation is not black (rt/mgc.c gc_black_span_begin, gc_black_large)");
+}
+
+static void verify_snapshot_span(struct mspan *s)
+{
+	for (unsigned w = 0; w < (s->nelems + 63u) / 64u; w++) {
+		uint64_t marked = s->gcmark_bits[w];
+		uint64_t lost = s->checkmark_bits != NULL ? s->checkmark_bits[w] & ~marked : 0;
+		if (lost != 0)
+			snapshot_missed(s, w * 64 + (unsigned)__builtin_ctzll(lost), true);
+		/* Handed out since the start: past the start's freeindex, below today's, not
+		 * allocated as of the last sweep. */
+		uint64_t born = ~s->alloc_bits[w] & mspan_slot_mask(w, s->mark_start_freeindex, s->freeindex);
+		if ((born & ~marked) != 0)
+			snapshot_missed(s, w * 64 + (unsigned)__builtin_ctzll(born & ~marked), false);
+	}
+}
+
+void gcmark_checkmark_verify(void)
+{
+	rt_lock(&mheap_.lock);
+	for_each_inuse_span(verify_snapshot_span);
 	for_each_inuse_span(take_checkmark_bits);
 	rt_unlock(&mheap_.lock);
 }

@@ -283,6 +283,8 @@ static void init_span_class(struct mspan *s, spanclass_t spc)
 	s->sweepgen = mheap_.sweepgen;
 	s->largetype = NULL;
 	s->allocblack = 0;
+	s->checkmark_bits = NULL;
+	s->mark_start_freeindex = 0;
 	heapbits_span_init(s);
 	s->list = NULL;
 	s->next = s->prev = NULL;
@@ -321,6 +323,8 @@ void mheap_free(struct mspan *s)
 	rt_lock(&h->lock);
 	RT_ASSERT_MSG(s->state == MSPAN_INUSE && s->list == NULL,
 		      "mheap_free: span %p at %p is not an in-use span off every list", (void *)s,
+		      (void *)s->startaddr);
+	RT_ASSERT_MSG(s->checkmark_bits == NULL, "mheap_free: span at %p freed during a checkmark",
 		      (void *)s->startaddr);
 	junk_fill(s);
 	fixalloc_free(&h->bitsalloc[s->nbitwords_log2], s->alloc_bits);

@@ -84,6 +84,8 @@ struct mspan {
 	const struct rt_type *largetype;   /* large span with pointers: its element type */
 	uintptr_t largesize;       /* large span: the bytes asked for (the rest of the pages is stale) */
 	uint64_t *checkmark_bits;  /* gccheckmark's second mark bits, only during that mark (mgcmark.c) */
+	uint16_t mark_start_freeindex;   /* gccheckmark, concurrent: freeindex when the mark began
+					  * (0 for a span made since); slots handed out past it must be black */
 };
 
 struct spanlist {
@@ -96,6 +98,18 @@ void spanlist_remove(struct spanlist *l, struct mspan *s);
 static inline bool spanlist_empty(const struct spanlist *l) { return l->first == NULL; }
 
 static inline uintptr_t mspan_base(const struct mspan *s) { return s->startaddr; }
+
+/* The bits of bit-array word w that stand for the slots [lo, hi). */
+static inline uint64_t mspan_slot_mask(unsigned w, unsigned lo, unsigned hi)
+{
+	unsigned first = 64 * w;
+	unsigned a = lo > first ? lo - first : 0;
+	unsigned b = hi <= first ? 0 : hi - first < 64 ? hi - first : 64;
+	if (a >= b)
+		return 0;
+	uint64_t upto_b = b == 64 ? ~0ull : (1ull << b) - 1;
+	return upto_b & ~((1ull << a) - 1);
+}
 static inline uintptr_t mspan_end(const struct mspan *s)
 {
 	return s->startaddr + s->npages * RT_PAGE_SIZE;

@@ -911,8 +911,6 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg, bool
 		stack_alloc(g, 0);
 	else   /* the previous G may have abandoned frames (rt_goexit) */
 		rt_port_stack_fresh(g->stack_lo, g->stack_hi - g->stack_lo);
-	if (unlikely(gc_checkmark))   /* see stack_alloc */
-		rt_memclr((void *)g->stack_lo, g->stack_hi - g->stack_lo);
 	g->fn = fn;
 	g->arg = arg;
 	g->param = NULL;

@@ -393,8 +393,6 @@ void stack_alloc(struct rt_g *g, unsigned order)
 	g->stack_chunk = c;
 	g->stack_order = (uint8_t)order;
 	rt_port_stack_fresh(lo, order_size(order));
-	if (unlikely(gc_checkmark))   /* no stale word for a concurrent checkmark (mgcmark.c clear_dead_stack) */
-		rt_memclr((void *)lo, order_size(order));
 	__atomic_add_fetch(&rt_mstats.stack_inuse, order_size(order), __ATOMIC_RELAXED);
 	__atomic_add_fetch(&nstacks_inuse, 1, __ATOMIC_RELAXED);
 }

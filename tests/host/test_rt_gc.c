@@ -38,6 +38,59 @@ static void broken_mark_child(void)
 	rt_gc();
 }
 
+/* The same for a concurrent mark, whose checkmark verifies the start's
+ * snapshot at termination (rt/mgcmark.c): a mark whose roots miss the
+ * globals, then one whose allocation is white. A chain from a global makes
+ * the mark take several steps, between which another coroutine allocates. */
+struct link {
+	struct link *next;
+	uint64_t pad;
+};
+static const uint8_t link_mask[] = {1};
+static const struct rt_type link_type = {sizeof(struct link), 8, 8, link_mask, "test_rt_gc.link"};
+static struct link *chain;
+static volatile bool chain_done;
+
+static void allocate_during_mark(void *unused)
+{
+	(void)unused;
+	while (!chain_done) {
+		(void)rt_new(&link_type);
+		rt_gosched();
+	}
+}
+
+static void concurrent_main(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < 4000; i++) {
+		struct link *l = rt_new(&link_type);
+		l->next = chain;   /* no mark runs yet: no barrier needed */
+		chain = l;
+	}
+	global_box = rt_new(&one_ptr_type);
+	*global_box = rt_alloc(64, NULL);
+	rt_go(allocate_during_mark, NULL);
+	rt_gc();
+	chain_done = true;
+}
+
+static void broken_concurrent_roots_child(void)
+{
+	rt_gc_set_checkmark(true);
+	rt_gc_set_stoptheworld(false);
+	gc_debug_skip_globals = true;
+	rt_run(concurrent_main, NULL, 1);
+}
+
+static void white_allocation_child(void)
+{
+	rt_gc_set_checkmark(true);
+	rt_gc_set_stoptheworld(false);
+	gc_debug_white_alloc = true;
+	rt_run(concurrent_main, NULL, 1);
+}
+
 /* A use after free: the freed slot's poison is overwritten, then the slot is
  * handed out again. A live neighbour keeps the span in use (an empty span's
  * pages go back to the heap, and the scavenger may unmap them). */
@@ -103,6 +156,13 @@ int main(void)
 	int st = run_child(broken_mark_child, out, sizeof out);
 	tap_check(died_with(st, out, "gccheckmark: object") && strstr(out, "reached from a global") != NULL,
 		  "checkmark: a live object the mark missed panics, naming the root it hangs from");
+	st = run_child(broken_concurrent_roots_child, out, sizeof out);
+	tap_check(died_with(st, out, "was reachable from the roots when the mark began, but the concurrent "
+				     "mark did not mark it"),
+		  "concurrent checkmark: an object reachable at the start that the mark missed panics");
+	st = run_child(white_allocation_child, out, sizeof out);
+	tap_check(died_with(st, out, "was allocated during the mark, but the concurrent mark did not mark it"),
+		  "concurrent checkmark: an object allocated white during the mark panics");
 	st = run_child(use_after_free_child, out, sizeof out);
 	tap_check(died_with(st, out, "use after free: word +24"),
 		  "a write into a freed object is caught when its slot is reused");

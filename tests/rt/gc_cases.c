@@ -698,6 +698,24 @@ CASE_KEEPS_FRAMES(gcstress_mutator)
     rt_gc_set_stress(0);
 }
 
+/* The same two with the whole mark in the first stop (gcstoptheworld=1),
+ * whose checkmark marks again from the roots at its end. */
+CASE_KEEPS_FRAMES(random_mutator_all_procs_stopped_mark)
+{
+    bool was = rt_gc_set_stoptheworld(true);
+    run_mutator(CASE_ALL_PROCS, 8000);
+    rt_gc_set_stoptheworld(was);
+}
+
+CASE_KEEPS_FRAMES(gcstress_mutator_stopped_mark)
+{
+    bool was = rt_gc_set_stoptheworld(true);
+    rt_gc_set_stress(50);
+    run_mutator(CASE_ALL_PROCS, 2000);
+    rt_gc_set_stress(0);
+    rt_gc_set_stoptheworld(was);
+}
+
 /* ---- marking beside the program (rt/mgc.c's snapshot argument) ---- */
 
 /*
