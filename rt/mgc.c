@@ -48,9 +48,9 @@
  *      mgcwork.c); with gccheckmark=1 every object the start's snapshot
  *      found reachable and every one allocated since must be marked
  *      (mgcmark.c's checkmark; the snapshot was taken by a whole stopped
- *      mark into separate bits just before step 4). Then the barrier is off, mheap_.sweepgen += 2
- *      (every span unswept), gc_heap_live = bytes marked + bytes allocated
- *      black; the next goal (Go 1.18's): live + (live + stacks + globals)
+ *      mark into separate bits just before step 4). Then the barrier is
+ *      off, mheap_.sweepgen += 2 (every span unswept), gc_heap_live =
+ *      bytes marked + bytes allocated black; the next goal (Go 1.18's): live + (live + stacks + globals)
  *      * GOGC / 100, at least 4 MiB * GOGC / 100; the statistics (NumGC,
  *      both pauses summed, LastGC).
  *   7. Start the world: the parked askers and the background sweeper are

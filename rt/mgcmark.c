@@ -170,6 +170,15 @@ static inline bool findobject(uintptr_t p, struct mspan **sp, uintptr_t *idxp, u
 	return true;
 }
 
+/* The G whose stack holds slot, or NULL. */
+static struct rt_g *stack_owner(uintptr_t slot)
+{
+	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)
+		if (slot >= g->stack_lo && slot < g->stack_hi)
+			return g;
+	return NULL;
+}
+
 /* What a slot address is, for the checkmark's panic. */
 static void describe_slot(uintptr_t slot, char *buf, size_t n)
 {
@@ -181,18 +190,18 @@ static void describe_slot(uintptr_t slot, char *buf, size_t n)
 			    (unsigned long)s->elemsize);
 		return;
 	}
+	struct rt_g *sg = stack_owner(slot);
+	if (sg != NULL) {
+		rt_snprintf(buf, n,
+			    "the stack of coroutine %lu at %#lx (top - %#lx; stack [%#lx, %#lx), "
+			    "status %u, saved %%rsp %#lx%s)",
+			    (unsigned long)sg->id, (unsigned long)slot, (unsigned long)(sg->stack_hi - slot),
+			    (unsigned long)sg->stack_lo, (unsigned long)sg->stack_hi, (unsigned)sg->status,
+			    (unsigned long)(sg->in_morestack ? sg->morebuf.sp : sg->sched_sp),
+			    sg->in_morestack ? ", stopped in __morestack" : "");
+		return;
+	}
 	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
-		if (slot >= g->stack_lo && slot < g->stack_hi) {
-			rt_snprintf(buf, n,
-				    "the stack of coroutine %lu at %#lx (top - %#lx; stack [%#lx, %#lx), "
-				    "status %u, saved %%rsp %#lx%s)",
-				    (unsigned long)g->id, (unsigned long)slot,
-				    (unsigned long)(g->stack_hi - slot), (unsigned long)g->stack_lo,
-				    (unsigned long)g->stack_hi, (unsigned)g->status,
-				    (unsigned long)(g->in_morestack ? g->morebuf.sp : g->sched_sp),
-				    g->in_morestack ? ", stopped in __morestack" : "");
-			return;
-		}
 		if (slot >= (uintptr_t)&g->morebuf && slot < (uintptr_t)(&g->morebuf + 1)) {
 			static const char *const regs[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
 							   "r8", "r9", "r12", "r13", "r14", "r15"};
@@ -224,16 +233,16 @@ static void checkmark_missed(uintptr_t base, struct mspan *s, uintptr_t slot)
 	char from[256];
 	describe_slot(slot, from, sizeof(from));
 	uintptr_t idx = (base - s->startaddr) / s->elemsize;
-	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)
-		if (slot >= g->stack_lo && slot < g->stack_hi) {
-			/* The frames around the slot: return addresses for addr2line. */
-			rt_printf("gccheckmark: coroutine %lu's stack around the slot:\n", (unsigned long)g->id);
-			uintptr_t lo = slot - 0x80 < g->stack_lo ? g->stack_lo : slot - 0x80;
-			for (uintptr_t a = lo; a < g->stack_hi && a < slot + 0x180; a += 8)
-				rt_printf("  %#lx (top-%#lx): %#lx%s\n", (unsigned long)a,
-					  (unsigned long)(g->stack_hi - a), (unsigned long)*(uintptr_t *)a,
-					  a == slot ? "  <==" : "");
-		}
+	struct rt_g *g = stack_owner(slot);
+	if (g != NULL) {
+		/* The frames around the slot: return addresses for addr2line. */
+		rt_printf("gccheckmark: coroutine %lu's stack around the slot:\n", (unsigned long)g->id);
+		uintptr_t lo = slot - 0x80 < g->stack_lo ? g->stack_lo : slot - 0x80;
+		for (uintptr_t a = lo; a < g->stack_hi && a < slot + 0x180; a += 8)
+			rt_printf("  %#lx (top-%#lx): %#lx%s\n", (unsigned long)a,
+				  (unsigned long)(g->stack_hi - a), (unsigned long)*(uintptr_t *)a,
+				  a == slot ? "  <==" : "");
+	}
 	rt_throw("gccheckmark: object %#lx (span class %u, %lu-byte slots, %s; slot %lu of %u, "
 		 "freeindex %u, alloc bit %u) is reachable but was not marked; reached from %s",
 		 (unsigned long)base, (unsigned)s->spanclass, (unsigned long)s->elemsize,

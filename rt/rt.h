@@ -109,7 +109,7 @@ void rt_gc_set_checkmark(bool on);
 /* gcstress=N: a cycle every N allocations (0: off). Slow: every allocation takes the slow path. */
 void rt_gc_set_stress(uint64_t every);
 /* gcstoptheworld=1 (Go's GODEBUG setting): mark with the world stopped instead of beside the
- * program; the default for now (rt/mgc.c says why). Returns the old setting. */
+ * program (the default, 0). Returns the old setting. */
 bool rt_gc_set_stoptheworld(bool on);
 /*
  * While a mark runs beside the program: 1 if the heap object containing p
