@@ -16,8 +16,10 @@
  *
  * The cycle:
  *   1. Trigger. rt_alloc's slow path, once its object is complete, calls
- *      gc_alloc_slow_hook: if gc_heap_live >= gc_next_goal (or gcstress's
- *      countdown ran out), and the caller is a coroutine that may stop here
+ *      gc_alloc_slow_hook: if gc_heap_live >= gc_trigger (GC_TRIGGER_RUNWAY_PCT
+ *      of the way from the last marked heap to the goal, the rest the
+ *      mark's runway), or gcstress's countdown ran out, and the caller is a
+ *      coroutine that may stop here
  *      (no M lock, no kernel spinlock), it asks for a cycle (GC_REQ_START).
  *      rt_gc() asks too (forced). Allocation outside a world never triggers.
  *   2. Stop the world (rt/proc.c, sched_stop_the_world_gc): the asking G
@@ -37,8 +39,9 @@
  *   5. Concurrent mark (GC_CONCMARK). The G that asked marks in steps of
  *      MARK_STEP_OBJS objects (help_mark, each step on the system stack with
  *      its P's gcwork, both buffers published at the step's end), yielding
- *      between steps; every G that allocates through a slow path pays one
- *      step (a mark assist); rt_gc's caller marks as the starter does. Every
+ *      between steps, its work banked as background credit; rt_gc's caller
+ *      marks as the starter does. A G that allocates pays by marking (the
+ *      assists, below). Every
  *      pointer store through RT_STORE_PTR or the bulk barrier shades the old
  *      and the new value (rt/mbarrier.c). Allocation is black (below). A
  *      marker that finds no grey object asks for mark termination.
@@ -51,7 +54,7 @@
  *      mark into separate bits just before step 4). Then the barrier is
  *      off, mheap_.sweepgen += 2 (every span unswept), gc_heap_live =
  *      bytes marked + bytes allocated black; the next goal (Go 1.18's): live + (live + stacks + globals)
- *      * GOGC / 100, at least 4 MiB * GOGC / 100; the statistics (NumGC,
+ *      * GOGC / 100, at least 4 MiB * GOGC / 100, and its trigger; the statistics (NumGC,
  *      both pauses summed, LastGC).
  *   7. Start the world: the parked askers and the background sweeper are
  *      readied. Sweep, concurrently (mgcsweep.c). rt_gc() returns only
@@ -81,6 +84,24 @@
  *     aligned word at a time (the old or the new value, both covered);
  *   - objects are never freed during the mark: the sweep finished in step
  *     3 and starts only in step 6 (mspan_sweep asserts it).
+ * Assists (Go's gcAssistAlloc, and mgcpacer.go's assist ratio). A span
+ * taken into an mcache during the mark debits the running G its free bytes
+ * (gc_charge, as gc_heap_live is charged); at the slow path's end a G in
+ * debt owes debt x ratio in scan work, at least GC_OVER_ASSIST_WORK, where
+ * the ratio is the work still expected (the last mark's scan work, the
+ * roots' already done) over the heap still free below the goal. It takes
+ * the background credit first, then marks in steps until paid; what it did
+ * beyond its debt is credit for its next allocations. Past the goal or past
+ * the expected work the ratio aims at the hard goal (GC_HARD_GOAL_PCT of
+ * the goal) with the worst-case work (every live byte, the stacks and
+ * globals): a G that allocates faster than the mark proceeds pays for it
+ * at once, so the heap at mark end stays near the goal
+ * (rt.gc.assists_keep_the_heap_near_its_goal; without assists it runs out
+ * of memory). Debts are per cycle: zeroed for every G in the first stop.
+ * An assist that finds nothing grey asks for termination (Go parks it for
+ * background credit instead). Not built: Go's dedicated and idle workers,
+ * the fractional worker and the cons/mark trigger (the trigger's runway is
+ * a fixed share).
  * Allocate black. A span an mcache takes during the mark has each free
  * slot's mark bit set first (gc_black_span_begin, one fetch-or per word);
  * what is handed out from it is therefore marked and never scanned (it
@@ -129,6 +150,12 @@
 #include "rt/runtime2.h"
 
 #define GC_HEAP_MINIMUM ((uint64_t)4 << 20)   /* Go's heapMinimum at GOGC=100 */
+/* A cycle starts when this much of the runway from the marked heap to the
+ * goal is used (Go 1.19's lower bound on the trigger, minTriggerRatio). */
+#define GC_TRIGGER_RUNWAY_PCT 70
+#define GC_HARD_GOAL_PCT 110                   /* past the goal, assists aim here (Go's hard goal) */
+#define GC_OVER_ASSIST_WORK ((uint64_t)64 << 10)   /* an assist's least scan work (Go's gcOverAssistWork) */
+#define GC_MIN_RUNWAY ((uint64_t)64 << 10)     /* the assist ratio's least heap distance */
 
 volatile uint32_t gc_phase;
 int gc_percent = 100;
@@ -139,12 +166,21 @@ bool gc_trace;
 uint64_t gc_stress;
 volatile uint64_t gc_heap_live;
 volatile uint64_t gc_next_goal = GC_HEAP_MINIMUM;
+volatile uint64_t gc_trigger = GC_HEAP_MINIMUM * GC_TRIGGER_RUNWAY_PCT / 100;
 
 static volatile uint32_t mark_epoch;   /* +1 per mark: stopped Ms join each one */
 static uint64_t gc_start_ns;           /* the first cycle's clock base (for gctrace's @) */
 static uint64_t gc_busy_ns;            /* total stop-the-world time, and marking beside the program */
-static volatile uint64_t gc_drain_ns;  /* of which marking beside the program (atomic) */
+static struct rt_gc_cycle last_cycle;  /* rt_gc_last_cycle's (mheap_.lock) */
 volatile uint64_t gc_black_bytes;
+
+/*
+ * The pacer's assist accounting for the mark under way (Go's gcControllerState):
+ * all atomic, reset in the first stop. Work is scan bytes (gcwork.scan_bytes).
+ */
+static volatile uint64_t scan_work_done;   /* scanned beside the program, plus the roots' stop */
+static volatile int64_t bg_scan_credit;    /* background markers' work not yet taken by an assist */
+static volatile uint64_t assist_work, bg_work, assist_ns, bg_ns;   /* this cycle's, for the trace */
 
 /* The concurrent cycle under way (written while the world is stopped). */
 static struct {
@@ -153,8 +189,12 @@ static struct {
 	uint64_t t_stop;          /* of which sweep termination (the rest: the roots) */
 	uint64_t t_started;       /* when the world restarted */
 	uint64_t stop_ns;         /* of its pause, stopping the world */
+	uint64_t goal;            /* its heap goal (gctrace's "MB goal"): gc_next_goal when it began */
+	uint64_t expected_work;   /* scan work it should take: the last mark's (Go's heapScan + stacks + globals) */
+	uint64_t worst_work;      /* at most: every live byte, the stacks and the globals */
 	int nproc;
 	bool forced;
+	bool concurrent;          /* its mark runs beside the program (else all in the first stop) */
 	bool snapshot;            /* gccheckmark took the start's reachable set: verify at the end */
 } cyc;
 
@@ -174,14 +214,27 @@ static uint64_t goal_from(uint64_t marked, uint64_t stacks, uint64_t globals)
 	return goal < min ? min : goal;
 }
 
-static uint64_t last_marked, last_stacks, last_globals;
+static uint64_t last_marked, last_stacks, last_globals, last_scan;
+
+/* The trigger for goal: GC_TRIGGER_RUNWAY_PCT of the way from the marked heap to it. */
+static uint64_t trigger_from(uint64_t marked, uint64_t goal)
+{
+	if (goal == UINT64_MAX)
+		return UINT64_MAX;
+	return marked + (goal - marked) / 100 * GC_TRIGGER_RUNWAY_PCT;
+}
+
+static void set_goal(uint64_t goal)
+{
+	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_trigger, trigger_from(last_marked < goal ? last_marked : 0, goal), __ATOMIC_RELAXED);
+}
 
 int rt_set_gc_percent(int pct)
 {
 	int old = gc_percent;
 	gc_percent = pct < 0 ? -1 : pct;
-	__atomic_store_n(&gc_next_goal, goal_from(last_marked, last_stacks, last_globals),
-			 __ATOMIC_RELAXED);
+	set_goal(goal_from(last_marked, last_stacks, last_globals));
 	rt_mstats.next_gc = gc_next_goal == UINT64_MAX ? 0 : gc_next_goal;
 	return old;
 }
@@ -249,48 +302,129 @@ static bool may_stop_here(struct rt_m *m)
 }
 
 struct mark_step {
-	bool found;   /* out: some grey object was scanned */
+	bool found;      /* out: some grey object was scanned */
+	uint64_t work;   /* out: the scan bytes it did */
 };
 
 static void mark_step_on_system_stack(void *arg)
 {
 	struct mark_step *st = arg;
-	uint64_t t = rt_port_nanotime();
 	struct gcwork *w = &gcwork_of[rt_port_current_p()];
+	uint64_t scanned = w->scan_bytes;
 	st->found = gcmark_drain_some(w, MARK_STEP_OBJS);
 	gcw_dispose(w);   /* nothing grey stays on a P this G may leave */
-	__atomic_add_fetch(&gc_drain_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
+	st->work = w->scan_bytes - scanned;
+	__atomic_add_fetch(&scan_work_done, st->work, __ATOMIC_RELAXED);
+}
+
+/* Whether the mark of cycle `cycle` (NumGC before it ends) still runs beside the program. */
+static bool marking(uint32_t cycle)
+{
+	return __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK &&
+	       (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == cycle;
 }
 
 /*
- * Marks beside the program in steps of MARK_STEP_OBJS objects while the
- * mark of cycle `cycle` (NumGC before it ends) runs: at most max_steps
- * steps (0: until nothing grey is found), yielding between steps. Finding
- * nothing, asks for mark termination. Returns false if the world is ending.
+ * A background marker (the cycle's starter, rt_gc's caller): marks in steps
+ * of MARK_STEP_OBJS objects while the mark of `cycle` runs, yielding between
+ * steps, each step's work banked as credit for assists. Finding nothing
+ * grey, asks for mark termination. Returns false if the world is ending.
  */
-static bool help_mark(uint32_t cycle, bool forced, unsigned max_steps)
+static bool help_mark(uint32_t cycle, bool forced)
 {
-	for (unsigned i = 0; max_steps == 0 || i < max_steps; i++) {
-		if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK ||
-		    (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) != cycle)
-			return true;
+	while (marking(cycle)) {
+		uint64_t t = rt_port_nanotime();
 		struct mark_step st;
 		rt_systemstack(mark_step_on_system_stack, &st);
+		__atomic_add_fetch(&bg_scan_credit, (int64_t)st.work, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&bg_work, st.work, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&bg_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
 		if (!st.found)
 			return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
-		if (max_steps == 0)
-			rt_gosched();
+		rt_gosched();
 	}
 	return true;
+}
+
+/*
+ * Scan work owed per byte allocated, in 1/65536ths (Go's assistWorkPerByte,
+ * mgcpacer.go's revise): the work still expected over the heap still free
+ * before the goal. Past the goal, or past the expected work, the hard goal
+ * (GC_HARD_GOAL_PCT of the goal) and the worst case take their place.
+ */
+static uint64_t assist_ratio(void)
+{
+	uint64_t live = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	uint64_t done = __atomic_load_n(&scan_work_done, __ATOMIC_RELAXED);
+	uint64_t goal = cyc.goal, expected = cyc.expected_work;
+	if (live > goal || done > expected) {
+		goal = goal / 100 * GC_HARD_GOAL_PCT;
+		expected = cyc.worst_work > done ? cyc.worst_work : done;
+	}
+	uint64_t left = expected - done < GC_OVER_ASSIST_WORK ? GC_OVER_ASSIST_WORK : expected - done;
+	uint64_t runway = goal > live + GC_MIN_RUNWAY ? goal - live : GC_MIN_RUNWAY;
+	uint64_t r = (left < (UINT64_MAX >> 16) ? left << 16 : UINT64_MAX) / runway;
+	return r == 0 ? 1 : r > (1ull << 40) ? 1ull << 40 : r;
+}
+
+/*
+ * A mark assist (Go's gcAssistAlloc): g allocated past its credit during
+ * the mark. It owes its debt times the assist ratio in scan work, at least
+ * GC_OVER_ASSIST_WORK (so it comes back rarely); it takes background credit
+ * first, then marks until the work is paid. Finding nothing grey, it asks
+ * for mark termination (Go parks the G until the background credit comes;
+ * here the mark is done). Credit beyond the debt is kept for later.
+ */
+static void gc_assist(struct rt_g *g, uint32_t cycle)
+{
+	uint64_t t = rt_port_nanotime();
+	uint64_t ratio = assist_ratio();
+	uint64_t debt = (uint64_t)-g->gc_assist_bytes;
+	uint64_t owed = debt > (UINT64_MAX >> 24) ? UINT64_MAX : (debt * ratio) >> 16;
+	if (owed < GC_OVER_ASSIST_WORK)
+		owed = GC_OVER_ASSIST_WORK;
+	int64_t have = __atomic_load_n(&bg_scan_credit, __ATOMIC_RELAXED);
+	uint64_t paid = 0;
+	while (have > 0) {
+		uint64_t take = (uint64_t)have < owed ? (uint64_t)have : owed;
+		if (__atomic_compare_exchange_n(&bg_scan_credit, &have, have - (int64_t)take, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			paid = take;
+			break;
+		}
+	}
+	uint64_t marked = 0;
+	while (paid + marked < owed && marking(cycle)) {
+		struct mark_step st;
+		rt_systemstack(mark_step_on_system_stack, &st);
+		marked += st.work;
+		if (!st.found) {
+			(void)sched_stop_the_world_gc(GC_REQ_TERMINATE, false, cycle);
+			break;
+		}
+	}
+	uint64_t credit = (paid + marked) * 65536 / ratio;
+	g->gc_assist_bytes += credit > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)credit;
+	__atomic_add_fetch(&assist_work, marked, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&assist_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
+}
+
+void gc_charge(uint64_t bytes)
+{
+	__atomic_add_fetch(&gc_heap_live, bytes, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_CONCMARK)
+		return;
+	struct rt_m *m = rt_getm();
+	if (m != NULL && m->curg != NULL)
+		m->curg->gc_assist_bytes -= (int64_t)bytes;   /* what it took beside the mark */
 }
 
 void gc_alloc_slow_hook(void)
 {
 	if (unlikely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)) {
-		/* A mark assist: the allocating G pays a step of marking. */
 		struct rt_m *m = rt_getm();
-		if (may_stop_here(m))
-			(void)help_mark((uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE), false, 1);
+		if (may_stop_here(m) && m->curg->gc_assist_bytes < 0)
+			gc_assist(m->curg, (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE));
 		return;
 	}
 	bool want = false;
@@ -301,7 +435,7 @@ void gc_alloc_slow_hook(void)
 		if (__atomic_add_fetch(&stress_count, 1, __ATOMIC_RELAXED) % gc_stress == 0)
 			want = true;
 	}
-	if (__atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED) >= __atomic_load_n(&gc_next_goal, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED) >= __atomic_load_n(&gc_trigger, __ATOMIC_RELAXED))
 		want = true;
 	if (!want)
 		return;
@@ -310,7 +444,7 @@ void gc_alloc_slow_hook(void)
 		return;
 	uint32_t n = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
 	if (sched_stop_the_world_gc(GC_REQ_START, false, n))
-		(void)help_mark(n, false, 0);   /* the starter marks until nothing is grey */
+		(void)help_mark(n, false);   /* the starter marks in the background until nothing is grey */
 }
 
 bool gc_request_wanted(enum gc_request req, uint32_t seen_num_gc)
@@ -400,9 +534,10 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	last_marked = live;
 	last_stacks = tot->stacks;
 	last_globals = tot->globals;
+	last_scan = tot->scan;
 	__atomic_store_n(&gc_heap_live, live, __ATOMIC_RELAXED);
 	uint64_t goal = goal_from(live, tot->stacks, tot->globals);
-	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
+	set_goal(goal);
 
 	uint64_t t3 = rt_port_nanotime();
 	pause_ns += t3 - t_request;
@@ -415,13 +550,23 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	rt_mstats.last_gc = t3;
 	rt_mstats.next_gc = goal == UINT64_MAX ? 0 : goal;
 	rt_mstats.num_forced_gc += forced;
+	last_cycle = (struct rt_gc_cycle){
+		.num_gc = rt_mstats.num_gc + 1, .concurrent = cyc.concurrent,
+		.forced = forced, .heap_start = heap0, .heap_end = heap_end, .heap_marked = live,
+		.goal = cyc.goal, .next_goal = goal, .scan_work = tot->scan,
+		.assist_work = __atomic_exchange_n(&assist_work, 0, __ATOMIC_RELAXED),
+		.background_work = __atomic_exchange_n(&bg_work, 0, __ATOMIC_RELAXED),
+		.assist_ns = __atomic_exchange_n(&assist_ns, 0, __ATOMIC_RELAXED),
+		.background_ns = __atomic_exchange_n(&bg_ns, 0, __ATOMIC_RELAXED),
+		.pause_ns = pause_ns,
+	};
 	__atomic_add_fetch(&rt_mstats.num_gc, 1, __ATOMIC_RELEASE);
 	rt_unlock(&mheap_.lock);
-	gc_busy_ns = pause_ns + gc_busy_ns + __atomic_exchange_n(&gc_drain_ns, 0, __ATOMIC_RELAXED);
+	gc_busy_ns += pause_ns + last_cycle.assist_ns + last_cycle.background_ns;
 
 	*trace = (struct gc_cycle_trace){
 		.num_gc = rt_mstats.num_gc, .since_start = t3 - gc_start_ns, .busy_ns = gc_busy_ns,
-		.heap0 = heap0, .heap_end = heap_end, .live = live, .goal = goal, .stacks = tot->stacks,
+		.heap0 = heap0, .heap_end = heap_end, .live = live, .goal = cyc.goal, .stacks = tot->stacks,
 		.globals = tot->globals, .t_stop = t_stop, .t_mark = t_mark, .t_term = t3 - t_term_start,
 		.nproc = nproc, .forced = forced,
 	};
@@ -449,6 +594,27 @@ static void mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 		     forced || cyc.forced, trace);
 }
 
+/* A concurrent mark's accounting, after its roots (world stopped). */
+static void pacer_begin(uint64_t heap0)
+{
+	uint64_t roots = 0;
+	for (int p = 0; p < RT_MAX_PROCS; p++)
+		roots += gcwork_of[p].scan_bytes;
+	__atomic_store_n(&scan_work_done, roots, __ATOMIC_RELAXED);
+	__atomic_store_n(&bg_scan_credit, 0, __ATOMIC_RELAXED);
+	cyc.worst_work = heap0 + last_stacks + last_globals;
+	cyc.expected_work = last_scan != 0 && last_scan < cyc.worst_work ? last_scan : cyc.worst_work;
+	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)
+		g->gc_assist_bytes = 0;   /* debts and credit are per cycle (Go's gcResetMarkState) */
+}
+
+void rt_gc_last_cycle(struct rt_gc_cycle *out)
+{
+	rt_lock(&mheap_.lock);
+	*out = last_cycle;
+	rt_unlock(&mheap_.lock);
+}
+
 bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint64_t t_request,
 		    struct gc_cycle_trace *trace)
 {
@@ -461,6 +627,8 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	}
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	uint64_t heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	cyc.goal = __atomic_load_n(&gc_next_goal, __ATOMIC_RELAXED);
+	cyc.concurrent = in_world && !gc_stoptheworld;
 
 	/* 3. Sweep termination. */
 	flush_mcaches();
@@ -473,6 +641,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 		if (cyc.snapshot)
 			checkmark(m, nproc, in_world, true);
 		mark_once(m, nproc, in_world, MARK_ROOTS);
+		pacer_begin(heap0);
 		__atomic_store_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rt_wb_enabled, 1, __ATOMIC_SEQ_CST);
 		uint64_t t2 = rt_port_nanotime();
@@ -599,7 +768,7 @@ void rt_gc_c(uint64_t *saved)
 		if ((int32_t)(target - now) <= 0)
 			break;
 		bool alive = __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK
-				     ? help_mark(now, true, 0)
+				     ? help_mark(now, true)
 				     : sched_stop_the_world_gc(GC_REQ_START, true, now);
 		if (!alive)
 			break;   /* the world is ending */

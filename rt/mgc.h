@@ -58,10 +58,10 @@ void gc_black_span_begin(struct mspan *s);
 void gc_black_span_end(struct mspan *s);
 void gc_black_large(struct mspan *s);
 extern volatile uint64_t gc_black_bytes;   /* bytes allocated black in this mark (atomic) */
-static inline void gc_charge(uint64_t bytes)
-{
-	__atomic_add_fetch(&gc_heap_live, bytes, __ATOMIC_RELAXED);
-}
+/* Adds bytes (two's complement: subtracts) to gc_heap_live; during a mark the
+ * running G is debited them too, its allocation an assist must pay for. */
+void gc_charge(uint64_t bytes);
+extern volatile uint64_t gc_trigger;     /* a cycle starts when gc_heap_live reaches it (atomic) */
 
 /* ---- the scheduler's side (proc.c) ---- */
 

@@ -119,6 +119,27 @@ bool rt_gc_set_stoptheworld(bool on);
  */
 int rt_gc_mark_state(const void *p);
 
+/*
+ * The last completed cycle, as the pacer saw it (for tests and the tour).
+ * Work is bytes scanned: heap objects, stacks and globals.
+ */
+struct rt_gc_cycle {
+	uint32_t num_gc;          /* its number (0: no cycle yet) */
+	bool concurrent;          /* marked beside the program (else with the world stopped) */
+	bool forced;              /* asked for by rt_gc */
+	uint64_t heap_start;      /* the trigger's live heap when it began */
+	uint64_t heap_end;        /* ... when the mark ended (above goal: the pacer fell behind) */
+	uint64_t heap_marked;     /* live after it: bytes marked + allocated during the mark */
+	uint64_t goal;            /* the goal it aimed at */
+	uint64_t next_goal;
+	uint64_t scan_work;       /* all the mark's work, the stops' included */
+	uint64_t assist_work;     /* of which done by allocating coroutines (mark assists) */
+	uint64_t background_work; /* of which done beside the program by the background marker */
+	uint64_t assist_ns, background_ns;   /* time they took (summed over coroutines) */
+	uint64_t pause_ns;        /* both stops */
+};
+void rt_gc_last_cycle(struct rt_gc_cycle *out);
+
 /* Returns as much free heap memory to the OS as possible (Go's debug.FreeOSMemory). */
 void rt_free_os_memory(void);
 /* Returns up to `bytes` of free heap memory to the OS; the bytes released. */

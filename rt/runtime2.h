@@ -113,6 +113,9 @@ struct rt_g {
 	uintptr_t gc_scan_depth;   /* inside rt_gc: scan only [stack_hi - this, stack_hi), the
 				    * caller's frames (rt_gc's runtime frames may hold stale words);
 				    * a distance from the top, which stack copies keep (own G) */
+	int64_t gc_assist_bytes;   /* this mark's allocation credit, in bytes: negative is a debt
+				    * the G pays by marking (rt/mgc.c, assists). Own G; zeroed
+				    * for every G when a cycle starts (world stopped) */
 };
 _Static_assert(__builtin_offsetof(struct rt_g, stack_lo) == 0, "amd64.S");
 _Static_assert(__builtin_offsetof(struct rt_g, stackguard) == 16, "amd64.S");

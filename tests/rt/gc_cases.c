@@ -820,6 +820,93 @@ CASE_KEEPS_FRAMES(concurrent_mark_keeps_a_pointer_moved_to_a_stack)
     end();
 }
 
+/*
+ * Mark assists (rt/mgc.c, Go's gcAssistAlloc): two coroutines on one P
+ * allocate garbage as fast as they can over a live set of ASSIST_LIVE
+ * objects, and cycles start by themselves. The cycle's starter marks a step
+ * and yields, so most of each mark happens while the allocators run: each
+ * pays for what it allocates by marking, in proportion to the work left
+ * over the heap left before the goal. Every cycle must end its mark with
+ * the heap under the hard goal (110% of the goal) plus a span per
+ * allocator, and the allocators must have done some of the marking.
+ * Without assists (gc_assist never called) the allocators run for whole
+ * time slices during the mark and the first cycle overshoots (checked by
+ * hand: heap at mark end 3-4x the goal).
+ */
+#define ASSIST_LIVE 40000
+#define ASSIST_CYCLES 8
+static void **assist_live;
+static struct {
+    volatile int stop;
+    unsigned seen, assisted, concurrent;
+    uint64_t worst_end, worst_goal, assist_work, bg_work;
+} assist;
+
+static void assist_allocator(void *wg)
+{
+    while (!assist.stop) {
+        struct obj *o = rt_new(&obj_type);
+        o->magic = MAGIC;
+    }
+    rt_wg_done(wg);
+}
+
+static void assist_main(void *unused)
+{
+    (void)unused;
+    assist_live = rt_alloc_array(&ptr_type, ASSIST_LIVE);
+    for (unsigned i = 0; i < ASSIST_LIVE; i++)
+        RT_STORE_PTR(assist_live[i], (void *)rt_new(&obj_type));
+    struct rt_gc_cycle c;
+    rt_gc_last_cycle(&c);
+    uint32_t first = c.num_gc, last = c.num_gc;
+    static struct rt_waitgroup wg;
+    wg = (struct rt_waitgroup)RT_WAITGROUP_INIT;
+    rt_wg_add(&wg, 2);
+    rt_go(assist_allocator, &wg);
+    rt_go(assist_allocator, &wg);
+    while (last - first < ASSIST_CYCLES) {
+        rt_gosched();
+        rt_gc_last_cycle(&c);
+        if (c.num_gc == last)
+            continue;
+        last = c.num_gc;
+        assist.seen++;
+        assist.concurrent += c.concurrent;
+        assist.assisted += c.assist_work != 0;
+        assist.assist_work += c.assist_work;
+        assist.bg_work += c.background_work;
+        if (assist.seen == 1 || c.heap_end * 1000 / c.goal > assist.worst_end * 1000 / assist.worst_goal) {
+            assist.worst_end = c.heap_end;
+            assist.worst_goal = c.goal;
+        }
+    }
+    assist.stop = 1;
+    rt_wg_wait(&wg);
+    assist_live = NULL;
+}
+
+CASE_KEEPS_FRAMES(assists_keep_the_heap_near_its_goal)
+{
+    begin();
+    assist = (__typeof__(assist)){0};
+    bool stw = rt_gc_set_stoptheworld(false);
+    int pct = rt_set_gc_percent(100);
+    EXPECT_EQ(rt_run_joined(assist_main, NULL, 1), 0);
+    rt_set_gc_percent(pct);
+    rt_gc_set_stoptheworld(stw);
+    CASE_DIAG("%u cycles seen, %u concurrent, %u with assists; work: assists %lu KiB, background %lu KiB; "
+              "worst heap at mark end %lu KiB for a goal of %lu KiB",
+              assist.seen, assist.concurrent, assist.assisted, (unsigned long)(assist.assist_work >> 10),
+              (unsigned long)(assist.bg_work >> 10), (unsigned long)(assist.worst_end >> 10),
+              (unsigned long)(assist.worst_goal >> 10));
+    EXPECT_GE(assist.seen, ASSIST_CYCLES / 2);
+    EXPECT_EQ(assist.concurrent, assist.seen);
+    EXPECT_GE(assist.assisted * 2, assist.seen);
+    EXPECT_LE(assist.worst_end, assist.worst_goal / 100 * 110 + 2 * 8192);
+    end();
+}
+
 /* HeapAlloc after a forced cycle is what is live: a known live set of nodes. */
 #define LIVE_NODES 20000
 static struct node **live_tab;
