@@ -175,6 +175,8 @@ _Noreturn void kmain(struct boot_info *bi)
     rt_start_procs((int)cpu_count()); /* the runtime's heap on sys_* (mm/sysmem.c), a P per CPU */
     if (cmdline.gogc_set) /* the collector's settings (rt/mgc.c) */
         rt_set_gc_percent(cmdline.gogc_off ? -1 : (int)cmdline.gogc);
+    if (cmdline.memlimit)
+        rt_set_memory_limit((int64_t)cmdline.memlimit);
     if (cmdline.gctrace_set)
         rt_gc_set_trace(cmdline.gctrace);
     if (cmdline.gccheckmark_set)

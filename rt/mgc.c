@@ -36,12 +36,13 @@
  *      (mgcmark.c), greying what they point to, and publishes its buffers.
  *      Then rt_wb_enabled = 1, gc_phase = GC_CONCMARK, and the world
  *      restarts: the snapshot is taken.
- *   5. Concurrent mark (GC_CONCMARK). The G that asked marks in steps of
- *      MARK_STEP_OBJS objects (help_mark, each step on the system stack with
- *      its P's gcwork, both buffers published at the step's end), yielding
- *      between steps, its work banked as background credit; rt_gc's caller
- *      marks as the starter does. A G that allocates pays by marking (the
- *      assists, below). Every
+ *   5. Concurrent mark (GC_CONCMARK). The G that asked goes on. Mark
+ *      workers (below) mark in steps of MARK_STEP_OBJS objects, each step
+ *      on the system stack with its P's gcwork, both buffers published at
+ *      the step's end, the work banked as background credit; rt_gc's
+ *      caller marks the same way while it waits (help_mark), yielding
+ *      between steps. A G that allocates pays by marking (the assists,
+ *      below). Every
  *      pointer store through RT_STORE_PTR or the bulk barrier shades the old
  *      and the new value (rt/mbarrier.c). Allocation is black (below). A
  *      marker that finds no grey object asks for mark termination.
@@ -84,6 +85,24 @@
  *     aligned word at a time (the old or the new value, both covered);
  *   - objects are never freed during the mark: the sweep finished in step
  *     3 and starts only in step 6 (mspan_sweep asserts it).
+ * Mark workers (Go 1.18's gcBgMarkWorker pool and findRunnableGCWorker).
+ * A system G per P, made with the world, parks in a slot (worker_park_unlock
+ * makes the slot claimable only once the G is G_WAITING with its context
+ * saved). In the first stop, worker_pacing_begin sets Go's split of 25% of
+ * the Ps: round(P / 4) dedicated workers, or, if that misses by over 30%,
+ * one fewer and a fractional share per P for the rest (1-3 Ps: each P 25%
+ * fractional; 4: one dedicated). schedule() asks gc_mark_worker_to_run
+ * first: a free dedicated slot, or this P under its fractional share of the
+ * time since the mark began; findrunnable asks again before its M sleeps
+ * (an idle worker, if grey work is published or the P holds some). The
+ * scheduler claims a parked worker by CAS and runs it. A worker marks until
+ * nothing is grey, a stop is wanted, the tick asks it to yield, or its mode
+ * says stop (fractional: past its share; idle: its P has a G to run); then
+ * parks. Liveness: a worker that leaves with nothing grey found or nothing
+ * published asks for termination (what Ps hold privately, the stop drains),
+ * and a P about to sleep runs an idle worker even with no work in sight
+ * when no worker runs, so a program that goes to sleep cannot leave its
+ * mark open.
  * Assists (Go's gcAssistAlloc, and mgcpacer.go's assist ratio). A span
  * taken into an mcache during the mark debits the running G its free bytes
  * (gc_charge, as gc_heap_live is charged); at the slow path's end a G in
@@ -99,9 +118,20 @@
  * (rt.gc.assists_keep_the_heap_near_its_goal; without assists it runs out
  * of memory). Debts are per cycle: zeroed for every G in the first stop.
  * An assist that finds nothing grey asks for termination (Go parks it for
- * background credit instead). Not built: Go's dedicated and idle workers,
- * the fractional worker and the cons/mark trigger (the trigger's runway is
- * a fixed share).
+ * background credit instead). Not built: the cons/mark trigger (the
+ * trigger's runway is a fixed share).
+ * The memory limit (Go 1.19's GOMEMLIMIT, rt_set_memory_limit). The goal is
+ * the smaller of GOGC's and gc_limit_goal's: the limit less what is mapped
+ * but is neither the live heap nor ready free pages, less any overage and a
+ * headroom. It is read again at each trigger check (trigger_now) and at a
+ * cycle's start, as what is mapped changes. The scavenger keeps all mapped
+ * memory under 95% of the limit, and the heap returns free pages before it
+ * makes pages ready past it (mgcscavenge.c). The CPU limiter (Go 1.19's
+ * gcCPULimiter): a bucket, updated at each cycle's end, that the cycle's GC
+ * time (stops x Ps, assists, workers) fills and the program's time drains;
+ * full, assists stop, so a live heap that barely fits costs the program at
+ * most about half its time and the heap exceeds the limit instead
+ * (rt.gc.memory_limit_*).
  * Allocate black. A span an mcache takes during the mark has each free
  * slot's mark bit set first (gc_black_span_begin, one fetch-or per word);
  * what is handed out from it is therefore marked and never scanned (it
@@ -156,6 +186,17 @@
 #define GC_HARD_GOAL_PCT 110                   /* past the goal, assists aim here (Go's hard goal) */
 #define GC_OVER_ASSIST_WORK ((uint64_t)64 << 10)   /* an assist's least scan work (Go's gcOverAssistWork) */
 #define GC_MIN_RUNWAY ((uint64_t)64 << 10)     /* the assist ratio's least heap distance */
+/* The memory limit (Go 1.19's GOMEMLIMIT): the goal keeps this headroom below
+ * it (our choice: 3% and 1 MiB; Go 1.19 keeps none, later ones 3%). */
+#define GC_LIMIT_HEADROOM_PCT 3
+#define GC_LIMIT_HEADROOM_MIN ((uint64_t)1 << 20)
+/* The CPU limiter (Go 1.19's gcCPULimiter): GC time fills a bucket that the
+ * program's time drains, so it fills only while GC takes over half the CPU;
+ * full, assists stop. Go's holds 1 CPU-second per P; ours 10 ms: every ms
+ * the limiter is on, the program allocates unassisted, and the heap grows
+ * past the limit by what it allocates meanwhile (under emulation, much). */
+#define GC_LIMITER_BUCKET_NS_PER_P 10000000ull
+#define GC_LIMITER_POLL_NS 1000000ull   /* an assist looks at the bucket at most this often */
 
 volatile uint32_t gc_phase;
 int gc_percent = 100;
@@ -167,6 +208,16 @@ uint64_t gc_stress;
 volatile uint64_t gc_heap_live;
 volatile uint64_t gc_next_goal = GC_HEAP_MINIMUM;
 volatile uint64_t gc_trigger = GC_HEAP_MINIMUM * GC_TRIGGER_RUNWAY_PCT / 100;
+volatile uint64_t gc_memory_limit = GC_NO_LIMIT;
+volatile bool gc_cpu_limited;
+static volatile uint64_t gc_cpu_ns;   /* all GC CPU time: stops x Ps, assists, workers (atomic) */
+static struct {
+	volatile uint32_t busy;   /* an updater holds the fields below (CAS 0 -> 1) */
+	uint64_t fill;            /* GC ns less program ns since the bucket was empty, capped */
+	volatile uint64_t last_ns;/* its last update */
+	uint64_t gc_seen;         /* gc_cpu_ns at the last update */
+	uint32_t engaged;         /* updates that found it full */
+} limiter;
 
 static volatile uint32_t mark_epoch;   /* +1 per mark: stopped Ms join each one */
 static uint64_t gc_start_ns;           /* the first cycle's clock base (for gctrace's @) */
@@ -224,10 +275,92 @@ static uint64_t trigger_from(uint64_t marked, uint64_t goal)
 	return marked + (goal - marked) / 100 * GC_TRIGGER_RUNWAY_PCT;
 }
 
+/*
+ * The heap goal the memory limit allows now (Go 1.19's memoryLimitHeapGoal):
+ * the limit less what is mapped and is neither the live heap nor free heap
+ * pages still ready (stacks, runtime metadata, span tails: the scavenger
+ * cannot shrink it), less what is mapped past the limit already, less a
+ * headroom. UINT64_MAX with no limit.
+ */
+uint64_t gc_limit_goal(void)
+{
+	uint64_t limit = __atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED);
+	if (limit == GC_NO_LIMIT)
+		return UINT64_MAX;
+	uint64_t ready = mstats_mapped_ready(), free_ready = mstats_heap_free_ready();
+	uint64_t live = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	uint64_t other = ready > free_ready + live ? ready - free_ready - live : 0;
+	uint64_t over = ready > limit ? ready - limit : 0;
+	uint64_t headroom = limit / 100 * GC_LIMIT_HEADROOM_PCT;
+	if (headroom < GC_LIMIT_HEADROOM_MIN)
+		headroom = GC_LIMIT_HEADROOM_MIN;
+	uint64_t keep = other + over + headroom;
+	return keep >= limit ? 0 : limit - keep;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* The trigger under the memory limit, now: the limit's goal's, if lower than gc_trigger. */
+static uint64_t trigger_now(void)
+{
+	uint64_t t = __atomic_load_n(&gc_trigger, __ATOMIC_RELAXED);
+	if (likely(__atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED) == GC_NO_LIMIT))
+		return t;
+	uint64_t lg = gc_limit_goal();
+	return min_u64(t, trigger_from(min_u64(last_marked, lg), lg));
+}
+
 static void set_goal(uint64_t goal)
 {
+	goal = min_u64(goal, gc_limit_goal());
 	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
-	__atomic_store_n(&gc_trigger, trigger_from(last_marked < goal ? last_marked : 0, goal), __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_trigger, trigger_from(min_u64(last_marked, goal), goal), __ATOMIC_RELAXED);
+}
+
+int64_t rt_set_memory_limit(int64_t limit)
+{
+	int64_t old = (int64_t)__atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED);
+	if (limit < 0)
+		return old;   /* Go's SetMemoryLimit: a negative limit only reads it */
+	__atomic_store_n(&gc_memory_limit, (uint64_t)limit, __ATOMIC_RELAXED);
+	set_goal(goal_from(last_marked, last_stacks, last_globals));
+	rt_mstats.next_gc = gc_next_goal == UINT64_MAX ? 0 : gc_next_goal;
+	return old;
+}
+
+/* Go 1.19's gcCPULimiter: adds the GC time since the last update, takes away
+ * the program's (every P's time counts). At each cycle's end (world
+ * stopped) and from assists during the mark; one updater at a time, the
+ * others skip. */
+static void limiter_update(uint64_t now, int nproc)
+{
+	uint32_t idle = 0;
+	if (!__atomic_compare_exchange_n(&limiter.busy, &idle, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	uint64_t cap = GC_LIMITER_BUCKET_NS_PER_P * (uint64_t)nproc;
+	uint64_t gc_now = __atomic_load_n(&gc_cpu_ns, __ATOMIC_RELAXED);
+	if (limiter.last_ns != 0 && now > limiter.last_ns) {
+		uint64_t total = (now - limiter.last_ns) * (uint64_t)nproc;
+		uint64_t gc = min_u64(gc_now - limiter.gc_seen, total);
+		uint64_t program = total - gc;
+		limiter.fill += gc;
+		limiter.fill = limiter.fill > program ? min_u64(limiter.fill - program, cap) : 0;
+	}
+	limiter.last_ns = now;
+	limiter.gc_seen = gc_now;
+	bool full = limiter.fill >= cap;
+	limiter.engaged += full;
+	__atomic_store_n(&gc_cpu_limited, full, __ATOMIC_RELAXED);
+	__atomic_store_n(&limiter.busy, 0, __ATOMIC_RELEASE);
+}
+
+/* An assist's look at the limiter: true if it is full (the assist is skipped). */
+static bool limiter_full_now(void)
+{
+	uint64_t now = rt_port_nanotime();
+	if (now - __atomic_load_n(&limiter.last_ns, __ATOMIC_RELAXED) >= GC_LIMITER_POLL_NS)
+		limiter_update(now, cyc.nproc);
+	return __atomic_load_n(&gc_cpu_limited, __ATOMIC_RELAXED);
 }
 
 int rt_set_gc_percent(int pct)
@@ -338,12 +471,205 @@ static bool help_mark(uint32_t cycle, bool forced)
 		rt_systemstack(mark_step_on_system_stack, &st);
 		__atomic_add_fetch(&bg_scan_credit, (int64_t)st.work, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&bg_work, st.work, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&bg_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
+		uint64_t ns = rt_port_nanotime() - t;
+		__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
 		if (!st.found)
 			return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
 		rt_gosched();
 	}
 	return true;
+}
+
+/* ---- background mark workers (Go 1.18's gcBgMarkWorker and findRunnableGCWorker) ---- */
+
+#define GC_BG_UTILIZATION_PCT 25   /* of all Ps' time: Go's gcBackgroundUtilization */
+#define GC_MAX_UTIL_ERROR_PCT 30   /* rounding the dedicated count may miss by this much (Go's maxUtilError) */
+
+enum worker_state { WORKER_STARTING, WORKER_PARKED, WORKER_CLAIMED };
+enum worker_mode { WORKER_DEDICATED, WORKER_FRACTIONAL, WORKER_IDLE };
+
+struct mark_worker {
+	struct rt_g *g;             /* set by the worker before its first park */
+	volatile uint32_t state;    /* enum worker_state; PARKED -> CLAIMED by CAS (claimer) */
+	uint32_t mode;              /* enum worker_mode: set by the claimer, read by the worker */
+	uint32_t cycle;             /* NumGC of the mark it was claimed for */
+	int p;                      /* the P that claimed it (fractional time is charged there) */
+} __attribute__((aligned(64)));
+
+static struct mark_worker workers[RT_MAX_PROCS];
+static int nworkers;
+static volatile int32_t workers_running;   /* claimed and not parked again (atomic) */
+
+/* This mark's worker pacing (set in the first stop; atomics while it runs). */
+static volatile int32_t dedicated_left;       /* dedicated slots not taken */
+static uint64_t frac_goal_ppm;                /* each P's fractional share, in millionths */
+static uint64_t mark_start_ns;
+static volatile uint64_t frac_ns[RT_MAX_PROCS];   /* fractional marking per P */
+static volatile uint64_t idle_ns;                 /* idle workers' share of bg_ns (the trace) */
+
+void *gc_mark_worker_slot(int i) { return &workers[i]; }
+
+void gc_mark_workers_world_start(int n)
+{
+	RT_ASSERT(n > 0 && n <= RT_MAX_PROCS);
+	for (int i = 0; i < RT_MAX_PROCS; i++)
+		workers[i] = (struct mark_worker){0};
+	nworkers = n;
+	__atomic_store_n(&workers_running, 0, __ATOMIC_RELAXED);
+}
+
+void gc_mark_workers_world_end(void)
+{
+	nworkers = 0;   /* their Gs are gone with the world */
+}
+
+/* The dedicated count and fractional share for nproc Ps (Go 1.18's startCycle). */
+static void worker_pacing_begin(int nproc)
+{
+	uint64_t total = (uint64_t)nproc * GC_BG_UTILIZATION_PCT;   /* in hundredths of a P */
+	uint64_t dedicated = (total + 50) / 100;
+	uint64_t err = dedicated * 100 > total ? dedicated * 100 - total : total - dedicated * 100;
+	frac_goal_ppm = 0;
+	if (err * 100 > total * GC_MAX_UTIL_ERROR_PCT) {
+		if (dedicated * 100 > total)
+			dedicated--;
+		frac_goal_ppm = (total - dedicated * 100) * 10000 / (uint64_t)nproc;
+	}
+	__atomic_store_n(&dedicated_left, (int32_t)dedicated, __ATOMIC_RELAXED);
+	for (int p = 0; p < RT_MAX_PROCS; p++)
+		__atomic_store_n(&frac_ns[p], 0, __ATOMIC_RELAXED);
+	mark_start_ns = rt_port_nanotime();
+}
+
+/* P p has marked as a fractional worker for less than its share of the mark so far. */
+static bool fractional_wanted(int p, uint64_t extra_ns)
+{
+	uint64_t elapsed = rt_port_nanotime() - mark_start_ns;
+	return (__atomic_load_n(&frac_ns[p], __ATOMIC_RELAXED) + extra_ns) * 1000000 < frac_goal_ppm * elapsed;
+}
+
+static struct mark_worker *claim_worker(int p)
+{
+	for (int k = 0; k < nworkers; k++) {
+		struct mark_worker *w = &workers[(p + k) % nworkers];
+		uint32_t parked = WORKER_PARKED;
+		if (__atomic_load_n(&w->state, __ATOMIC_RELAXED) == WORKER_PARKED &&
+		    __atomic_compare_exchange_n(&w->state, &parked, WORKER_CLAIMED, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return w;
+	}
+	return NULL;
+}
+
+struct rt_g *gc_mark_worker_to_run(int p, bool idle)
+{
+	if (likely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_CONCMARK) || nworkers == 0)
+		return NULL;
+	enum worker_mode mode;
+	if (idle) {
+		/* Nothing to mark: let the P sleep, unless no worker runs (then this
+		 * one finds the mark done and asks for termination, so a program
+		 * that went to sleep does not leave its mark open). */
+		if (!gcwork_has_full() && gcw_empty(&gcwork_of[p]) &&
+		    __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) != 0)
+			return NULL;
+		mode = WORKER_IDLE;
+	} else if (__atomic_load_n(&dedicated_left, __ATOMIC_RELAXED) > 0 &&
+		   __atomic_sub_fetch(&dedicated_left, 1, __ATOMIC_ACQUIRE) >= 0) {
+		mode = WORKER_DEDICATED;
+	} else if (frac_goal_ppm != 0 && fractional_wanted(p, 0)) {
+		mode = WORKER_FRACTIONAL;
+	} else {
+		return NULL;
+	}
+	struct mark_worker *w = claim_worker(p);
+	if (w == NULL) {
+		if (mode == WORKER_DEDICATED)
+			__atomic_add_fetch(&dedicated_left, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	__atomic_add_fetch(&workers_running, 1, __ATOMIC_ACQ_REL);
+	w->mode = mode;
+	w->cycle = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
+	w->p = p;
+	RT_ASSERT_MSG(w->g->status == G_WAITING, "mark worker G %lu claimed in status %u",
+		      (unsigned long)w->g->id, w->g->status);
+	__atomic_store_n(&w->g->status, G_RUNNABLE, __ATOMIC_RELEASE);
+	return w->g;
+}
+
+/* rt_park's unlock: the worker is G_WAITING with its context saved; claimable now. */
+static bool worker_park_unlock(struct rt_g *g, void *arg)
+{
+	(void)g;
+	struct mark_worker *w = arg;
+	__atomic_store_n(&w->state, WORKER_PARKED, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Whether a worker of this mode should leave its P after a step. */
+static bool worker_should_stop(const struct mark_worker *w, uint64_t ran_ns)
+{
+	struct rt_g *g = rt_getm()->curg;
+	if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE) || g->preempt)
+		return true;   /* a stop, or the tick (the worker goes back to a run queue) */
+	switch (w->mode) {
+	case WORKER_FRACTIONAL:
+		return !fractional_wanted(w->p, ran_ns);
+	case WORKER_IDLE:
+		return sched_p_has_work(rt_port_current_p());
+	default:
+		return false;   /* dedicated: the whole mark */
+	}
+}
+
+/*
+ * A worker G: parks until the scheduler claims it, then marks in steps of
+ * MARK_STEP_OBJS objects until its mode says stop (dedicated: never, until
+ * nothing is grey; fractional: past its P's share; idle: its P has a G to
+ * run), its work banked as background credit. Finding nothing grey, asks
+ * for mark termination. Then parks again.
+ */
+void gc_mark_worker_main(void *slot)
+{
+	struct mark_worker *w = slot;
+	w->g = rt_getm()->curg;
+	for (;;) {
+		rt_park(worker_park_unlock, w);
+		uint32_t cycle = w->cycle;
+		uint64_t t0 = rt_port_nanotime(), work = 0;
+		bool found = true;
+		while (marking(cycle)) {
+			struct mark_step st;
+			rt_systemstack(mark_step_on_system_stack, &st);
+			work += st.work;
+			__atomic_add_fetch(&bg_scan_credit, (int64_t)st.work, __ATOMIC_RELAXED);
+			if (!st.found) {
+				found = false;
+				break;
+			}
+			if (worker_should_stop(w, rt_port_nanotime() - t0))
+				break;
+		}
+		uint64_t ns = rt_port_nanotime() - t0;
+		__atomic_add_fetch(&bg_work, work, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+		if (w->mode == WORKER_DEDICATED)
+			__atomic_add_fetch(&dedicated_left, 1, __ATOMIC_RELAXED);
+		else if (w->mode == WORKER_FRACTIONAL)
+			__atomic_add_fetch(&frac_ns[w->p], ns, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&idle_ns, ns, __ATOMIC_RELAXED);
+		/* Nothing grey, or none published (what other Ps hold privately,
+		 * termination drains): the mark is done as far as anyone can see,
+		 * and no one else may be about to look. */
+		bool done = !found || !gcwork_has_full();
+		__atomic_sub_fetch(&workers_running, 1, __ATOMIC_ACQ_REL);
+		if (done)
+			(void)sched_stop_the_world_gc(GC_REQ_TERMINATE, false, cycle);
+	}
 }
 
 /*
@@ -405,8 +731,10 @@ static void gc_assist(struct rt_g *g, uint32_t cycle)
 	}
 	uint64_t credit = (paid + marked) * 65536 / ratio;
 	g->gc_assist_bytes += credit > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)credit;
+	uint64_t ns = rt_port_nanotime() - t;
 	__atomic_add_fetch(&assist_work, marked, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&assist_ns, rt_port_nanotime() - t, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&assist_ns, ns, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
 }
 
 void gc_charge(uint64_t bytes)
@@ -423,7 +751,7 @@ void gc_alloc_slow_hook(void)
 {
 	if (unlikely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)) {
 		struct rt_m *m = rt_getm();
-		if (may_stop_here(m) && m->curg->gc_assist_bytes < 0)
+		if (may_stop_here(m) && m->curg->gc_assist_bytes < 0 && !limiter_full_now())
 			gc_assist(m->curg, (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE));
 		return;
 	}
@@ -435,7 +763,7 @@ void gc_alloc_slow_hook(void)
 		if (__atomic_add_fetch(&stress_count, 1, __ATOMIC_RELAXED) % gc_stress == 0)
 			want = true;
 	}
-	if (__atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED) >= __atomic_load_n(&gc_trigger, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED) >= trigger_now())
 		want = true;
 	if (!want)
 		return;
@@ -443,8 +771,7 @@ void gc_alloc_slow_hook(void)
 	if (!may_stop_here(m))
 		return;
 	uint32_t n = (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE);
-	if (sched_stop_the_world_gc(GC_REQ_START, false, n))
-		(void)help_mark(n, false);   /* the starter marks in the background until nothing is grey */
+	(void)sched_stop_the_world_gc(GC_REQ_START, false, n);   /* the workers mark; the starter goes on */
 }
 
 bool gc_request_wanted(enum gc_request req, uint32_t seen_num_gc)
@@ -563,12 +890,20 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	__atomic_add_fetch(&rt_mstats.num_gc, 1, __ATOMIC_RELEASE);
 	rt_unlock(&mheap_.lock);
 	gc_busy_ns += pause_ns + last_cycle.assist_ns + last_cycle.background_ns;
+	__atomic_add_fetch(&gc_cpu_ns, pause_ns * (uint64_t)nproc, __ATOMIC_RELAXED);
+	limiter_update(t3, nproc);
+	last_cycle.cpu_limited = gc_cpu_limited;
+	last_cycle.limiter_engaged = limiter.engaged;
 
+	uint64_t idle = __atomic_exchange_n(&idle_ns, 0, __ATOMIC_RELAXED);
+	if (idle > last_cycle.background_ns)
+		idle = last_cycle.background_ns;
 	*trace = (struct gc_cycle_trace){
 		.num_gc = rt_mstats.num_gc, .since_start = t3 - gc_start_ns, .busy_ns = gc_busy_ns,
 		.heap0 = heap0, .heap_end = heap_end, .live = live, .goal = cyc.goal, .stacks = tot->stacks,
 		.globals = tot->globals, .t_stop = t_stop, .t_mark = t_mark, .t_term = t3 - t_term_start,
-		.nproc = nproc, .forced = forced,
+		.nproc = nproc, .forced = forced, .cpu_assist = last_cycle.assist_ns,
+		.cpu_background = last_cycle.background_ns - idle, .cpu_idle = idle,
 	};
 	__atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_RELEASE);
 }
@@ -595,7 +930,7 @@ static void mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 }
 
 /* A concurrent mark's accounting, after its roots (world stopped). */
-static void pacer_begin(uint64_t heap0)
+static void pacer_begin(uint64_t heap0, int nproc)
 {
 	uint64_t roots = 0;
 	for (int p = 0; p < RT_MAX_PROCS; p++)
@@ -606,6 +941,7 @@ static void pacer_begin(uint64_t heap0)
 	cyc.expected_work = last_scan != 0 && last_scan < cyc.worst_work ? last_scan : cyc.worst_work;
 	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)
 		g->gc_assist_bytes = 0;   /* debts and credit are per cycle (Go's gcResetMarkState) */
+	worker_pacing_begin(nproc);
 }
 
 void rt_gc_last_cycle(struct rt_gc_cycle *out)
@@ -627,7 +963,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	}
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	uint64_t heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
-	cyc.goal = __atomic_load_n(&gc_next_goal, __ATOMIC_RELAXED);
+	cyc.goal = min_u64(__atomic_load_n(&gc_next_goal, __ATOMIC_RELAXED), gc_limit_goal());
 	cyc.concurrent = in_world && !gc_stoptheworld;
 
 	/* 3. Sweep termination. */
@@ -641,7 +977,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 		if (cyc.snapshot)
 			checkmark(m, nproc, in_world, true);
 		mark_once(m, nproc, in_world, MARK_ROOTS);
-		pacer_begin(heap0);
+		pacer_begin(heap0, nproc);
 		__atomic_store_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rt_wb_enabled, 1, __ATOMIC_SEQ_CST);
 		uint64_t t2 = rt_port_nanotime();
@@ -698,7 +1034,17 @@ void gc_print_trace(const struct gc_cycle_trace *c)
 	print_ms(c->t_mark);
 	rt_printf("+");
 	print_ms(c->t_term);
-	rt_printf(" ms clock, %lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %d P%s\n",
+	rt_printf(" ms clock, ");
+	print_ms(c->t_stop * (uint64_t)c->nproc);   /* a stop holds every P */
+	rt_printf("+");
+	print_ms(c->cpu_assist);
+	rt_printf("/");
+	print_ms(c->cpu_background);
+	rt_printf("/");
+	print_ms(c->cpu_idle);
+	rt_printf("+");
+	print_ms(c->t_term * (uint64_t)c->nproc);
+	rt_printf(" ms cpu, %lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %d P%s\n",
 		  /* Go's start -> end of mark -> live (equal first two: a stopped mark) */
 		  (unsigned long)(c->heap0 >> 20), (unsigned long)(c->heap_end >> 20), (unsigned long)(c->live >> 20),
 		  (unsigned long)(c->goal == UINT64_MAX ? 0 : c->goal >> 20),

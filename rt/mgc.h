@@ -62,6 +62,10 @@ extern volatile uint64_t gc_black_bytes;   /* bytes allocated black in this mark
  * running G is debited them too, its allocation an assist must pay for. */
 void gc_charge(uint64_t bytes);
 extern volatile uint64_t gc_trigger;     /* a cycle starts when gc_heap_live reaches it (atomic) */
+#define GC_NO_LIMIT ((uint64_t)INT64_MAX)   /* Go's default memory limit, math.MaxInt64 */
+extern volatile uint64_t gc_memory_limit;   /* rt_set_memory_limit's (atomic) */
+extern volatile bool gc_cpu_limited;        /* the CPU limiter is full: no assists (atomic) */
+uint64_t gc_limit_goal(void);               /* the heap goal the limit allows now (UINT64_MAX: none) */
 
 /* ---- the scheduler's side (proc.c) ---- */
 
@@ -80,6 +84,7 @@ struct gc_cycle_trace {
 	uint64_t since_start, busy_ns;    /* ns since the first cycle; stopped time in all */
 	uint64_t heap0, heap_end, live, goal, stacks, globals;   /* gc_heap_live at its start and mark end */
 	uint64_t t_stop, t_mark, t_term;  /* ns: sweep termination, mark, mark termination */
+	uint64_t cpu_assist, cpu_background, cpu_idle;   /* ns of marking beside the program, by kind */
 	int nproc;
 	bool forced;
 };
@@ -113,6 +118,25 @@ struct rt_g *sched_allgs(void);
 void sched_wake_all(void);
 /* Wakes one M (m->wake, then rt_port_wake). */
 void sched_wake_m(struct rt_m *m);
+
+/* ---- background mark workers (mgc.c; the scheduler's side in proc.c) ---- */
+
+/*
+ * Go 1.18's gcBgMarkWorker pool: a parked system G per P, made when a world
+ * starts. During a concurrent mark the scheduler runs one instead of a
+ * program G when a dedicated slot is free or its P is under its fractional
+ * share (schedule's first look), or when the P would go idle and there is
+ * grey work (findrunnable's last); it claims the worker, which is
+ * G_WAITING, makes it G_RUNNABLE and executes it.
+ */
+void gc_mark_worker_main(void *slot);            /* a worker G's body (system G) */
+void *gc_mark_worker_slot(int i);                /* the slot of worker i, its G's argument */
+void gc_mark_workers_world_start(int nworkers);  /* before the world's Ms run */
+void gc_mark_workers_world_end(void);
+/* A worker G to run on P p now, claimed and G_RUNNABLE, or NULL. idle: p has nothing else. */
+struct rt_g *gc_mark_worker_to_run(int p, bool idle);
+/* The scheduler's answer for an idle worker: does P p have a G to run (its queue or the global one)? */
+bool sched_p_has_work(int p);
 
 /* ---- work buffers (mgcwork.c) ---- */
 
@@ -161,6 +185,7 @@ void gcwork_exit(void);          /* a worker saw done and leaves */
  * (not a roots-only mark, which leaves its work on full). */
 void gcwork_wait_exited(bool drained);
 bool gcwork_all_empty(void);
+bool gcwork_has_full(void);      /* a hint: some published buffer waits (no lock) */
 
 /* ---- marking (mgcmark.c) ---- */
 

@@ -9,7 +9,11 @@
  * clearing is needed. After Go's mgcscavenge.go.
  *
  * Goal. Keep retained memory (HeapSys - HeapReleased) at most HeapInuse plus a
- * 10% margin (rt_scavenge_to_goal). Go retains 10% over its heap goal; without
+ * 10% margin (rt_scavenge_to_goal), and under a memory limit (rt_set_memory_limit)
+ * all mapped memory under 95% of it, as Go 1.19's scavenger. When an
+ * allocation would make pages ready past the limit, the heap first returns
+ * as much from other free runs (mheap_scavenge_for_limit_locked, from
+ * alloc_pages_locked: Go 1.19's allocSpan does the same). Go retains 10% over its heap goal; without
  * a collector there is no heap goal yet, so the margin is taken over HeapInuse.
  * The margin avoids returning pages that the next burst of allocation would
  * fault straight back in. rt_free_os_memory releases everything free, as Go's
@@ -29,10 +33,13 @@
  * instead takes the pages out of the free index and drops the lock around
  * the madvise, which is the next refinement once allocation contends).
  */
+#include "rt/mgc.h"
 #include "rt/mheap.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
 #include "rt/sys.h"
+
+#define SCAVENGE_LIMIT_PCT 95   /* of the memory limit: mapped memory the scavenger allows */
 
 static bool scav_bit(uintptr_t p)
 {
@@ -64,16 +71,32 @@ static uintptr_t scavenge_run(struct mspan *s, uintptr_t want)
 	return done;
 }
 
-uintptr_t mheap_scavenge(uintptr_t bytes)
+/* Steps 1-3, the heap lock held. */
+static uintptr_t scavenge_locked(uintptr_t bytes)
 {
 	struct mheap *h = &mheap_;
 	uintptr_t released = 0;
-	rt_lock(&h->lock);
 	for (int b = PAGEFREE_NBUCKETS - 1; b >= 0 && released < bytes; b--)
 		for (struct mspan *s = h->free[b].first; s != NULL && released < bytes; s = s->next)
 			released += scavenge_run(s, bytes - released);
-	rt_unlock(&h->lock);
 	return released;
+}
+
+uintptr_t mheap_scavenge(uintptr_t bytes)
+{
+	rt_lock(&mheap_.lock);
+	uintptr_t released = scavenge_locked(bytes);
+	rt_unlock(&mheap_.lock);
+	return released;
+}
+
+uintptr_t mheap_scavenge_for_limit_locked(uintptr_t becoming_ready)
+{
+	uint64_t limit = __atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED);
+	if (likely(limit == GC_NO_LIMIT))
+		return 0;
+	uint64_t after = mstats_mapped_ready() + becoming_ready;
+	return after > limit ? scavenge_locked(after - limit) : 0;
 }
 
 size_t rt_scavenge(size_t bytes)
@@ -86,8 +109,17 @@ size_t rt_scavenge_to_goal(void)
 	rt_lock(&mheap_.lock);
 	uint64_t retained = rt_mstats.heap_sys - rt_mstats.heap_released;
 	uint64_t goal = rt_mstats.heap_inuse + rt_mstats.heap_inuse / 10;
+	uint64_t release = retained > goal ? retained - goal : 0;
+	uint64_t limit = __atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED);
+	if (limit != GC_NO_LIMIT) {
+		/* Under a memory limit, all mapped memory stays under 95% of it (Go 1.19). */
+		uint64_t ready = mstats_mapped_ready(), cap = limit / 100 * SCAVENGE_LIMIT_PCT;
+		if (ready > cap && ready - cap > release)
+			release = ready - cap;
+	}
+	uintptr_t done = release != 0 ? scavenge_locked(release) : 0;
 	rt_unlock(&mheap_.lock);
-	return retained > goal ? mheap_scavenge(retained - goal) : 0;
+	return done;
 }
 
 void rt_free_os_memory(void)

@@ -302,6 +302,11 @@ void gcwork_wait_exited(bool drained)
 		      (unsigned long)work.nfull, work.nwait, work.nproc);
 }
 
+bool gcwork_has_full(void)
+{
+	return __atomic_load_n(&work.nfull, __ATOMIC_ACQUIRE) != 0;
+}
+
 bool gcwork_all_empty(void)
 {
 	if (work.full != NULL)

@@ -247,8 +247,11 @@ static struct mspan *alloc_pages_locked(uintptr_t npages, enum mspan_state state
 	s->state = (uint8_t)state;
 
 	uintptr_t base = s->startaddr;
-	if (pagebits_count(base, npages, 0) != 0)
+	uintptr_t nscav = pagebits_count(base, npages, 0);
+	if (nscav != 0) {
+		(void)mheap_scavenge_for_limit_locked(nscav * RT_PAGE_SIZE);   /* s is off the free lists */
 		use_scavenged(base, npages);
+	}
 	s->needzero = pagebits_count(base, npages, 1) != 0;
 	pagebits_set(base, npages, 1, true);
 

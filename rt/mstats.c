@@ -161,3 +161,18 @@ void rt_print_memstats(void)
 			  (unsigned long long)m.by_size[0].mallocs);
 	rt_printf("\n");
 }
+
+uint64_t mstats_mapped_ready(void)
+{
+	uint64_t sys = ld(&rt_mstats.heap_sys) + ld(&rt_mstats.stack_sys) + ld(&rt_mstats.mspan_sys) +
+		       ld(&rt_mstats.mcache_sys) + ld(&rt_mstats.buckhash_sys) + ld(&rt_mstats.gc_sys) +
+		       ld(&rt_mstats.other_sys);
+	uint64_t released = ld(&rt_mstats.heap_released);
+	return sys > released ? sys - released : 0;
+}
+
+uint64_t mstats_heap_free_ready(void)
+{
+	uint64_t idle = ld(&rt_mstats.heap_free), released = ld(&rt_mstats.heap_released);
+	return idle > released ? idle - released : 0;
+}

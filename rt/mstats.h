@@ -44,4 +44,9 @@ struct mstats_global {
 
 extern struct mstats_global rt_mstats;
 
+/* Go's mappedReady: every *_sys byte not returned to the OS (relaxed reads: a hint). */
+uint64_t mstats_mapped_ready(void);
+/* Free heap pages still holding frames (HeapIdle - HeapReleased; relaxed reads). */
+uint64_t mstats_heap_free_ready(void);
+
 #endif

@@ -784,6 +784,8 @@ static struct rt_g *findrunnable(struct rt_m *m)
 			m->spin_ns += now - spin_t0;
 			spin_t0 = 0;
 		}
+		if (g == NULL)
+			g = gc_mark_worker_to_run(m->p->id, true);   /* an idle P marks (mgc.c) */
 		if (g != NULL) {
 			if (m->spinning)
 				resetspinning(m);
@@ -797,7 +799,11 @@ static void schedule(struct rt_m *m)
 {
 	RT_ASSERT(m->curg == NULL && m->locks == 0);
 	for (;;) {
-		struct rt_g *g = findrunnable(m);
+		struct rt_g *g = NULL;
+		if (!__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE) && !rt_sched.ending)
+			g = gc_mark_worker_to_run(m->p->id, false);   /* a dedicated or fractional worker */
+		if (g == NULL)
+			g = findrunnable(m);
 		if (g == NULL)   /* the world ended: leave the M (rt_mstart_asm returns) */
 			rt_gogo(m->exit_sp, 0);
 		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE)) {
@@ -1091,6 +1097,11 @@ void rt_ready(struct rt_g *gp)
 #define STOP_REPOKE_NS 100000ull   /* the stopper repeats its preemption requests this often */
 
 struct rt_g *sched_allgs(void) { return allgs; }
+
+bool sched_p_has_work(int p)
+{
+	return !runq_empty(rt_allp[p]) || __atomic_load_n(&rt_sched.runq_size, __ATOMIC_RELAXED) != 0;
+}
 void sched_wake_all(void) { wake_all(); }
 
 /* Asks every other M's running G to stop at its next safe point (what the
@@ -1382,11 +1393,17 @@ uint64_t rt_run(void (*main_fn)(void *), void *arg, int nprocs)
 	struct rt_g *sweeper = newproc(rt_allp[0], bgsweep, NULL, true);
 	sweeper_world_start(sweeper);
 	runqput(rt_allp[0], sweeper, false, false);
+	/* A mark worker per P (system Gs): each parks at once, until a mark claims it. */
+	gc_mark_workers_world_start(nprocs);
+	for (int i = 0; i < nprocs; i++)
+		runqput(rt_allp[i], newproc(rt_allp[i], gc_mark_worker_main, gc_mark_worker_slot(i), true), false,
+			false);
 	rt_port_preempt_start();
 	rt_port_run_ms(nprocs, mstart);
 	rt_port_preempt_stop();
 	gc_world_ended();   /* a mark the world left running is finished here */
 	sweeper_world_end();
+	gc_mark_workers_world_end();
 	uint64_t abandoned = world_cleanup();
 	rt_sched.main_g = NULL;
 	return abandoned;

@@ -102,6 +102,19 @@ void rt_gc(void);
  * Returns the old value. Default 100; the kernel's gogc=N|off sets it.
  */
 int rt_set_gc_percent(int pct);
+/*
+ * The memory limit (Go 1.19's debug.SetMemoryLimit, GOMEMLIMIT): a soft cap
+ * on all the memory the runtime keeps mapped (MemStats' Sys less
+ * HeapReleased). The heap goal shrinks to fit under it, with GOGC too
+ * (GOGC off: the limit alone paces the collector), the scavenger returns
+ * free pages to stay under 95% of it, and the heap returns pages before it
+ * grows past it. When the live heap barely fits, the collector would run
+ * without pause: a CPU limiter turns assists off once the collector has
+ * taken over half the CPU for a while, and the heap goes over the limit
+ * instead of the program stopping. limit < 0 only reads it; returns the
+ * old limit (INT64_MAX: none, the default). The kernel's memlimit=SIZE.
+ */
+int64_t rt_set_memory_limit(int64_t limit);
 /* gctrace=1: one line per cycle in Go's format. */
 void rt_gc_set_trace(bool on);
 /* gccheckmark=1: after each mark, a second one verifies that nothing reachable was missed. */
@@ -137,6 +150,8 @@ struct rt_gc_cycle {
 	uint64_t background_work; /* of which done beside the program by the background marker */
 	uint64_t assist_ns, background_ns;   /* time they took (summed over coroutines) */
 	uint64_t pause_ns;        /* both stops */
+	bool cpu_limited;         /* the CPU limiter was full at its end: assists off */
+	uint32_t limiter_engaged; /* cycles so far whose end found the limiter full */
 };
 void rt_gc_last_cycle(struct rt_gc_cycle *out);
 

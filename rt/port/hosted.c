@@ -347,7 +347,7 @@ int rt_port_data_ranges(uintptr_t *lo, uintptr_t *hi, int max)
 bool rt_port_may_stop(void) { return true; }
 
 /*
- * Settings from the environment, before main: GOGC=N|off and
+ * Settings from the environment, before main: GOGC=N|off, GOMEMLIMIT=SIZE|off and
  * RT_GODEBUG=gctrace=1,gccheckmark=1,gcstress=N,gcstoptheworld=1 (the kernel's command-line
  * keys). A malformed value is an error, named, as the kernel's are.
  */
@@ -367,6 +367,27 @@ static uint64_t parse_u64(const char *v, const char *what)
 	return x;
 }
 
+/* GOMEMLIMIT as Go reads it: a byte count with an optional B, KiB, MiB, GiB or TiB suffix. */
+static int64_t parse_memlimit(const char *v)
+{
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40},
+	};
+	const char *what = "GOMEMLIMIT (expected a byte count with an optional B, KiB, MiB, GiB or TiB suffix, or off)";
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *v == '-')
+		bad_setting(what);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (x > (unsigned long long)INT64_MAX >> units[i].shift)
+				bad_setting(what);
+			return (int64_t)(x << units[i].shift);
+		}
+	bad_setting(what);
+}
+
 void rt_hosted_read_settings(void)
 {
 	const char *gogc = getenv("GOGC");
@@ -380,6 +401,9 @@ void rt_hosted_read_settings(void)
 			rt_set_gc_percent((int)pct);
 		}
 	}
+	const char *limit = getenv("GOMEMLIMIT");
+	if (limit != NULL && *limit != 0 && strcmp(limit, "off") != 0)
+		rt_set_memory_limit(parse_memlimit(limit));
 	const char *dbg = getenv("RT_GODEBUG");
 	for (const char *p = dbg; p != NULL && *p != 0;) {
 		const char *comma = strchr(p, ',');

@@ -803,13 +803,26 @@ static void conc_main(void *arg)
     conc_head = NULL;
 }
 
+/*
+ * The premise (the holder still white when the mover looks) is a race the
+ * case usually wins but cannot force: a mark worker (rt/mgc.c) may reach the
+ * holder first. So it tries up to CONC_TRIES worlds for one where it held;
+ * every try's outcome is still checked (each must keep X and the new objects).
+ */
+#define CONC_TRIES 5
 CASE_KEEPS_FRAMES(concurrent_mark_keeps_a_pointer_moved_to_a_stack)
 {
     begin();
-    conc = (__typeof__(conc)){0};
     bool stw = rt_gc_set_stoptheworld(false);   /* this case is about the concurrent mark */
-    uint64_t left = rt_run_joined(conc_main, NULL, 1);
+    uint64_t left = 0;
+    unsigned try = 0;
+    do {
+        conc = (__typeof__(conc)){0};
+        left += rt_run_joined(conc_main, NULL, 1);
+        try++;
+    } while (!conc.holder_white && try < CONC_TRIES);
     rt_gc_set_stoptheworld(stw);
+    CASE_DIAG("the holder was still white on try %u of %u", try, CONC_TRIES);
     EXPECT_EQ(left, 0);
     EXPECT_EQ(conc.moved, 1);
     EXPECT_TRUE(conc.holder_white);    /* the scenario happened: the holder was not scanned yet */
@@ -842,11 +855,38 @@ static struct {
     uint64_t worst_end, worst_goal, assist_work, bg_work;
 } assist;
 
+/* Records the last cycle if it is one not seen yet (either allocator may). */
+static struct rt_mutex assist_mu = RT_MUTEX_INIT;
+static uint32_t assist_first, assist_last;
+static void assist_sample(void)
+{
+    struct rt_gc_cycle c;
+    rt_gc_last_cycle(&c);
+    rt_mutex_lock(&assist_mu);
+    if (c.num_gc != assist_last && assist_last - assist_first < ASSIST_CYCLES) {
+        assist_last = c.num_gc;
+        assist.seen++;
+        assist.concurrent += c.concurrent;
+        assist.assisted += c.assist_work != 0;
+        assist.assist_work += c.assist_work;
+        assist.bg_work += c.background_work;
+        if (assist.seen == 1 || c.heap_end * 1000 / c.goal > assist.worst_end * 1000 / assist.worst_goal) {
+            assist.worst_end = c.heap_end;
+            assist.worst_goal = c.goal;
+        }
+        if (assist_last - assist_first >= ASSIST_CYCLES)
+            assist.stop = 1;
+    }
+    rt_mutex_unlock(&assist_mu);
+}
+
 static void assist_allocator(void *wg)
 {
-    while (!assist.stop) {
+    for (unsigned i = 0; !assist.stop; i++) {
         struct obj *o = rt_new(&obj_type);
         o->magic = MAGIC;
+        if (i % 64 == 0)
+            assist_sample();
     }
     rt_wg_done(wg);
 }
@@ -859,29 +899,12 @@ static void assist_main(void *unused)
         RT_STORE_PTR(assist_live[i], (void *)rt_new(&obj_type));
     struct rt_gc_cycle c;
     rt_gc_last_cycle(&c);
-    uint32_t first = c.num_gc, last = c.num_gc;
+    assist_first = assist_last = c.num_gc;
     static struct rt_waitgroup wg;
     wg = (struct rt_waitgroup)RT_WAITGROUP_INIT;
     rt_wg_add(&wg, 2);
     rt_go(assist_allocator, &wg);
     rt_go(assist_allocator, &wg);
-    while (last - first < ASSIST_CYCLES) {
-        rt_gosched();
-        rt_gc_last_cycle(&c);
-        if (c.num_gc == last)
-            continue;
-        last = c.num_gc;
-        assist.seen++;
-        assist.concurrent += c.concurrent;
-        assist.assisted += c.assist_work != 0;
-        assist.assist_work += c.assist_work;
-        assist.bg_work += c.background_work;
-        if (assist.seen == 1 || c.heap_end * 1000 / c.goal > assist.worst_end * 1000 / assist.worst_goal) {
-            assist.worst_end = c.heap_end;
-            assist.worst_goal = c.goal;
-        }
-    }
-    assist.stop = 1;
     rt_wg_wait(&wg);
     assist_live = NULL;
 }
@@ -900,7 +923,7 @@ CASE_KEEPS_FRAMES(assists_keep_the_heap_near_its_goal)
               assist.seen, assist.concurrent, assist.assisted, (unsigned long)(assist.assist_work >> 10),
               (unsigned long)(assist.bg_work >> 10), (unsigned long)(assist.worst_end >> 10),
               (unsigned long)(assist.worst_goal >> 10));
-    EXPECT_GE(assist.seen, ASSIST_CYCLES / 2);
+    EXPECT_GE(assist.seen, ASSIST_CYCLES - 2);
     EXPECT_EQ(assist.concurrent, assist.seen);
     EXPECT_GE(assist.assisted * 2, assist.seen);
     EXPECT_LE(assist.worst_end, assist.worst_goal / 100 * 110 + 2 * 8192);
@@ -999,6 +1022,103 @@ CASE_KEEPS_FRAMES(live_set_runs_in_bounded_memory)
 {
     begin();
     EXPECT_TRUE(gc_live_set_bounded(4u << 20, CASE_ALL_PROCS));
+    end();
+}
+
+/*
+ * The memory limit (rt_set_memory_limit, Go 1.19's GOMEMLIMIT), with GOGC
+ * off so that the limit alone paces the collector. A live set of
+ * lim_blocks 4 KiB blocks is replaced block by block while as much garbage
+ * again is made, 8 times over; every 64 rounds the mapped memory (Sys -
+ * HeapReleased) is sampled. The suite shares one heap, so the limit is set
+ * relative to what is mapped when the case begins.
+ */
+static unsigned lim_blocks, lim_rounds_done;
+static uint64_t lim_peak;
+static struct rt_gc_cycle lim_c0, lim_c1;
+static uint64_t mapped_now(void)
+{
+    struct rt_memstats m;
+    rt_read_memstats(&m);
+    return m.sys - m.heap_released;
+}
+
+static void limit_main(void *unused)
+{
+    (void)unused;
+    rt_gc_last_cycle(&lim_c0);
+    big_tab = rt_alloc_array(&ptr_type, lim_blocks);
+    for (unsigned i = 0; i < lim_blocks; i++) {
+        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
+        b[0] = i;
+        RT_STORE_PTR(big_tab[i], b);
+    }
+    for (unsigned r = 0; r < 8 * lim_blocks; r++) {
+        unsigned i = r % lim_blocks;
+        BAD(big_tab[i][0] == i);
+        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
+        b[0] = i;
+        RT_STORE_PTR(big_tab[i], b);
+        *(volatile uint64_t *)rt_alloc(BIG_BLOCK, NULL) = r;
+        if (r % 64 == 0) {
+            uint64_t m = mapped_now();
+            if (m > lim_peak)
+                lim_peak = m;
+        }
+        lim_rounds_done = r + 1;
+    }
+    rt_gc_last_cycle(&lim_c1);
+    big_tab = NULL;
+}
+
+/* Runs the churn over live_bytes under a limit `room` bytes above what is mapped now. */
+static uint64_t run_under_limit(uint64_t live_bytes, uint64_t room)
+{
+    lim_blocks = (unsigned)(live_bytes / BIG_BLOCK);
+    lim_peak = 0;
+    lim_rounds_done = 0;
+    rt_free_os_memory();
+    uint64_t limit = mapped_now() + room;
+    int pct = rt_set_gc_percent(-1);
+    int64_t old = rt_set_memory_limit((int64_t)limit);
+    EXPECT_EQ(rt_run_joined(limit_main, NULL, 1), 0);
+    EXPECT_EQ(rt_set_memory_limit(old), (int64_t)limit);
+    rt_set_gc_percent(pct);
+    CASE_DIAG("live %lu KiB, limit %lu KiB: peak mapped %lu KiB, %u cycles, CPU limiter full at %u cycle ends, "
+              "%u of %u rounds",
+              (unsigned long)(live_bytes >> 10), (unsigned long)(limit >> 10), (unsigned long)(lim_peak >> 10),
+              lim_c1.num_gc - lim_c0.num_gc, lim_c1.limiter_engaged - lim_c0.limiter_engaged, lim_rounds_done,
+              8 * lim_blocks);
+    EXPECT_EQ(lim_rounds_done, 8 * lim_blocks);   /* the program ran to its end */
+    return limit;
+}
+
+/* While the live heap fits, what is mapped stays under the limit (GOGC off:
+ * without the limit no cycle would start and 16 MiB would be mapped). */
+CASE_KEEPS_FRAMES(memory_limit_bounds_what_is_mapped)
+{
+    begin();
+    uint64_t limit = run_under_limit(2u << 20, 6u << 20);
+    EXPECT_GE(lim_c1.num_gc - lim_c0.num_gc, 2);
+    EXPECT_LE(lim_peak, limit);
+    end();
+}
+
+/*
+ * When the live heap barely fits, the collector would run back to back:
+ * the CPU limiter turns assists off once it has taken over half the CPU
+ * for a while, and the program runs to its end, over the limit if it must
+ * (Go 1.19's behaviour), not out of memory.
+ */
+CASE_KEEPS_FRAMES(memory_limit_degrades_when_the_live_heap_barely_fits)
+{
+    begin();
+    uint64_t limit = run_under_limit(2u << 20, (2u << 20) + (256u << 10));
+    EXPECT_GE(lim_c1.num_gc - lim_c0.num_gc, 8);
+    EXPECT_GE(lim_c1.limiter_engaged - lim_c0.limiter_engaged, 1);
+    /* Over it, but not without bound: with assists off for good it would map nearly all the
+     * 32 MiB allocated (8x the limit); the kernel peaks at 1.05x, hosted (ASan) at 1.8x. */
+    EXPECT_LE(lim_peak, 3 * limit);
     end();
 }
 
