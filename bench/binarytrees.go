@@ -4,9 +4,10 @@
 // build, the same walk, one goroutine) and prints the same output and the
 // same stderr line as bench/binarytrees_hosted.c:
 //
-//	binarytrees: impl=go procs=P gc_cycles=N gc_pause_ns=N
+//	binarytrees: impl=go procs=P gc_cycles=N gc_pause_ns=N gc_pause_p50_ns=N gc_pause_p99_ns=N gc_pause_max_ns=N
 //
-// from runtime.MemStats (NumGC, PauseTotalNs) read after the program.
+// from runtime.MemStats (NumGC, PauseTotalNs, and the PauseNs ring: the
+// last 256 cycles' pauses, nearest-rank percentiles) read after the program.
 // Usage: bt-go DEPTH. GOMAXPROCS comes from the environment (bench/run-gc
 // sets it to 1 or 2) and is reported as procs; GOGC is Go's default, 100,
 // unless the environment says otherwise (run-gc clears it).
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 )
 
@@ -88,6 +90,25 @@ func main() {
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(os.Stderr, "binarytrees: impl=go procs=%d gc_cycles=%d gc_pause_ns=%d\n",
-		runtime.GOMAXPROCS(0), ms.NumGC, ms.PauseTotalNs)
+	n := int(ms.NumGC)
+	if n > len(ms.PauseNs) {
+		n = len(ms.PauseNs)
+	}
+	pauses := make([]uint64, n)
+	for i := 0; i < n; i++ {
+		pauses[i] = ms.PauseNs[(int(ms.NumGC)-1-i+len(ms.PauseNs))%len(ms.PauseNs)]
+	}
+	sort.Slice(pauses, func(i, j int) bool { return pauses[i] < pauses[j] })
+	pct := func(p int) uint64 { // nearest rank, as bench/binarytrees_hosted.c
+		if n == 0 {
+			return 0
+		}
+		r := (p*n + 99) / 100
+		if r == 0 {
+			r = 1
+		}
+		return pauses[r-1]
+	}
+	fmt.Fprintf(os.Stderr, "binarytrees: impl=go procs=%d gc_cycles=%d gc_pause_ns=%d gc_pause_p50_ns=%d gc_pause_p99_ns=%d gc_pause_max_ns=%d\n",
+		runtime.GOMAXPROCS(0), ms.NumGC, ms.PauseTotalNs, pct(50), pct(99), pct(100))
 }

@@ -8,7 +8,11 @@
  * prints the program's output on stdout, exactly the Benchmarks Game's, and
  * one line on stderr that bench/run-gc parses (the same as binarytrees.go):
  *
- *   binarytrees: impl=NAME procs=P gc_cycles=N gc_pause_ns=N
+ *   binarytrees: impl=NAME procs=P gc_cycles=N gc_pause_ns=N gc_pause_p50_ns=N gc_pause_p99_ns=N
+ *   gc_pause_max_ns=N   (one line)
+ *
+ * the percentiles over each cycle's pause, the last 256 cycles (MemStats'
+ * PauseNs ring, as Go's; Boehm: each stop the event callback timed).
  *
  * procs is what the implementation really ran with (ours: Ps; Boehm: marker
  * threads, from GC_MARKERS); gc_* are "-" for the malloc peers. PROCS, if
@@ -58,6 +62,21 @@ _Noreturn void bt_fail(const char *fmt, ...)
 	exit(1);
 }
 
+uint64_t bt_pause_percentile(struct bt_gc_stats *s, unsigned p)
+{
+	unsigned n = s->npauses;
+	if (n == 0)
+		return 0;
+	for (unsigned i = 1; i < n; i++)   /* insertion sort: at most 256 */
+		for (unsigned j = i; j > 0 && s->pauses[j - 1] > s->pauses[j]; j--) {
+			uint64_t t = s->pauses[j];
+			s->pauses[j] = s->pauses[j - 1];
+			s->pauses[j - 1] = t;
+		}
+	unsigned rank = (p * n + 99) / 100;   /* nearest rank, 1-based */
+	return s->pauses[rank == 0 ? 0 : rank - 1];
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3)
@@ -81,9 +100,15 @@ int main(int argc, char **argv)
 	if (collects)
 		bt_peer.gc_stats(&gc);
 	if (collects)
-		fprintf(stderr, "binarytrees: impl=%s procs=%d gc_cycles=%llu gc_pause_ns=%llu\n", bt_peer.name,
-			ran_with, (unsigned long long)gc.cycles, (unsigned long long)gc.pause_ns);
+		fprintf(stderr,
+			"binarytrees: impl=%s procs=%d gc_cycles=%llu gc_pause_ns=%llu gc_pause_p50_ns=%llu "
+			"gc_pause_p99_ns=%llu gc_pause_max_ns=%llu\n",
+			bt_peer.name, ran_with, (unsigned long long)gc.cycles, (unsigned long long)gc.pause_ns,
+			(unsigned long long)bt_pause_percentile(&gc, 50),
+			(unsigned long long)bt_pause_percentile(&gc, 99),
+			(unsigned long long)bt_pause_percentile(&gc, 100));
 	else
-		fprintf(stderr, "binarytrees: impl=%s procs=%d gc_cycles=- gc_pause_ns=-\n", bt_peer.name, ran_with);
+		fprintf(stderr, "binarytrees: impl=%s procs=%d gc_cycles=- gc_pause_ns=- gc_pause_p50_ns=- "
+			"gc_pause_p99_ns=- gc_pause_max_ns=-\n", bt_peer.name, ran_with);
 	return 0;
 }

@@ -8,7 +8,9 @@
  * lines alone, so bench/run-gc can compare them with Go's), then a readable
  * line and a parse line:
  *   bench.binarytrees: depth 16, 4 P, wall 1.234567 s, num_gc 12, pause_total_ns 345678
- *   BENCH binarytrees kernel-p4 16 1234567000 12 345678      (wall ns, cycles, pause ns)
+ *   BENCH binarytrees kernel-p4 16 1234567000 12 345678 20000 41000 45000
+ *     (wall ns, cycles, pause ns; each cycle's pause p50, p99, max over the
+ *     last 256 cycles, nearest rank)
  * Wall time is rt_nanotime around rt_run, under TCG emulation: compare it
  * with other kernel rows, never with hosted ones (bench/README.md).
  *
@@ -77,5 +79,17 @@ KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rule
     kprintf("bench.binarytrees: depth %d, %d P, wall %llu.%06llu s, num_gc %u, pause_total_ns %llu, "
             "heap_sys %llu MiB\n", n, nprocs, (ull)(wall / 1000000000), (ull)(wall / 1000 % 1000000), cycles,
             (ull)pause, (ull)(m1.heap_sys >> 20));
-    kprintf("BENCH binarytrees kernel-p%d %d %llu %u %llu\n", nprocs, n, (ull)wall, cycles, (ull)pause);
+    static uint64_t pauses[256];
+    unsigned np = cycles < 256 ? cycles : 256;
+    for (unsigned i = 0; i < np; i++) {   /* insertion sort of the last np pauses */
+        uint64_t x = m1.pause_ns[(m1.num_gc - 1 - i) % 256];
+        unsigned j = i;
+        for (; j > 0 && pauses[j - 1] > x; j--)
+            pauses[j] = pauses[j - 1];
+        pauses[j] = x;
+    }
+#define RANK(p) (np == 0 ? 0 : pauses[((p) * np + 99) / 100 - 1])
+    kprintf("BENCH binarytrees kernel-p%d %d %llu %u %llu %llu %llu %llu\n", nprocs, n, (ull)wall, cycles,
+            (ull)pause, (ull)RANK(50), (ull)RANK(99), (ull)RANK(100));
+#undef RANK
 }

@@ -10,10 +10,19 @@
 
 #include "bench/binarytrees.h"
 
+#define BT_PAUSE_RING 256   /* the pauses kept, as Go's MemStats.PauseNs */
+
 struct bt_gc_stats {
 	uint64_t cycles;     /* collections completed */
 	uint64_t pause_ns;   /* total stop-the-world time */
+	/* Each cycle's pause (both stops of a concurrent one summed, as Go's
+	 * PauseNs), the last min(cycles, BT_PAUSE_RING) of them. */
+	uint64_t pauses[BT_PAUSE_RING];
+	unsigned npauses;
 };
+
+/* The p-th percentile (0..100, nearest rank) of s's pauses; 0 if none. Sorts them. */
+uint64_t bt_pause_percentile(struct bt_gc_stats *s, unsigned p);
 
 struct bt_peer {
 	const char *name;    /* the implementation, as in build/bench/gc.tsv */

@@ -20,6 +20,8 @@
 
 static uint64_t pause_ns, stopped_at;
 static unsigned stop_events;
+static uint64_t ring[BT_PAUSE_RING];   /* the last pauses, as Go's PauseNs */
+static uint64_t npauses;
 
 static uint64_t now_ns(void)
 {
@@ -34,7 +36,9 @@ static void on_event(GC_EventType e)
 		stopped_at = now_ns();
 		stop_events++;
 	} else if (e == GC_EVENT_POST_START_WORLD && stopped_at != 0) {
-		pause_ns += now_ns() - stopped_at;
+		uint64_t d = now_ns() - stopped_at;
+		pause_ns += d;
+		ring[npauses++ % BT_PAUSE_RING] = d;
 		stopped_at = 0;
 	}
 }
@@ -73,6 +77,9 @@ static void boehm_gc_stats(struct bt_gc_stats *out)
 {
 	out->cycles = GC_get_gc_no();
 	out->pause_ns = pause_ns;
+	out->npauses = npauses < BT_PAUSE_RING ? (unsigned)npauses : BT_PAUSE_RING;
+	for (unsigned i = 0; i < out->npauses; i++)
+		out->pauses[i] = ring[i];
 	if (out->cycles != 0 && stop_events == 0)
 		bt_fail("%llu collections but no stop-world event: the pause was not measured",
 			(unsigned long long)out->cycles);

@@ -52,6 +52,9 @@ static void rt_peer_gc_stats(struct bt_gc_stats *out)
 	rt_read_memstats(&ms);
 	out->cycles = ms.num_gc;
 	out->pause_ns = ms.pause_total_ns;
+	out->npauses = ms.num_gc < BT_PAUSE_RING ? ms.num_gc : BT_PAUSE_RING;
+	for (unsigned i = 0; i < out->npauses; i++)
+		out->pauses[i] = ms.pause_ns[(ms.num_gc - 1 - i) % 256];
 }
 
 const struct bt_peer bt_peer = {
