@@ -16,8 +16,12 @@
 # BENCH_GC_DEPTHS="16 18" (default 16 to 20), BENCH_GC_KERNEL_DEPTH=N (bench/run-gc).
 #
 # "ours" links rt/build.mk's benchmark library RT_BENCH_LIB (-O2, no
-# sanitizers, HOSTED), plus RT_BENCH_LDLIBS if it needs any (-lpthread is
-# always given).
+# sanitizers, HOSTED), plus RT_BENCH_LDLIBS (-lpthread is always given).
+# -z now: the hosted runtime calls libc (memset, memcpy) on coroutine stacks,
+# where the dynamic linker's lazy binding (several KiB of stack for its xsave
+# area and lookup) would overflow a small stack the first time; bt-ours with
+# 2 Ps crashed so in _dl_runtime_resolve_xsavec. Bind every symbol at start.
+RT_BENCH_LDLIBS := -Wl,-z,now
 
 BENCH_OUT := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -MMD -MP -I. -DHOSTED=1

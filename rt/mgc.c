@@ -44,11 +44,14 @@
  *      between steps. A G that allocates pays by marking (the assists,
  *      below). Every
  *      pointer store through RT_STORE_PTR or the bulk barrier shades the old
- *      and the new value (rt/mbarrier.c). Allocation is black (below). A
- *      marker that finds no grey object asks for mark termination.
+ *      and the new value (rt/mbarrier.c). Allocation is black (below). The
+ *      last marker out with nothing in sight asks for mark termination
+ *      (mark_looks_done, marker_leaving).
  *   6. Mark termination (world stopped, GC_REQ_TERMINATE): the mcaches are
- *      flushed (black spans end), every P's buffers published, and all Ms
- *      drain what is left (MARK_DRAIN, the termination protocol of
+ *      flushed (black spans end) and every P's buffers published; if that
+ *      found grey work, the concurrent mark restarts (at most
+ *      GC_MARK_RESTARTS times a cycle, Go's gcMarkDone restart); else all
+ *      Ms drain what is left (MARK_DRAIN, the termination protocol of
  *      mgcwork.c); with gccheckmark=1 every object the start's snapshot
  *      found reachable and every one allocated since must be marked
  *      (mgcmark.c's checkmark; the snapshot was taken by a whole stopped
@@ -98,11 +101,21 @@
  * scheduler claims a parked worker by CAS and runs it. A worker marks until
  * nothing is grey, a stop is wanted, the tick asks it to yield, or its mode
  * says stop (fractional: past its share; idle: its P has a G to run); then
- * parks. Liveness: a worker that leaves with nothing grey found or nothing
- * published asks for termination (what Ps hold privately, the stop drains),
- * and a P about to sleep runs an idle worker even with no work in sight
- * when no worker runs, so a program that goes to sleep cannot leave its
- * mark open.
+ * parks. Dedicated slots are taken by CAS, never below zero, and given
+ * back only to the cycle that lent them.
+ * Ending the mark: every marker (worker, assist, rt_gc's caller) that
+ * stops marking calls marker_leaving: if no marker is inside a step and
+ * nothing is published (mark_looks_done, one window of the full list's
+ * epoch), it asks for termination; if it leaves published work and no
+ * worker runs, it wakes an idle M (whose re-check before sleeping counts
+ * published grey work when a worker is parked to take it). A P about to
+ * sleep runs an idle worker even with no work in sight when no marker is
+ * running, so a program that goes to sleep cannot leave its mark open.
+ * Termination's restart takes what the Ps held privately (the barrier's
+ * shades) back to the concurrent mark. Before the epoch and the restart,
+ * any marker that found the list empty asked, and the stop drained the
+ * rest: binary-trees at 2 Ps (bt-ours 18 2) paused 15-20 ms at the median;
+ * after, 0.1-0.2 ms.
  * Assists (Go's gcAssistAlloc, and mgcpacer.go's assist ratio). A span
  * taken into an mcache during the mark debits the running G its free bytes
  * (gc_charge, as gc_heap_live is charged); at the slow path's end a G in
@@ -118,8 +131,9 @@
  * (rt.gc.assists_keep_the_heap_near_its_goal; without assists it runs out
  * of memory). Debts are per cycle: zeroed for every G in the first stop.
  * An assist that finds nothing grey asks for termination (Go parks it for
- * background credit instead). Not built: the cons/mark trigger (the
- * trigger's runway is a fixed share).
+ * background credit instead); it stops early, keeping its debt, for a
+ * stop, the tick or the CPU limiter (Go's gcDrainN checks). Not built: the
+ * cons/mark trigger (the trigger's runway is a fixed share).
  * The memory limit (Go 1.19's GOMEMLIMIT, rt_set_memory_limit). The goal is
  * the smaller of GOGC's and gc_limit_goal's: the limit less what is mapped
  * but is neither the live heap nor ready free pages, less any overage and a
@@ -127,8 +141,9 @@
  * cycle's start, as what is mapped changes. The scavenger keeps all mapped
  * memory under 95% of the limit, and the heap returns free pages before it
  * makes pages ready past it (mgcscavenge.c). The CPU limiter (Go 1.19's
- * gcCPULimiter): a bucket, updated at each cycle's end, that the cycle's GC
- * time (stops x Ps, assists, workers) fills and the program's time drains;
+ * gcCPULimiter): a bucket, updated at each cycle's end and by assists, that
+ * GC time (stops x Ps, assists, dedicated and fractional workers; an idle
+ * P's marking costs the program nothing) fills and the program's drains;
  * full, assists stop, so a live heap that barely fits costs the program at
  * most about half its time and the heap exceeds the limit instead
  * (rt.gc.memory_limit_*).
@@ -246,6 +261,7 @@ static struct {
 	int nproc;
 	bool forced;
 	bool concurrent;          /* its mark runs beside the program (else all in the first stop) */
+	unsigned restarts;        /* terminations that found grey work and restarted the mark */
 	bool snapshot;            /* gccheckmark took the start's reachable set: verify at the end */
 } cyc;
 
@@ -339,6 +355,8 @@ static void limiter_update(uint64_t now, int nproc)
 		return;
 	uint64_t cap = GC_LIMITER_BUCKET_NS_PER_P * (uint64_t)nproc;
 	uint64_t gc_now = __atomic_load_n(&gc_cpu_ns, __ATOMIC_RELAXED);
+	if (now < limiter.last_ns)
+		now = limiter.last_ns;   /* a delayed updater read its clock before the last one */
 	if (limiter.last_ns != 0 && now > limiter.last_ns) {
 		uint64_t total = (now - limiter.last_ns) * (uint64_t)nproc;
 		uint64_t gc = min_u64(gc_now - limiter.gc_seen, total);
@@ -439,23 +457,69 @@ struct mark_step {
 	uint64_t work;   /* out: the scan bytes it did */
 };
 
-static void mark_step_on_system_stack(void *arg)
-{
-	struct mark_step *st = arg;
-	struct gcwork *w = &gcwork_of[rt_port_current_p()];
-	uint64_t scanned = w->scan_bytes;
-	st->found = gcmark_drain_some(w, MARK_STEP_OBJS);
-	gcw_dispose(w);   /* nothing grey stays on a P this G may leave */
-	st->work = w->scan_bytes - scanned;
-	__atomic_add_fetch(&scan_work_done, st->work, __ATOMIC_RELAXED);
-}
-
 /* Whether the mark of cycle `cycle` (NumGC before it ends) still runs beside the program. */
 static bool marking(uint32_t cycle)
 {
 	return __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK &&
 	       (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == cycle;
 }
+
+/* Markers inside a step: the grey objects they took are in no published buffer. */
+static volatile int32_t markers_busy;
+
+static void mark_step_on_system_stack(void *arg)
+{
+	struct mark_step *st = arg;
+	struct gcwork *w = &gcwork_of[rt_port_current_p()];
+	__atomic_add_fetch(&markers_busy, 1, __ATOMIC_SEQ_CST);
+	uint64_t scanned = w->scan_bytes;
+	st->found = gcmark_drain_some(w, MARK_STEP_OBJS);
+	gcw_dispose(w);   /* nothing grey stays on a P this G may leave */
+	st->work = w->scan_bytes - scanned;
+	__atomic_sub_fetch(&markers_busy, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&scan_work_done, st->work, __ATOMIC_RELAXED);
+}
+
+static bool any_worker_parked(void);
+
+bool gc_mark_work_published(void)
+{
+	return __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK && gcwork_has_full() &&
+	       any_worker_parked();   /* else an M that re-checks would never sleep */
+}
+
+/*
+ * Go's "last worker out" rule (gcMarkDone's condition): the mark is done as
+ * far as anyone can see when no marker is inside a step and nothing is
+ * published, both seen in one window of the full list's epoch. A marker
+ * counts itself busy before it takes a buffer and publishes before it stops
+ * counting, so a buffer taken or put inside the window changes the epoch,
+ * and one taken before it leaves its taker busy at the look. What Ps hold
+ * privately (the barrier's shades) the termination stop finds; it restarts
+ * the mark if that is anything (mark_termination).
+ */
+static bool mark_looks_done(void)
+{
+	uint64_t e = gcwork_epoch();
+	return !gcwork_has_full() && __atomic_load_n(&markers_busy, __ATOMIC_SEQ_CST) == 0 && gcwork_epoch() == e;
+}
+
+static volatile int32_t workers_running;   /* claimed and not parked again (atomic) */
+
+/* A marker of cycle `cycle` stops marking (found nothing, paid, or its share is
+ * spent): the last one out asks for termination; one that leaves work with no
+ * worker running wakes an idle P to take it. False if the world is ending. */
+static bool marker_leaving(uint32_t cycle, bool forced)
+{
+	if (!marking(cycle))
+		return true;
+	if (mark_looks_done())
+		return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
+	if (gcwork_has_full() && __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) == 0)
+		sched_wakep();
+	return true;
+}
+
 
 /*
  * A background marker (the cycle's starter, rt_gc's caller): marks in steps
@@ -474,8 +538,8 @@ static bool help_mark(uint32_t cycle, bool forced)
 		uint64_t ns = rt_port_nanotime() - t;
 		__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
-		if (!st.found)
-			return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
+		if (!st.found && !marker_leaving(cycle, forced))
+			return false;
 		rt_gosched();
 	}
 	return true;
@@ -499,7 +563,6 @@ struct mark_worker {
 
 static struct mark_worker workers[RT_MAX_PROCS];
 static int nworkers;
-static volatile int32_t workers_running;   /* claimed and not parked again (atomic) */
 
 /* This mark's worker pacing (set in the first stop; atomics while it runs). */
 static volatile int32_t dedicated_left;       /* dedicated slots not taken */
@@ -549,6 +612,14 @@ static bool fractional_wanted(int p, uint64_t extra_ns)
 	return (__atomic_load_n(&frac_ns[p], __ATOMIC_RELAXED) + extra_ns) * 1000000 < frac_goal_ppm * elapsed;
 }
 
+static bool any_worker_parked(void)
+{
+	for (int k = 0; k < nworkers; k++)
+		if (__atomic_load_n(&workers[k].state, __ATOMIC_RELAXED) == WORKER_PARKED)
+			return true;
+	return false;
+}
+
 static struct mark_worker *claim_worker(int p)
 {
 	for (int k = 0; k < nworkers; k++) {
@@ -562,6 +633,16 @@ static struct mark_worker *claim_worker(int p)
 	return NULL;
 }
 
+/* Takes a dedicated slot if one is free (Go's decIfPositive: never below zero). */
+static bool take_dedicated_slot(void)
+{
+	int32_t v = __atomic_load_n(&dedicated_left, __ATOMIC_RELAXED);
+	while (v > 0)
+		if (__atomic_compare_exchange_n(&dedicated_left, &v, v - 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 struct rt_g *gc_mark_worker_to_run(int p, bool idle)
 {
 	if (likely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_CONCMARK) || nworkers == 0)
@@ -572,11 +653,11 @@ struct rt_g *gc_mark_worker_to_run(int p, bool idle)
 		 * one finds the mark done and asks for termination, so a program
 		 * that went to sleep does not leave its mark open). */
 		if (!gcwork_has_full() && gcw_empty(&gcwork_of[p]) &&
-		    __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) != 0)
+		    (__atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) != 0 ||
+		     __atomic_load_n(&markers_busy, __ATOMIC_ACQUIRE) != 0))
 			return NULL;
 		mode = WORKER_IDLE;
-	} else if (__atomic_load_n(&dedicated_left, __ATOMIC_RELAXED) > 0 &&
-		   __atomic_sub_fetch(&dedicated_left, 1, __ATOMIC_ACQUIRE) >= 0) {
+	} else if (take_dedicated_slot()) {
 		mode = WORKER_DEDICATED;
 	} else if (frac_goal_ppm != 0 && fractional_wanted(p, 0)) {
 		mode = WORKER_FRACTIONAL;
@@ -639,36 +720,32 @@ void gc_mark_worker_main(void *slot)
 		rt_park(worker_park_unlock, w);
 		uint32_t cycle = w->cycle;
 		uint64_t t0 = rt_port_nanotime(), work = 0;
-		bool found = true;
 		while (marking(cycle)) {
 			struct mark_step st;
 			rt_systemstack(mark_step_on_system_stack, &st);
 			work += st.work;
 			__atomic_add_fetch(&bg_scan_credit, (int64_t)st.work, __ATOMIC_RELAXED);
-			if (!st.found) {
-				found = false;
-				break;
-			}
-			if (worker_should_stop(w, rt_port_nanotime() - t0))
+			if (!st.found || worker_should_stop(w, rt_port_nanotime() - t0))
 				break;
 		}
 		uint64_t ns = rt_port_nanotime() - t0;
-		__atomic_add_fetch(&bg_work, work, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
-		if (w->mode == WORKER_DEDICATED)
-			__atomic_add_fetch(&dedicated_left, 1, __ATOMIC_RELAXED);
-		else if (w->mode == WORKER_FRACTIONAL)
-			__atomic_add_fetch(&frac_ns[w->p], ns, __ATOMIC_RELAXED);
-		else
-			__atomic_add_fetch(&idle_ns, ns, __ATOMIC_RELAXED);
-		/* Nothing grey, or none published (what other Ps hold privately,
-		 * termination drains): the mark is done as far as anyone can see,
-		 * and no one else may be about to look. */
-		bool done = !found || !gcwork_has_full();
+		/* The accounting belongs to its cycle: a worker claimed just before a
+		 * stop may run only after the next cycle's pacing was set (no call
+		 * between this test and the updates, so no stop falls between them). */
+		if (marking(cycle)) {
+			__atomic_add_fetch(&bg_work, work, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
+			if (w->mode == WORKER_DEDICATED)
+				__atomic_add_fetch(&dedicated_left, 1, __ATOMIC_RELAXED);
+			else if (w->mode == WORKER_FRACTIONAL)
+				__atomic_add_fetch(&frac_ns[w->p], ns, __ATOMIC_RELAXED);
+			else
+				__atomic_add_fetch(&idle_ns, ns, __ATOMIC_RELAXED);
+			if (w->mode != WORKER_IDLE)   /* an idle P's marking costs the program nothing (Go 1.19) */
+				__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+		}
 		__atomic_sub_fetch(&workers_running, 1, __ATOMIC_ACQ_REL);
-		if (done)
-			(void)sched_stop_the_world_gc(GC_REQ_TERMINATE, false, cycle);
+		(void)marker_leaving(cycle, false);
 	}
 }
 
@@ -684,7 +761,7 @@ static uint64_t assist_ratio(void)
 	uint64_t done = __atomic_load_n(&scan_work_done, __ATOMIC_RELAXED);
 	uint64_t goal = cyc.goal, expected = cyc.expected_work;
 	if (live > goal || done > expected) {
-		goal = goal / 100 * GC_HARD_GOAL_PCT;
+		goal = goal > UINT64_MAX / GC_HARD_GOAL_PCT ? UINT64_MAX : goal * GC_HARD_GOAL_PCT / 100;
 		expected = cyc.worst_work > done ? cyc.worst_work : done;
 	}
 	uint64_t left = expected - done < GC_OVER_ASSIST_WORK ? GC_OVER_ASSIST_WORK : expected - done;
@@ -705,8 +782,11 @@ static void gc_assist(struct rt_g *g, uint32_t cycle)
 {
 	uint64_t t = rt_port_nanotime();
 	uint64_t ratio = assist_ratio();
-	uint64_t debt = (uint64_t)-g->gc_assist_bytes;
-	uint64_t owed = debt > (UINT64_MAX >> 24) ? UINT64_MAX : (debt * ratio) >> 16;
+	uint64_t debt = (uint64_t)-g->gc_assist_bytes, owed;
+	if (__builtin_mul_overflow(debt, ratio, &owed))
+		owed = UINT64_MAX;
+	else
+		owed >>= 16;
 	if (owed < GC_OVER_ASSIST_WORK)
 		owed = GC_OVER_ASSIST_WORK;
 	int64_t have = __atomic_load_n(&bg_scan_credit, __ATOMIC_RELAXED);
@@ -724,13 +804,20 @@ static void gc_assist(struct rt_g *g, uint32_t cycle)
 		struct mark_step st;
 		rt_systemstack(mark_step_on_system_stack, &st);
 		marked += st.work;
-		if (!st.found) {
-			(void)sched_stop_the_world_gc(GC_REQ_TERMINATE, false, cycle);
-			break;
-		}
+		if (!st.found)
+			break;   /* the rest of the debt is forgiven (Go would park for credit) */
+		if (__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_ACQUIRE) || g->preempt ||
+		    __atomic_load_n(&gc_cpu_limited, __ATOMIC_RELAXED))
+			break;   /* a stop, the tick, or the limiter: keep the rest of the debt (Go's gcDrainN) */
 	}
-	uint64_t credit = (paid + marked) * 65536 / ratio;
-	g->gc_assist_bytes += credit > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)credit;
+	if (marked != 0 || paid < owed)
+		(void)marker_leaving(cycle, false);
+	uint64_t credit;
+	if (__builtin_mul_overflow(paid + marked, (uint64_t)65536, &credit))
+		credit = UINT64_MAX;
+	credit /= ratio;
+	if (marking(cycle))   /* after a stop, a new cycle may have zeroed the debts */
+		g->gc_assist_bytes += credit > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)credit;
 	uint64_t ns = rt_port_nanotime() - t;
 	__atomic_add_fetch(&assist_work, marked, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&assist_ns, ns, __ATOMIC_RELAXED);
@@ -909,24 +996,44 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 }
 
 /* Steps 5 of a concurrent cycle: the world stopped again. */
-static void mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t t_request, bool forced,
-			     struct gc_cycle_trace *trace)
+/*
+ * Step 6. Returns false if it restarted the concurrent mark instead (Go's
+ * gcMarkDone restart): grey work the Ps held privately (the barrier's
+ * shades) or that a marker published after the last look is traced beside
+ * the program again rather than in this pause, up to GC_MARK_RESTARTS times
+ * a cycle (then the stop drains what is left: the shades are finite, but a
+ * program could keep producing a few).
+ */
+#define GC_MARK_RESTARTS 4
+static bool mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t t_request, bool forced,
+			     bool may_restart, struct gc_cycle_trace *trace)
 {
 	uint64_t t0 = rt_port_nanotime();   /* every M stopped */
+	uint64_t stop_wait = t0 - t_request;
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	uint64_t heap_end = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
 	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
+	gcwork_dispose_all();
+	if (may_restart && gcwork_has_full() && cyc.restarts < GC_MARK_RESTARTS) {
+		cyc.restarts++;
+		cyc.pause1_ns += rt_port_nanotime() - t_request;   /* this stop is part of the cycle's pause */
+		__atomic_store_n(&gc_phase, GC_CONCMARK, __ATOMIC_RELEASE);
+		return false;
+	}
 	mark_once(m, nproc, in_world, MARK_DRAIN);
+	if (m == NULL)
+		t_request = rt_port_nanotime();   /* the world is gone: its drain paused no one */
 	struct mark_totals tot = take_totals();
 	if (cyc.snapshot)
 		gcmark_checkmark_verify();
 	cyc.snapshot = false;
 	__atomic_store_n(&rt_wb_enabled, 0, __ATOMIC_RELEASE);
 	uint64_t live = tot.bytes + __atomic_exchange_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
-	finish_cycle(&tot, live, cyc.heap0, heap_end, t_request, cyc.stop_ns + (t0 - t_request), cyc.pause1_ns,
+	finish_cycle(&tot, live, cyc.heap0, heap_end, t_request, cyc.stop_ns + stop_wait, cyc.pause1_ns,
 		     cyc.t_stop,
 		     t_request - cyc.t_started, t_request, cyc.nproc > nproc ? cyc.nproc : nproc,
 		     forced || cyc.forced, trace);
+	return true;
 }
 
 /* A concurrent mark's accounting, after its roots (world stopped). */
@@ -958,8 +1065,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 	if (gc_start_ns == 0)
 		gc_start_ns = t_request;
 	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK) {
-		mark_termination(m, nproc, in_world, t_request, forced, trace);
-		return true;
+		return mark_termination(m, nproc, in_world, t_request, forced, in_world, trace);
 	}
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	uint64_t heap0 = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
@@ -988,6 +1094,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 		cyc.stop_ns = t0 - t_request;
 		cyc.nproc = nproc;
 		cyc.forced = forced;
+		cyc.restarts = 0;
 		__atomic_store_n(&gc_phase, GC_CONCMARK, __ATOMIC_RELEASE);
 		return false;
 	}
@@ -1009,7 +1116,7 @@ void gc_world_ended(void)
 		return;
 	/* The world's Ms are gone: this thread terminates the mark alone. */
 	struct gc_cycle_trace trace;
-	mark_termination(NULL, 1, false, rt_port_nanotime(), false, &trace);
+	(void)mark_termination(NULL, 1, false, rt_port_nanotime(), false, false, &trace);
 	gc_print_trace(&trace);
 }
 

@@ -137,6 +137,9 @@ void gc_mark_workers_world_end(void);
 struct rt_g *gc_mark_worker_to_run(int p, bool idle);
 /* The scheduler's answer for an idle worker: does P p have a G to run (its queue or the global one)? */
 bool sched_p_has_work(int p);
+void sched_wakep(void);   /* wakes an idle M if none spins (proc.c's wakep): work was published */
+/* During a concurrent mark: grey work is on the global list (the idle Ms' re-check before sleeping). */
+bool gc_mark_work_published(void);
 
 /* ---- work buffers (mgcwork.c) ---- */
 
@@ -186,6 +189,7 @@ void gcwork_exit(void);          /* a worker saw done and leaves */
 void gcwork_wait_exited(bool drained);
 bool gcwork_all_empty(void);
 bool gcwork_has_full(void);      /* a hint: some published buffer waits (no lock) */
+uint64_t gcwork_epoch(void);     /* changes at every put on or take off the full list */
 
 /* ---- marking (mgcmark.c) ---- */
 

@@ -65,6 +65,7 @@ static struct {
 	struct workbuf *full;       /* published grey buffers (lock) */
 	struct workbuf *empty;      /* spare buffers (lock) */
 	volatile uint64_t nfull;    /* buffers on full: read without the lock to spin */
+	volatile uint64_t epoch;    /* +1 at every put on and take off full (lock; read without) */
 	int nproc;                  /* workers in this mark */
 	volatile int nwait;         /* workers waiting in getfull (lock; read without it) */
 	volatile bool done;         /* every worker waits and full is empty (lock) */
@@ -129,6 +130,7 @@ static void putfull(struct workbuf *b)
 	b->next = work.full;
 	work.full = b;
 	__atomic_add_fetch(&work.nfull, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&work.epoch, 1, __ATOMIC_SEQ_CST);
 	rt_unlock(&work.lock);
 	wake_dozers();
 }
@@ -140,7 +142,8 @@ static struct workbuf *takefull_locked(void)
 	if (b != NULL) {
 		work.full = b->next;
 		b->next = NULL;
-		__atomic_sub_fetch(&work.nfull, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&work.nfull, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&work.epoch, 1, __ATOMIC_SEQ_CST);
 	}
 	return b;
 }
@@ -304,7 +307,12 @@ void gcwork_wait_exited(bool drained)
 
 bool gcwork_has_full(void)
 {
-	return __atomic_load_n(&work.nfull, __ATOMIC_ACQUIRE) != 0;
+	return __atomic_load_n(&work.nfull, __ATOMIC_SEQ_CST) != 0;
+}
+
+uint64_t gcwork_epoch(void)
+{
+	return __atomic_load_n(&work.epoch, __ATOMIC_SEQ_CST);
 }
 
 bool gcwork_all_empty(void)

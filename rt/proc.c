@@ -501,6 +501,8 @@ static bool work_anywhere(uint64_t *deadline)
 	if (rt_sched.ending || __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&rt_sched.runq_size, __ATOMIC_SEQ_CST) != 0)
 		return true;
+	if (gc_mark_work_published())
+		return true;   /* grey work for an idle worker (its publisher's wakep, mgc.c) */
 	uint64_t now = rt_port_nanotime();
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_p *pp = rt_allp[i];
@@ -1097,6 +1099,8 @@ void rt_ready(struct rt_g *gp)
 #define STOP_REPOKE_NS 100000ull   /* the stopper repeats its preemption requests this often */
 
 struct rt_g *sched_allgs(void) { return allgs; }
+
+void sched_wakep(void) { (void)wakep(); }
 
 bool sched_p_has_work(int p)
 {
