@@ -90,20 +90,20 @@ func main() {
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	n := int(ms.NumGC)
-	if n > len(ms.PauseNs) {
-		n = len(ms.PauseNs)
+	np := int(ms.NumGC)
+	if np > len(ms.PauseNs) {
+		np = len(ms.PauseNs)
 	}
-	pauses := make([]uint64, n)
-	for i := 0; i < n; i++ {
+	pauses := make([]uint64, np)
+	for i := 0; i < np; i++ {
 		pauses[i] = ms.PauseNs[(int(ms.NumGC)-1-i+len(ms.PauseNs))%len(ms.PauseNs)]
 	}
 	sort.Slice(pauses, func(i, j int) bool { return pauses[i] < pauses[j] })
 	pct := func(p int) uint64 { // nearest rank, as bench/binarytrees_hosted.c
-		if n == 0 {
+		if np == 0 {
 			return 0
 		}
-		r := (p*n + 99) / 100
+		r := (p*np + 99) / 100
 		if r == 0 {
 			r = 1
 		}
