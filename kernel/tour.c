@@ -14,6 +14,12 @@
  * coroutine that recurses until its 4 KiB stack has been copied to 64 KiB;
  * each copy prints its old and new ranges (the runtime's copy hook), and the
  * shrink at the following safe points prints them again.
+ *
+ * Then the collector beside the program (tour_collector): coroutines on
+ * every CPU replace a live set of small trees while cycles start by
+ * themselves; a few gctrace lines show the two short stops, the mark
+ * between them (assists / workers / idle Ps in the CPU field), and the
+ * tour ends with the pause percentiles from MemStats' PauseNs ring.
  */
 #include "kernel/tour.h"
 
@@ -166,6 +172,89 @@ static void tour_main(void *arg)
         rt_sleep(1000000);
 }
 
+/* ---- the collector beside the program ---- */
+
+#define TOUR_GC_SLOTS 2048
+#define TOUR_GC_TRACE_CYCLES 6
+#define TOUR_GC_ROUNDS 200000   /* lists of 8 made, over all CPUs: about 25 MiB, 8 cycles */
+static struct tour_node *tour_live[TOUR_GC_SLOTS];
+static volatile uint64_t tour_gc_done;
+static uint32_t tour_gc_num0;
+
+static void tour_churner(void *arg)
+{
+    uint64_t seed = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+    int rounds = TOUR_GC_ROUNDS / (int)cpu_count();   /* the same garbage whatever the CPUs */
+    for (int round = 0; round < rounds; round++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        struct tour_node *head = NULL;
+        for (int i = 0; i < 8; i++) {   /* a fresh list of 8 replaces one slot's */
+            struct tour_node *n = rt_new(&tour_node_type);
+            n->value = (uint64_t)round;
+            RT_STORE_PTR(n->next, head);
+            head = n;
+        }
+        RT_STORE_PTR(tour_live[seed % TOUR_GC_SLOTS], head);
+        struct rt_gc_cycle c;
+        if (round % 256 == 0) {
+            rt_gc_last_cycle(&c);
+            if (c.num_gc - tour_gc_num0 >= TOUR_GC_TRACE_CYCLES)
+                rt_gc_set_trace(false);
+        }
+    }
+    __atomic_add_fetch(&tour_gc_done, 1, __ATOMIC_RELAXED);
+}
+
+static void tour_gc_main(void *arg)
+{
+    (void)arg;
+    unsigned n = cpu_count();
+    for (unsigned i = 0; i < n; i++)
+        rt_go(tour_churner, (void *)(uintptr_t)(i + 1));
+    while (__atomic_load_n(&tour_gc_done, __ATOMIC_RELAXED) < n)
+        rt_sleep(1000000);
+    for (int i = 0; i < TOUR_GC_SLOTS; i++)
+        RT_STORE_PTR(tour_live[i], NULL);
+}
+
+static uint64_t tour_pause_rank(uint64_t *sorted, unsigned n, unsigned pct)
+{
+    return n == 0 ? 0 : sorted[(pct * n + 99) / 100 - 1];
+}
+
+static void tour_collector(void)
+{
+    kprintf("\n== the collector beside the program: %u coroutines replace lists while cycles start by "
+            "themselves (the first %d gctrace lines) ==\n", cpu_count(), TOUR_GC_TRACE_CYCLES);
+    struct rt_memstats m0, m1;
+    rt_read_memstats(&m0);
+    tour_gc_num0 = m0.num_gc;
+    rt_gc_set_trace(true);
+    rt_run(tour_gc_main, NULL, 0);
+    rt_gc_set_trace(false);
+    rt_read_memstats(&m1);
+    struct rt_gc_cycle c;
+    rt_gc_last_cycle(&c);
+    static uint64_t p[256];
+    unsigned np = m1.num_gc - m0.num_gc < 256 ? m1.num_gc - m0.num_gc : 256;
+    for (unsigned i = 0; i < np; i++) {   /* insertion sort of the last np pauses */
+        uint64_t x = m1.pause_ns[(m1.num_gc - 1 - i) % 256];
+        unsigned j = i;
+        for (; j > 0 && p[j - 1] > x; j--)
+            p[j] = p[j - 1];
+        p[j] = x;
+    }
+    kprintf("  %u cycles; pause per cycle (both stops; the last %u): p50 %lu us, p99 %lu us, max %lu us "
+            "(TCG: compare within this run)\n", m1.num_gc - m0.num_gc, np,
+            (unsigned long)(tour_pause_rank(p, np, 50) / 1000), (unsigned long)(tour_pause_rank(p, np, 99) / 1000),
+            (unsigned long)(tour_pause_rank(p, np, 100) / 1000));
+    kprintf("  the last cycle: heap %lu -> %lu -> %lu KiB for a %lu KiB goal; scan work %lu KiB, of it assists "
+            "%lu KiB and workers %lu KiB beside the program\n",
+            (unsigned long)(c.heap_start >> 10), (unsigned long)(c.heap_end >> 10),
+            (unsigned long)(c.heap_marked >> 10), (unsigned long)(c.goal >> 10), (unsigned long)(c.scan_work >> 10),
+            (unsigned long)(c.assist_work >> 10), (unsigned long)(c.background_work >> 10));
+}
+
 void tour_coroutines(void)
 {
     kprintf("\n== coroutines: %d workers on %u CPUs, and a stack growing by copy ==\n", TOUR_WORKERS,
@@ -184,4 +273,5 @@ void tour_coroutines(void)
             (unsigned long)ss.created, (unsigned long)ss.stack_grows, (unsigned long)ss.stack_shrinks,
             (unsigned long)(ss.preempt_async + ss.preempt_sync), (unsigned long)((t1 - t0) / 1000),
             (unsigned long)ss.stacks_inuse);
+    tour_collector();
 }

@@ -836,6 +836,15 @@ void gc_charge(uint64_t bytes)
 
 void gc_alloc_slow_hook(void)
 {
+	if (unlikely(__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED))) {
+		/* A stop waits for this M: be its safe point. An allocation loop
+		 * spends most of its time in runtime text, where the tick cannot
+		 * preempt, and has no other call that checks: its stops waited
+		 * 30-100 ms for a tick landing in its own code (make run, 4 CPUs). */
+		struct rt_m *m = rt_getm();
+		if (may_stop_here(m))
+			rt_gosched();
+	}
 	if (unlikely(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK)) {
 		struct rt_m *m = rt_getm();
 		if (may_stop_here(m) && m->curg->gc_assist_bytes < 0 && !limiter_full_now())
