@@ -28,8 +28,23 @@
  * text has no preemption point, so test, shade and store stay one step.
  * A thread outside the running world may not store through the barrier
  * while it is on: it has no P to grey into (it panics, naming that).
- * Go buffers the shaded pointers per P (wbBuf) and greys them in batches;
- * here each store greys at once (findobject and one fetch-or per pointer).
+ *
+ * The wbBuf (Go's mwbbuf.go). The slow path does not grey at once: it puts
+ * the old and the new value, when each could be a heap pointer (inside the
+ * heap region), into its P's buffer of WBBUF_ENTRIES words and stores; a
+ * full buffer is flushed on the system stack (gc_shade of each: findobject
+ * and one fetch-or). So a store costs a call, a few loads and two appends,
+ * not a switch to the system stack and two span lookups. Rules:
+ *   - a P's buffer is touched only by the M that owns the P (M n is P n)
+ *     in runtime text, which no preemption splits, or with the world
+ *     stopped (wb_flush_all);
+ *   - what a buffer holds is grey-in-waiting: mark termination flushes
+ *     every P's buffer before it looks for grey work (so it restarts the
+ *     mark if the flush found any), and rt_gc_mark_state flushes the
+ *     caller's P first (a test asks right after a store);
+ *   - a buffer is empty when a mark starts (asserted: the previous
+ *     termination flushed it), and a flushed entry is cleared: the buffers
+ *     live in the bss, which marks scan as globals (wb_drain).
  */
 #include "rt/mbarrier.h"
 #include "rt/mgc.h"
@@ -53,37 +68,102 @@ void rt_barrier_check(const void *slot, const void *val)
 			 val, slot, (void *)lo, (void *)hi);
 }
 
-struct shade_call {
-	const uintptr_t *v;
-	size_t n;
-};
+static void wb_put(const uintptr_t *v, size_t n);
 
-static void shade_on_system_stack(void *arg)
-{
-	struct shade_call *c = arg;
-	for (size_t i = 0; i < c->n; i++)
-		gc_shade(c->v[i]);
-}
-
-/* Greys what each of v[0..n) points into (the barrier is on). */
-static void shade_words(const uintptr_t *v, size_t n)
+/* The bulk barrier's words go through the wbBuf too (the barrier is on). */
+static void bulk_shade(const uintptr_t *v, size_t n)
 {
 	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK)
 		return;   /* the flag set by hand (tests), or a mark this store's G saw end */
+	wb_put(v, n);
+}
+
+/* ---- the wbBuf ---- */
+
+#define WBBUF_ENTRIES 512   /* Go's wbBufEntries */
+
+static struct wbbuf {
+	unsigned n;                        /* entries in use (owner M, or the world stopped) */
+	uintptr_t v[WBBUF_ENTRIES];
+} wbbufs[RT_MAX_PROCS] __attribute__((aligned(64)));
+
+static inline bool maybe_heap(uintptr_t v)
+{
+	return v - RT_HEAP_REGION_BASE < RT_HEAP_REGION_SIZE;
+}
+
+/*
+ * Empties b. The buffers are in the image's bss, which the next mark scans
+ * conservatively as globals: a flushed entry left behind would keep its
+ * object alive a cycle longer (make test's heap_alloc_is_the_live_set and
+ * memory_limit_bounds_what_is_mapped failed 5 runs in 25 so), so each is
+ * cleared as it is greyed.
+ */
+static void wb_drain(struct wbbuf *b, bool shade)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		if (shade)
+			gc_shade(b->v[i]);
+		b->v[i] = 0;
+	}
+	b->n = 0;
+}
+
+static void wb_flush_on_system_stack(void *arg)
+{
+	/* A mark that ended meanwhile left nothing to grey. */
+	wb_drain(arg, __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK);
+}
+
+void wb_flush_all(void)
+{
+	for (int p = 0; p < RT_MAX_PROCS; p++) {
+		if (wbbufs[p].n != 0)
+			wb_drain(&wbbufs[p], true);   /* into the stopper's gcwork: all published next */
+	}
+}
+
+void wb_flush_current(void)
+{
+	struct rt_m *m = rt_getm();
+	if (m == NULL)
+		return;
+	struct wbbuf *b = &wbbufs[rt_port_current_p()];
+	if (b->n != 0)
+		rt_systemstack(wb_flush_on_system_stack, b);
+}
+
+bool wb_all_empty(void)
+{
+	for (int p = 0; p < RT_MAX_PROCS; p++)
+		if (wbbufs[p].n != 0)
+			return false;
+	return true;
+}
+
+/* Puts v[0..n) (those that may be heap pointers) into this P's buffer, flushing when full. */
+static void wb_put(const uintptr_t *v, size_t n)
+{
 	if (unlikely(rt_getm() == NULL))
 		rt_throw("write barrier: a pointer store from a thread outside the running world during a "
 			 "concurrent mark (it has no P to grey into): store from a coroutine");
-	struct shade_call c = {v, n};
-	rt_systemstack(shade_on_system_stack, &c);
+	struct wbbuf *b = &wbbufs[rt_port_current_p()];
+	for (size_t i = 0; i < n; i++) {
+		if (!maybe_heap(v[i]))
+			continue;
+		if (unlikely(b->n == WBBUF_ENTRIES))
+			rt_systemstack(wb_flush_on_system_stack, b);
+		b->v[b->n++] = v[i];
+	}
 }
 
 /* noinline: inlined into user text (LTO), its test and store could be preempted apart. */
 __attribute__((noinline)) void rt_wb_slow(void **slot, void *val)
 {
 	__atomic_add_fetch(&rt_wb_slow_calls, 1, __ATOMIC_RELAXED);
-	if (rt_wb_enabled) {
+	if (rt_wb_enabled && __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK) {
 		uintptr_t pair[2] = {__atomic_load_n((uintptr_t *)slot, __ATOMIC_RELAXED), (uintptr_t)val};
-		shade_words(pair, 2);
+		wb_put(pair, 2);
 	}
 	*slot = val;
 }
@@ -127,12 +207,12 @@ void rt_bulk_barrier(void *dst, const void *src, size_t n, const uint8_t *ptrmas
 				batch[nb++] = w;
 			}
 			if (nb >= 62) {
-				shade_words(batch, nb);
+				bulk_shade(batch, nb);
 				nb = 0;
 			}
 		}
 	if (nb != 0)
-		shade_words(batch, nb);
+		bulk_shade(batch, nb);
 	__atomic_add_fetch(&rt_wb_bulk_words, words, __ATOMIC_RELAXED);
 }
 

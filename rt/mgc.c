@@ -685,7 +685,11 @@ static bool worker_park_unlock(struct rt_g *g, void *arg)
 {
 	(void)g;
 	struct mark_worker *w = arg;
-	__atomic_store_n(&w->state, WORKER_PARKED, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->state, WORKER_PARKED, __ATOMIC_SEQ_CST);
+	/* A leaving marker's wakep may have found no worker parked (all between
+	 * leaving and here): the M it woke slept again. Wake one for the work. */
+	if (gc_mark_work_published() && __atomic_load_n(&workers_running, __ATOMIC_SEQ_CST) == 0)
+		sched_wakep();
 	return true;
 }
 
@@ -1020,15 +1024,18 @@ static bool mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 	uint64_t t0 = rt_port_nanotime();   /* every M stopped */
 	uint64_t stop_wait = t0 - t_request;
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
-	uint64_t heap_end = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
-	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
+	wb_flush_all();    /* the barrier's buffered shades are grey work too */
 	gcwork_dispose_all();
 	if (may_restart && gcwork_has_full() && cyc.restarts < GC_MARK_RESTARTS) {
+		/* The mcaches keep their black spans: the restarted mark goes on with them. */
 		cyc.restarts++;
 		cyc.pause1_ns += rt_port_nanotime() - t_request;   /* this stop is part of the cycle's pause */
+		cyc.stop_ns += stop_wait;
 		__atomic_store_n(&gc_phase, GC_CONCMARK, __ATOMIC_RELEASE);
 		return false;
 	}
+	uint64_t heap_end = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
+	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
 	mark_once(m, nproc, in_world, MARK_DRAIN);
 	if (m == NULL)
 		t_request = rt_port_nanotime();   /* the world is gone: its drain paused no one */
@@ -1092,6 +1099,7 @@ bool gc_run_stopped(struct rt_m *m, bool forced, int nproc, bool in_world, uint6
 		if (cyc.snapshot)
 			checkmark(m, nproc, in_world, true);
 		mark_once(m, nproc, in_world, MARK_ROOTS);
+		RT_ASSERT_MSG(wb_all_empty(), "a mark starts with shades buffered from the last one");
 		pacer_begin(heap0, nproc);
 		__atomic_store_n(&gc_black_bytes, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&rt_wb_enabled, 1, __ATOMIC_SEQ_CST);

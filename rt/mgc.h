@@ -209,6 +209,11 @@ void gcmark_prepare_drain(void);
 bool gcmark_drain_some(struct gcwork *w, unsigned max);
 /* The write barrier's shade: greys the heap object v points into, if any. */
 void gc_shade(uintptr_t v);
+/* The wbBuf (rt/mbarrier.c): every P's buffered shades greyed (world stopped); the
+ * calling G's P's (from a coroutine); whether every buffer is empty. */
+void wb_flush_all(void);
+void wb_flush_current(void);
+bool wb_all_empty(void);
 void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi);   /* root 7's stack range */
 extern bool gc_checkmark_active;
 /* Testing the verifier only: the first mark skips the globals (the checkmark must panic). */

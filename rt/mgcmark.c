@@ -529,6 +529,7 @@ int rt_gc_mark_state(const void *p)
 {
 	struct mspan *s;
 	uintptr_t idx, base;
+	wb_flush_current();   /* this P's buffered shades first: a test asks right after a store */
 	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_CONCMARK || !findobject((uintptr_t)p, &s, &idx, &base))
 		return -1;
 	return (int)((__atomic_load_n(&s->gcmark_bits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1);
