@@ -982,26 +982,38 @@ CASE_KEEPS_FRAMES(heap_alloc_is_the_live_set)
 static uint64_t **big_tab;
 static unsigned big_blocks;
 static struct rt_memstats bm0, bm1;
-static void big_live_main(void *unused)
+/*
+ * The churn both cases run: a table of `blocks` live blocks, then 8 rounds
+ * per block, each replacing one block and making `garbage` bytes more; every
+ * 64 rounds `sample(r)` if given. Blocks carry their index, checked on reuse.
+ */
+static void churn_live_blocks(unsigned blocks, size_t garbage, void (*sample)(unsigned r))
 {
-    (void)unused;
-    rt_read_memstats(&bm0);
-    big_tab = rt_alloc_array(&ptr_type, big_blocks);
-    for (unsigned i = 0; i < big_blocks; i++) {
+    big_tab = rt_alloc_array(&ptr_type, blocks);
+    for (unsigned i = 0; i < blocks; i++) {
         uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
         b[0] = i;
         RT_STORE_PTR(big_tab[i], b);
     }
-    for (unsigned r = 0; r < 8 * big_blocks; r++) {
-        unsigned i = r % big_blocks;
+    for (unsigned r = 0; r < 8 * blocks; r++) {
+        unsigned i = r % blocks;
         BAD(big_tab[i][0] == i);
         uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
         b[0] = i;
         RT_STORE_PTR(big_tab[i], b);
-        *(volatile uint64_t *)rt_alloc(BIG_BLOCK / 2, NULL) = r;
+        *(volatile uint64_t *)rt_alloc(garbage, NULL) = r;
+        if (sample != NULL && r % 64 == 0)
+            sample(r);
     }
-    rt_read_memstats(&bm1);
     big_tab = NULL;
+}
+
+static void big_live_main(void *unused)
+{
+    (void)unused;
+    rt_read_memstats(&bm0);
+    churn_live_blocks(big_blocks, BIG_BLOCK / 2, NULL);
+    rt_read_memstats(&bm1);
 }
 
 /* Runs the churn over a live set of live_bytes; false if the heap was not bounded. */
@@ -1043,32 +1055,21 @@ static uint64_t mapped_now(void)
     return m.sys - m.heap_released;
 }
 
+static void limit_sample(unsigned r)
+{
+    uint64_t m = mapped_now();
+    if (m > lim_peak)
+        lim_peak = m;
+    lim_rounds_done = r + 1;
+}
+
 static void limit_main(void *unused)
 {
     (void)unused;
     rt_gc_last_cycle(&lim_c0);
-    big_tab = rt_alloc_array(&ptr_type, lim_blocks);
-    for (unsigned i = 0; i < lim_blocks; i++) {
-        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
-        b[0] = i;
-        RT_STORE_PTR(big_tab[i], b);
-    }
-    for (unsigned r = 0; r < 8 * lim_blocks; r++) {
-        unsigned i = r % lim_blocks;
-        BAD(big_tab[i][0] == i);
-        uint64_t *b = rt_alloc(BIG_BLOCK, NULL);
-        b[0] = i;
-        RT_STORE_PTR(big_tab[i], b);
-        *(volatile uint64_t *)rt_alloc(BIG_BLOCK, NULL) = r;
-        if (r % 64 == 0) {
-            uint64_t m = mapped_now();
-            if (m > lim_peak)
-                lim_peak = m;
-        }
-        lim_rounds_done = r + 1;
-    }
+    churn_live_blocks(lim_blocks, BIG_BLOCK, limit_sample);
+    lim_rounds_done = 8 * lim_blocks;
     rt_gc_last_cycle(&lim_c1);
-    big_tab = NULL;
 }
 
 /* Runs the churn over live_bytes under a limit `room` bytes above what is mapped now. */
