@@ -146,7 +146,8 @@
  * P's marking costs the program nothing) fills and the program's drains;
  * full, assists stop, so a live heap that barely fits costs the program at
  * most about half its time and the heap exceeds the limit instead
- * (rt.gc.memory_limit_*).
+ * (rt.gc.memory_limit_*). The limit's scavenging on the allocation path is
+ * GC time too (gc_note_cpu; Go 1.19's scavenge assist).
  * Allocate black. A span an mcache takes during the mark has each free
  * slot's mark bit set first (gc_black_span_begin, one fetch-or per word);
  * what is handed out from it is therefore marked and never scanned (it
@@ -225,6 +226,7 @@ volatile uint64_t gc_next_goal = GC_HEAP_MINIMUM;
 volatile uint64_t gc_trigger = GC_HEAP_MINIMUM * GC_TRIGGER_RUNWAY_PCT / 100;
 volatile uint64_t gc_memory_limit = GC_NO_LIMIT;
 volatile bool gc_cpu_limited;
+static volatile bool cycle_limited;   /* the limiter was full at some update during this cycle */
 static volatile uint64_t gc_cpu_ns;   /* all GC CPU time: stops x Ps, assists, workers (atomic) */
 static struct {
 	volatile uint32_t busy;   /* an updater holds the fields below (CAS 0 -> 1) */
@@ -368,8 +370,15 @@ static void limiter_update(uint64_t now, int nproc)
 	limiter.gc_seen = gc_now;
 	bool full = limiter.fill >= cap;
 	limiter.engaged += full;
+	if (full)
+		__atomic_store_n(&cycle_limited, true, __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_cpu_limited, full, __ATOMIC_RELAXED);
 	__atomic_store_n(&limiter.busy, 0, __ATOMIC_RELEASE);
+}
+
+void gc_note_cpu(uint64_t ns)
+{
+	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
 }
 
 /* An assist's look at the limiter: true if it is full (the assist is skipped). */
@@ -992,7 +1001,7 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	gc_busy_ns += pause_ns + last_cycle.assist_ns + last_cycle.background_ns;
 	__atomic_add_fetch(&gc_cpu_ns, pause_ns * (uint64_t)nproc, __ATOMIC_RELAXED);
 	limiter_update(t3, nproc);
-	last_cycle.cpu_limited = gc_cpu_limited;
+	last_cycle.cpu_limited = __atomic_exchange_n(&cycle_limited, false, __ATOMIC_RELAXED) || gc_cpu_limited;
 	last_cycle.limiter_engaged = limiter.engaged;
 
 	uint64_t idle = __atomic_exchange_n(&idle_ns, 0, __ATOMIC_RELAXED);
@@ -1060,6 +1069,7 @@ static void pacer_begin(uint64_t heap0, int nproc)
 		roots += gcwork_of[p].scan_bytes;
 	__atomic_store_n(&scan_work_done, roots, __ATOMIC_RELAXED);
 	__atomic_store_n(&bg_scan_credit, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&cycle_limited, gc_cpu_limited, __ATOMIC_RELAXED);
 	cyc.worst_work = heap0 + last_stacks + last_globals;
 	cyc.expected_work = last_scan != 0 && last_scan < cyc.worst_work ? last_scan : cyc.worst_work;
 	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink)

@@ -150,7 +150,7 @@ struct rt_gc_cycle {
 	uint64_t background_work; /* of which done beside the program by the background marker */
 	uint64_t assist_ns, background_ns;   /* time they took (summed over coroutines) */
 	uint64_t pause_ns;        /* both stops */
-	bool cpu_limited;         /* the CPU limiter was full at its end: assists off */
+	bool cpu_limited;         /* the CPU limiter was full during it: assists were off a while */
 	uint32_t limiter_engaged; /* cycles so far whose end found the limiter full */
 };
 void rt_gc_last_cycle(struct rt_gc_cycle *out);
