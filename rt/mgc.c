@@ -147,7 +147,8 @@
  * full, assists stop, so a live heap that barely fits costs the program at
  * most about half its time and the heap exceeds the limit instead
  * (rt.gc.memory_limit_*). The limit's scavenging on the allocation path is
- * GC time too (gc_note_cpu; Go 1.19's scavenge assist).
+ * not GC time here (Go 1.19 counts it): counted, it latched the limiter on
+ * once the heap was over the limit, and the heap ran away.
  * Allocate black. A span an mcache takes during the mark has each free
  * slot's mark bit set first (gc_black_span_begin, one fetch-or per word);
  * what is handed out from it is therefore marked and never scanned (it
@@ -374,11 +375,6 @@ static void limiter_update(uint64_t now, int nproc)
 		__atomic_store_n(&cycle_limited, true, __ATOMIC_RELAXED);
 	__atomic_store_n(&gc_cpu_limited, full, __ATOMIC_RELAXED);
 	__atomic_store_n(&limiter.busy, 0, __ATOMIC_RELEASE);
-}
-
-void gc_note_cpu(uint64_t ns)
-{
-	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
 }
 
 /* An assist's look at the limiter: true if it is full (the assist is skipped). */

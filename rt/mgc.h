@@ -66,7 +66,6 @@ extern volatile uint64_t gc_trigger;     /* a cycle starts when gc_heap_live rea
 extern volatile uint64_t gc_memory_limit;   /* rt_set_memory_limit's (atomic) */
 extern volatile bool gc_cpu_limited;        /* the CPU limiter is full: no assists (atomic) */
 uint64_t gc_limit_goal(void);               /* the heap goal the limit allows now (UINT64_MAX: none) */
-void gc_note_cpu(uint64_t ns);              /* GC time spent elsewhere (the limit's scavenging), for the limiter */
 
 /* ---- the scheduler's side (proc.c) ---- */
 
