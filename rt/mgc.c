@@ -130,9 +130,9 @@
  * at once, so the heap at mark end stays near the goal
  * (rt.gc.assists_keep_the_heap_near_its_goal; without assists it runs out
  * of memory). Debts are per cycle: zeroed for every G in the first stop.
- * An assist that finds nothing grey asks for termination (Go parks it for
- * background credit instead); it stops early, keeping its debt, for a
- * stop, the tick or the CPU limiter (Go's gcDrainN checks). Not built: the
+ * An assist that finds nothing grey forgives the rest of its debt (Go parks
+ * it for background credit instead); it stops early, keeping its debt, for
+ * a stop, the tick or the CPU limiter (Go's gcDrainN checks). Not built: the
  * cons/mark trigger (the trigger's runway is a fixed share).
  * The memory limit (Go 1.19's GOMEMLIMIT, rt_set_memory_limit). The goal is
  * the smaller of GOGC's and gc_limit_goal's: the limit less what is mapped
@@ -286,11 +286,14 @@ static uint64_t goal_from(uint64_t marked, uint64_t stacks, uint64_t globals)
 
 static uint64_t last_marked, last_stacks, last_globals, last_scan;
 
-/* The trigger for goal: GC_TRIGGER_RUNWAY_PCT of the way from the marked heap to it. */
-static uint64_t trigger_from(uint64_t marked, uint64_t goal)
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* The trigger for goal: GC_TRIGGER_RUNWAY_PCT of the way from the last marked heap to it. */
+static uint64_t trigger_for(uint64_t goal)
 {
 	if (goal == UINT64_MAX)
 		return UINT64_MAX;
+	uint64_t marked = min_u64(last_marked, goal);
 	return marked + (goal - marked) / 100 * GC_TRIGGER_RUNWAY_PCT;
 }
 
@@ -317,23 +320,29 @@ uint64_t gc_limit_goal(void)
 	return keep >= limit ? 0 : limit - keep;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-
 /* The trigger under the memory limit, now: the limit's goal's, if lower than gc_trigger. */
 static uint64_t trigger_now(void)
 {
 	uint64_t t = __atomic_load_n(&gc_trigger, __ATOMIC_RELAXED);
 	if (likely(__atomic_load_n(&gc_memory_limit, __ATOMIC_RELAXED) == GC_NO_LIMIT))
 		return t;
-	uint64_t lg = gc_limit_goal();
-	return min_u64(t, trigger_from(min_u64(last_marked, lg), lg));
+	return min_u64(t, trigger_for(gc_limit_goal()));
 }
 
-static void set_goal(uint64_t goal)
+/* Sets the next goal, capped by the memory limit, and its trigger; returns the goal set. */
+static uint64_t set_goal(uint64_t goal)
 {
 	goal = min_u64(goal, gc_limit_goal());
 	__atomic_store_n(&gc_next_goal, goal, __ATOMIC_RELAXED);
-	__atomic_store_n(&gc_trigger, trigger_from(min_u64(last_marked, goal), goal), __ATOMIC_RELAXED);
+	__atomic_store_n(&gc_trigger, trigger_for(goal), __ATOMIC_RELAXED);
+	return goal;
+}
+
+/* A setting changed (GOGC, the limit): the goal again from the last mark's figures. */
+static void goal_refresh(void)
+{
+	uint64_t goal = set_goal(goal_from(last_marked, last_stacks, last_globals));
+	rt_mstats.next_gc = goal == UINT64_MAX ? 0 : goal;
 }
 
 int64_t rt_set_memory_limit(int64_t limit)
@@ -342,8 +351,7 @@ int64_t rt_set_memory_limit(int64_t limit)
 	if (limit < 0)
 		return old;   /* Go's SetMemoryLimit: a negative limit only reads it */
 	__atomic_store_n(&gc_memory_limit, (uint64_t)limit, __ATOMIC_RELAXED);
-	set_goal(goal_from(last_marked, last_stacks, last_globals));
-	rt_mstats.next_gc = gc_next_goal == UINT64_MAX ? 0 : gc_next_goal;
+	goal_refresh();
 	return old;
 }
 
@@ -390,8 +398,7 @@ int rt_set_gc_percent(int pct)
 {
 	int old = gc_percent;
 	gc_percent = pct < 0 ? -1 : pct;
-	set_goal(goal_from(last_marked, last_stacks, last_globals));
-	rt_mstats.next_gc = gc_next_goal == UINT64_MAX ? 0 : gc_next_goal;
+	goal_refresh();
 	return old;
 }
 
@@ -511,6 +518,16 @@ static bool mark_looks_done(void)
 
 static volatile int32_t workers_running;   /* claimed and not parked again (atomic) */
 
+/* A background marker's run (a worker's, or one of help_mark's steps): its work
+ * and time for the trace, and its time for the CPU limiter unless idle. */
+static void background_done(uint64_t work, uint64_t ns, bool costs_program)
+{
+	__atomic_add_fetch(&bg_work, work, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
+	if (costs_program)
+		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+}
+
 /* A marker of cycle `cycle` stops marking (found nothing, paid, or its share is
  * spent): the last one out asks for termination; one that leaves work with no
  * worker running wakes an idle P to take it. False if the world is ending. */
@@ -525,12 +542,12 @@ static bool marker_leaving(uint32_t cycle, bool forced)
 	return true;
 }
 
-
 /*
- * A background marker (the cycle's starter, rt_gc's caller): marks in steps
- * of MARK_STEP_OBJS objects while the mark of `cycle` runs, yielding between
- * steps, each step's work banked as credit for assists. Finding nothing
- * grey, asks for mark termination. Returns false if the world is ending.
+ * rt_gc's caller while it waits: marks in steps of MARK_STEP_OBJS objects
+ * while the mark of `cycle` runs, yielding between steps, each step's work
+ * banked as credit for assists. Finding nothing grey, it leaves as every
+ * marker does (marker_leaving) and looks again after a yield. Returns false
+ * if the world is ending.
  */
 static bool help_mark(uint32_t cycle, bool forced)
 {
@@ -539,10 +556,7 @@ static bool help_mark(uint32_t cycle, bool forced)
 		struct mark_step st;
 		rt_systemstack(mark_step_on_system_stack, &st);
 		__atomic_add_fetch(&bg_scan_credit, (int64_t)st.work, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&bg_work, st.work, __ATOMIC_RELAXED);
-		uint64_t ns = rt_port_nanotime() - t;
-		__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+		background_done(st.work, rt_port_nanotime() - t, true);
 		if (!st.found && !marker_leaving(cycle, forced))
 			return false;
 		rt_gosched();
@@ -718,8 +732,9 @@ static bool worker_should_stop(const struct mark_worker *w, uint64_t ran_ns)
  * A worker G: parks until the scheduler claims it, then marks in steps of
  * MARK_STEP_OBJS objects until its mode says stop (dedicated: never, until
  * nothing is grey; fractional: past its P's share; idle: its P has a G to
- * run), its work banked as background credit. Finding nothing grey, asks
- * for mark termination. Then parks again.
+ * run), its work banked as background credit. Then it leaves as every
+ * marker does (marker_leaving: the last one out asks for termination) and
+ * parks again.
  */
 void gc_mark_worker_main(void *slot)
 {
@@ -742,16 +757,14 @@ void gc_mark_worker_main(void *slot)
 		 * stop may run only after the next cycle's pacing was set (no call
 		 * between this test and the updates, so no stop falls between them). */
 		if (marking(cycle)) {
-			__atomic_add_fetch(&bg_work, work, __ATOMIC_RELAXED);
-			__atomic_add_fetch(&bg_ns, ns, __ATOMIC_RELAXED);
+			/* An idle P's marking costs the program nothing (Go 1.19's limiter). */
+			background_done(work, ns, w->mode != WORKER_IDLE);
 			if (w->mode == WORKER_DEDICATED)
 				__atomic_add_fetch(&dedicated_left, 1, __ATOMIC_RELAXED);
 			else if (w->mode == WORKER_FRACTIONAL)
 				__atomic_add_fetch(&frac_ns[w->p], ns, __ATOMIC_RELAXED);
 			else
 				__atomic_add_fetch(&idle_ns, ns, __ATOMIC_RELAXED);
-			if (w->mode != WORKER_IDLE)   /* an idle P's marking costs the program nothing (Go 1.19) */
-				__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
 		}
 		__atomic_sub_fetch(&workers_running, 1, __ATOMIC_ACQ_REL);
 		(void)marker_leaving(cycle, false);
@@ -783,9 +796,10 @@ static uint64_t assist_ratio(void)
  * A mark assist (Go's gcAssistAlloc): g allocated past its credit during
  * the mark. It owes its debt times the assist ratio in scan work, at least
  * GC_OVER_ASSIST_WORK (so it comes back rarely); it takes background credit
- * first, then marks until the work is paid. Finding nothing grey, it asks
- * for mark termination (Go parks the G until the background credit comes;
- * here the mark is done). Credit beyond the debt is kept for later.
+ * first, then marks until the work is paid, or until it finds nothing grey
+ * (the rest of the debt forgiven: Go parks the G until background credit
+ * comes), a stop, the tick or the limiter. Then it leaves as every marker
+ * does (marker_leaving). Credit beyond the debt is kept for later.
  */
 static void gc_assist(struct rt_g *g, uint32_t cycle)
 {
@@ -1013,9 +1027,8 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	__atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_RELEASE);
 }
 
-/* Steps 5 of a concurrent cycle: the world stopped again. */
 /*
- * Step 6. Returns false if it restarted the concurrent mark instead (Go's
+ * Step 6, the world stopped again. Returns false if it restarted the concurrent mark instead (Go's
  * gcMarkDone restart): grey work the Ps held privately (the barrier's
  * shades) or that a marker published after the last look is traced beside
  * the program again rather than in this pause, up to GC_MARK_RESTARTS times
