@@ -79,17 +79,7 @@ KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rule
     kprintf("bench.binarytrees: depth %d, %d P, wall %llu.%06llu s, num_gc %u, pause_total_ns %llu, "
             "heap_sys %llu MiB\n", n, nprocs, (ull)(wall / 1000000000), (ull)(wall / 1000 % 1000000), cycles,
             (ull)pause, (ull)(m1.heap_sys >> 20));
-    static uint64_t pauses[256];
-    unsigned np = cycles < 256 ? cycles : 256;
-    for (unsigned i = 0; i < np; i++) {   /* insertion sort of the last np pauses */
-        uint64_t x = m1.pause_ns[(m1.num_gc - 1 - i) % 256];
-        unsigned j = i;
-        for (; j > 0 && pauses[j - 1] > x; j--)
-            pauses[j] = pauses[j - 1];
-        pauses[j] = x;
-    }
-#define RANK(p) (np == 0 ? 0 : pauses[((p) * np + 99) / 100 - 1])
     kprintf("BENCH binarytrees kernel-p%d %d %llu %u %llu %llu %llu %llu\n", nprocs, n, (ull)wall, cycles,
-            (ull)pause, (ull)RANK(50), (ull)RANK(99), (ull)RANK(100));
-#undef RANK
+            (ull)pause, (ull)rt_pause_percentile(&m1, m0.num_gc, 50), (ull)rt_pause_percentile(&m1, m0.num_gc, 99),
+            (ull)rt_pause_percentile(&m1, m0.num_gc, 100));
 }

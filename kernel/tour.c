@@ -217,11 +217,6 @@ static void tour_gc_main(void *arg)
         RT_STORE_PTR(tour_live[i], NULL);
 }
 
-static uint64_t tour_pause_rank(uint64_t *sorted, unsigned n, unsigned pct)
-{
-    return n == 0 ? 0 : sorted[(pct * n + 99) / 100 - 1];
-}
-
 static void tour_collector(void)
 {
     kprintf("\n== the collector beside the program: %u coroutines replace lists while cycles start by "
@@ -235,19 +230,12 @@ static void tour_collector(void)
     rt_read_memstats(&m1);
     struct rt_gc_cycle c;
     rt_gc_last_cycle(&c);
-    static uint64_t p[256];
     unsigned np = m1.num_gc - m0.num_gc < 256 ? m1.num_gc - m0.num_gc : 256;
-    for (unsigned i = 0; i < np; i++) {   /* insertion sort of the last np pauses */
-        uint64_t x = m1.pause_ns[(m1.num_gc - 1 - i) % 256];
-        unsigned j = i;
-        for (; j > 0 && p[j - 1] > x; j--)
-            p[j] = p[j - 1];
-        p[j] = x;
-    }
     kprintf("  %u cycles; pause per cycle (both stops; the last %u): p50 %lu us, p99 %lu us, max %lu us "
             "(TCG: compare within this run)\n", m1.num_gc - m0.num_gc, np,
-            (unsigned long)(tour_pause_rank(p, np, 50) / 1000), (unsigned long)(tour_pause_rank(p, np, 99) / 1000),
-            (unsigned long)(tour_pause_rank(p, np, 100) / 1000));
+            (unsigned long)(rt_pause_percentile(&m1, m0.num_gc, 50) / 1000),
+            (unsigned long)(rt_pause_percentile(&m1, m0.num_gc, 99) / 1000),
+            (unsigned long)(rt_pause_percentile(&m1, m0.num_gc, 100) / 1000));
     kprintf("  the last cycle: heap %lu -> %lu -> %lu KiB for a %lu KiB goal; scan work %lu KiB, of it assists "
             "%lu KiB and workers %lu KiB beside the program\n",
             (unsigned long)(c.heap_start >> 10), (unsigned long)(c.heap_end >> 10),

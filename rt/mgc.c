@@ -982,8 +982,7 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	last_globals = tot->globals;
 	last_scan = tot->scan;
 	__atomic_store_n(&gc_heap_live, live, __ATOMIC_RELAXED);
-	uint64_t goal = goal_from(live, tot->stacks, tot->globals);
-	set_goal(goal);
+	uint64_t goal = set_goal(goal_from(live, tot->stacks, tot->globals));   /* limit-capped */
 
 	uint64_t t3 = rt_port_nanotime();
 	pause_ns += t3 - t_request;

@@ -13,12 +13,13 @@
  * all mapped memory under 95% of it, as Go 1.19's scavenger. When an
  * allocation would make pages ready past the limit, the heap first returns
  * as much from other free runs (mheap_scavenge_for_limit_locked, from
- * alloc_pages_locked: Go 1.19's allocSpan does the same). Go retains 10% over its heap goal; without
- * a collector there is no heap goal yet, so the margin is taken over HeapInuse.
- * The margin avoids returning pages that the next burst of allocation would
- * fault straight back in. rt_free_os_memory releases everything free, as Go's
- * debug.FreeOSMemory does. A background scavenger (paced to ~1% of a CPU, as
- * Go's) comes once coroutines exist and will call rt_scavenge_to_goal.
+ * alloc_pages_locked: Go 1.19's allocSpan does the same). Go retains 10% over
+ * its heap goal; here the margin is taken over HeapInuse. The margin avoids
+ * returning pages that the next burst of allocation would fault straight
+ * back in. rt_free_os_memory releases everything free, as Go's
+ * debug.FreeOSMemory does. The background sweeper calls rt_scavenge_to_goal
+ * when a sweep is done; a scavenger paced to ~1% of a CPU, as Go's, is not
+ * built (DESIGN.md 7.10).
  *
  * Steps of mheap_scavenge(bytes):
  *   1. Walk the free-run buckets from the largest runs down: big runs are the

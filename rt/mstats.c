@@ -176,3 +176,24 @@ uint64_t mstats_heap_free_ready(void)
 	uint64_t idle = ld(&rt_mstats.heap_free), released = ld(&rt_mstats.heap_released);
 	return idle > released ? idle - released : 0;
 }
+
+uint64_t rt_pause_percentile(const struct rt_memstats *m, uint32_t since_num_gc, unsigned pct)
+{
+	uint32_t n = m->num_gc - since_num_gc < 256 ? m->num_gc - since_num_gc : 256;
+	if (n == 0)
+		return 0;
+	uint32_t rank = (pct * n + 99) / 100;   /* 1-based */
+	if (rank == 0)
+		rank = 1;
+	/* The smallest pause with at least rank pauses at or below it. */
+	uint64_t best = UINT64_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t x = m->pause_ns[(m->num_gc - 1 - i) % 256];
+		uint32_t at_or_below = 0;
+		for (uint32_t j = 0; j < n; j++)
+			at_or_below += m->pause_ns[(m->num_gc - 1 - j) % 256] <= x;
+		if (at_or_below >= rank && x < best)
+			best = x;
+	}
+	return best;
+}

@@ -217,6 +217,12 @@ struct rt_memstats {
 };
 
 void rt_read_memstats(struct rt_memstats *out);
+/*
+ * The pct-th percentile (0-100, nearest rank) of the pauses in m's PauseNs
+ * ring of the cycles after NumGC was since_num_gc (at most the last 256);
+ * 0 if there are none. No buffer: O(n^2) over at most 256, for reports.
+ */
+uint64_t rt_pause_percentile(const struct rt_memstats *m, uint32_t since_num_gc, unsigned pct);
 void rt_print_memstats(void);
 
 /* Prints the arenas and P p's mcache (rt/heapview.c); call it from P p. */
