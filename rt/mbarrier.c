@@ -187,6 +187,17 @@ uintptr_t rt_restart_pc(uintptr_t pc)
 	return pc;
 }
 
+/* noinline, as rt_wb_slow: inlined into user text, its exchange and its test could be preempted apart. */
+__attribute__((noinline)) void *rt_swap_ptr(void **slot, void *val)
+{
+	void *old = __atomic_exchange_n(slot, val, __ATOMIC_ACQ_REL);
+	if (rt_wb_enabled && __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK) {
+		uintptr_t pair[2] = {(uintptr_t)old, (uintptr_t)val};
+		wb_put(pair, 2);
+	}
+	return old;
+}
+
 void rt_bulk_barrier(void *dst, const void *src, size_t n, const uint8_t *ptrmask)
 {
 	/* Misaligned words are never pointers to the collector, which reads

@@ -53,6 +53,10 @@ extern volatile uint8_t rt_wb_enabled;
 /* The slow path: shade *slot and val, then *slot = val. */
 void rt_wb_slow(void **slot, void *val);
 extern uint64_t rt_wb_slow_calls;   /* statistics: stores that took the slow path */
+/* An atomic exchange of *slot for val with the barrier (Go's atomic.SwapPointer
+ * and its atomicwb): both values shaded while marking. Runtime text, so no
+ * preemption (and no stop) falls between its test and its exchange. */
+void *rt_swap_ptr(void **slot, void *val);
 /*
  * The bulk barrier (Go's bulkBarrierPreWrite), before n bytes at dst are
  * overwritten by src (a copy) or cleared (src NULL): with the barrier on,

@@ -195,12 +195,27 @@ uint64_t gcwork_epoch(void);     /* changes at every put on or take off the full
 
 /*
  * Root jobs for a new mark: in a world (the Ms' caller frames, every G) or
- * outside one (root 7). roots_only: the workers scan the roots and leave
- * what they greyed on the global list (a concurrent mark's first stop).
- * gcmark_prepare_drain: no roots, drain what is grey (mark termination).
+ * outside one (root 7). concurrent: a concurrent mark's first stop; it
+ * scans only M 0's caller frames and queues the rest for the markers.
+ * gcmark_prepare_drain: drain what is grey, and any root a concurrent mark
+ * left (mark termination).
  */
-void gcmark_prepare(bool in_world, bool roots_only);
+void gcmark_prepare(bool in_world, bool concurrent);
 void gcmark_prepare_drain(void);
+/*
+ * A concurrent mark's roots (concurrent above), scanned beside the program:
+ * gcmark_root_step claims and scans one root job or one G's stack (a marker,
+ * inside its step), false when none is left to claim; gcmark_roots_pending,
+ * whether any is still unclaimed; gcmark_roots_done, at termination (world
+ * stopped, drained), asserts all were scanned. gc_scan_before_run: execute()
+ * scans a G not yet scanned this mark before it runs it (on g0).
+ */
+extern volatile uint32_t gc_stack_gen;
+bool gcmark_root_step(struct gcwork *w);
+bool gcmark_roots_pending(void);
+void gcmark_roots_done(void);
+void gc_scan_before_run(struct rt_g *g);
+void gc_scan_work_add(uint64_t bytes);   /* scan work done beside the program (the pacer's) */
 /*
  * Concurrent marking, on the current P with the M held: scans up to max
  * grey objects from w and the global list. Returns false if it found none

@@ -71,6 +71,34 @@
  *   7. Outside a world (rt_gc called by a thread that is not running
  *      coroutines): that thread's stack from its %rsp up and its
  *      callee-saved registers. No other thread may allocate meanwhile.
+ * Roots beside the program (a concurrent mark; stopped marks scan them all
+ * in their stop). The first stop scans only M 0's caller frames (a few,
+ * which rt_run's caller may change without a barrier, and which a world
+ * that ends early takes away) and queues the rest (gcmark_prepare): the
+ * global pieces as jobs, and the Gs that may run
+ * again (G_RUNNABLE, G_WAITING) on a list through gc_scan_link: those are
+ * "not yet scanned" (gc_scan_gen behind gc_stack_gen, counted in
+ * stacks_left); any other G is scanned, and so is every G made during the
+ * mark (newproc: its stack holds nothing yet, and its argument is shaded, as
+ * the write barrier would). Dead G structs are never claimed: a suite that
+ * once ran 10^4 coroutines kept its marks open one dead G a step.
+ *   1. Every marker's step claims one job or one G first, while any is
+ *      left (gcmark_root_step), inside its markers_busy count, and
+ *      publishes what it greyed at the step's end.
+ *   2. A stack is scanned once, under g->gc_scan_lock (scan_stack_once).
+ *      execute() takes the lock and scans a G not yet scanned before it
+ *      runs it (gc_scan_before_run), so no G runs unscanned: every G was
+ *      off its M when the first stop ended, and the stack a scan reads is
+ *      the one the snapshot saw, plus what other Gs wrote into it through
+ *      the bulk barrier (a direct send into a parked receiver). A marker
+ *      that finds the lock taken waits: its holder is scanning that stack.
+ *   3. A stack only moves (stack_maybe_shrink, copystack) while its G runs
+ *      or right after it ran (gosched_m), so never while it is unscanned.
+ *   4. The mark is not done while a job or a G is unclaimed
+ *      (gcmark_roots_pending, in mark_looks_done): a claimed one is inside
+ *      a busy step, whose publishing the epoch window sees. Termination
+ *      scans whatever is left (a world that ended) and asserts that every
+ *      stack was scanned (gcmark_roots_done).
  * Not roots: the timer heaps, run queues and G lists (G pointers, off-heap),
  * the sema table (stack addresses), free sudogs, m->morebuf (live only while
  * rt_newstack runs, never at a stop), the tiny block (dropped by the flush),
@@ -137,10 +165,16 @@ static struct {
 	uint32_t nm_jobs;            /* then one per M: its caller's frames */
 	uint32_t njobs;              /* then the outside-world caller, if any */
 	volatile uint32_t next;      /* next job to claim */
-	struct rt_g *volatile gnext; /* next G on allgs whose stack to claim (CAS) */
-	bool roots_only;             /* scan the roots, publish, do not drain (a concurrent mark's start) */
+	struct rt_g *volatile gnext; /* next G whose stack to claim (CAS): on allgs, or a concurrent
+				      * mark's list of Gs not yet scanned (gc_scan_link) */
+	bool concurrent;             /* a concurrent mark's roots: claimed by markers beside the program */
+	struct rt_g *gscan;          /* concurrent: the Gs not yet scanned, through gc_scan_link */
 	uintptr_t outside_lo, outside_hi;   /* root 7: from the registers rt_gc pushed, up */
 } roots;
+
+/* A concurrent mark's stacks (the essay's "Roots beside the program"). */
+volatile uint32_t gc_stack_gen;         /* bumped at each concurrent mark's start (world stopped) */
+static volatile int64_t stacks_left;    /* Gs whose gc_scan_gen is not gc_stack_gen (atomic) */
 
 bool gc_checkmark_active;       /* this mark is the checkmark pass */
 static bool gc_checkmark_checks;        /* ... and checks each object it reaches is marked */
@@ -393,13 +427,54 @@ NO_ASAN static void scan_g(struct gcwork *w, struct rt_g *g)
 	}
 }
 
+/*
+ * A concurrent mark's stack scan: g's stack, once, while g does not run.
+ * Whoever scans holds g->gc_scan_lock; execute() takes it too before it
+ * runs a G not yet scanned (gc_scan_before_run), so a G under scan cannot
+ * start running, and a G not yet scanned never runs: its stack still holds
+ * what it held at the snapshot. A scanner that finds the lock taken waits
+ * (the holder is scanning that stack), so when it moves on, g is scanned.
+ * Returns whether this call scanned it.
+ */
+NO_ASAN static bool scan_stack_once(struct gcwork *w, struct rt_g *g, bool publish)
+{
+	uint32_t gen = __atomic_load_n(&gc_stack_gen, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&g->gc_scan_gen, __ATOMIC_ACQUIRE) == gen)
+		return false;
+	while (__atomic_exchange_n(&g->gc_scan_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		__builtin_ia32_pause();
+	bool scanned = false;
+	if (__atomic_load_n(&g->gc_scan_gen, __ATOMIC_RELAXED) != gen) {
+		uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+		RT_ASSERT_MSG(st != G_RUNNING || rt_getm() == NULL,   /* NULL: a world that ended */
+			      "concurrent mark: coroutine %lu runs before its stack was scanned",
+			      (unsigned long)g->id);
+		scan_g(w, g);
+		if (publish)
+			gcw_dispose(w);   /* before the lock goes: a marker waiting on it may be the last out */
+		__atomic_store_n(&g->gc_scan_gen, gen, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&stacks_left, 1, __ATOMIC_ACQ_REL);
+		scanned = true;
+	}
+	__atomic_store_n(&g->gc_scan_lock, 0, __ATOMIC_RELEASE);
+	return scanned;
+}
+
+void gc_scan_before_run(struct rt_g *g)
+{
+	struct gcwork *w = &gcwork_of[rt_port_current_p()];
+	uint64_t before = w->scan_bytes;
+	if (scan_stack_once(w, g, true))   /* published, as a mark step's: nothing grey stays private */
+		gc_scan_work_add(w->scan_bytes - before);
+}
+
 /* Claims the next G whose stack is not yet claimed; NULL when none is left. */
 static struct rt_g *claim_g(void)
 {
 	struct rt_g *g = __atomic_load_n(&roots.gnext, __ATOMIC_ACQUIRE);
 	while (g != NULL &&
-	       !__atomic_compare_exchange_n(&roots.gnext, &g, g->alllink, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_ACQUIRE))
+	       !__atomic_compare_exchange_n(&roots.gnext, &g, roots.concurrent ? g->gc_scan_link : g->alllink,
+					    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		;
 	return g;
 }
@@ -443,9 +518,31 @@ void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi)
 	roots.outside_hi = hi;
 }
 
-void gcmark_prepare(bool in_world, bool roots_only)
+void gcmark_prepare(bool in_world, bool concurrent)
 {
-	roots.roots_only = roots_only;
+	roots.concurrent = concurrent;
+	if (concurrent) {
+		/* Every G that may run again needs its stack scanned before it does. */
+		uint32_t gen = __atomic_add_fetch(&gc_stack_gen, 1, __ATOMIC_SEQ_CST);
+		int64_t n = 0;
+		struct rt_g *list = NULL;
+		for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
+			uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+			RT_ASSERT(st != G_RUNNING && g->gc_scan_lock == 0);
+			if (st == G_RUNNABLE || st == G_WAITING) {
+				/* Only these are claimed: the G structs of a past peak (dead) cost
+				 * the markers nothing (make test: 10^4 of them, one a step, kept
+				 * the mark open while the heap ran past its goal). */
+				g->gc_scan_link = list;
+				list = g;
+				n++;
+			} else {
+				g->gc_scan_gen = gen;   /* idle or dead: nothing to scan (newproc keeps it so) */
+			}
+		}
+		__atomic_store_n(&stacks_left, n, __ATOMIC_RELEASE);
+		roots.gscan = list;
+	}
 	roots.ndata = rt_port_data_ranges(roots.data_lo, roots.data_hi, GC_MAX_DATA_RANGES);
 	uint32_t n = 0;
 	for (int i = 0; i < roots.ndata; i++)
@@ -454,12 +551,25 @@ void gcmark_prepare(bool in_world, bool roots_only)
 	roots.nm_jobs = in_world ? (uint32_t)rt_sched.nprocs : 0;
 	roots.njobs = n + roots.nm_jobs + (in_world ? 0 : 1);
 	roots.next = 0;
-	roots.gnext = in_world ? sched_allgs() : NULL;
+	roots.gnext = !in_world ? NULL : concurrent ? roots.gscan : sched_allgs();
+	if (concurrent) {
+		/* M 0's caller frames now, in the stop: a caller may store into them
+		 * through rt_run's argument without a barrier, and a world that ends
+		 * before a marker came would find them gone (exit_sp cleared). A
+		 * few frames: the stop stays short. */
+		struct gcwork *w = &gcwork_of[rt_port_current_p()];
+		for (uint32_t j = 0; j < roots.nm_jobs; j++)
+			markroot(w, roots.nglobal_jobs + j);
+		gcw_dispose(w);
+		roots.nm_jobs = 0;
+		roots.njobs = roots.nglobal_jobs;
+	}
 }
 
 void gcmark_prepare_drain(void)
 {
-	roots.roots_only = false;
+	if (roots.concurrent)
+		return;   /* termination scans what the concurrent mark left (a world that ended) */
 	roots.nglobal_jobs = roots.nm_jobs = roots.njobs = 0;
 	roots.next = 0;
 	roots.gnext = NULL;
@@ -480,29 +590,29 @@ static void drain(struct gcwork *w)
 	}
 }
 
+/* One root of this mark: a G's stack, as the mark's kind wants. */
+static void scan_g_root(struct gcwork *w, struct rt_g *g)
+{
+	if (roots.concurrent)
+		(void)scan_stack_once(w, g, false);
+	else
+		scan_g(w, g);
+}
+
 void gc_mark_worker(struct rt_m *m, int p)
 {
 	struct gcwork *w = &gcwork_of[p];
 	/* 1. Root jobs, then G stacks, until none is left. */
-	bool roots_only = roots.roots_only;
 	for (;;) {
 		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
 		if (job >= roots.njobs)
 			break;
 		markroot(w, job);
-		if (!roots_only)
-			drain(w);
+		drain(w);
 	}
 	for (struct rt_g *g; (g = claim_g()) != NULL;) {
-		scan_g(w, g);
-		if (!roots_only)
-			drain(w);
-	}
-	if (roots_only) {
-		/* The concurrent mark starts from the global list. */
-		gcw_dispose(w);
-		gcwork_exit();
-		return;
+		scan_g_root(w, g);
+		drain(w);
 	}
 	/* 2-4. Drain, then wait for published work until every worker waits. */
 	do
@@ -512,6 +622,39 @@ void gc_mark_worker(struct rt_m *m, int p)
 }
 
 /* ---- marking beside the program (mgc.c) ---- */
+
+bool gcmark_roots_pending(void)
+{
+	return roots.concurrent && (__atomic_load_n(&roots.next, __ATOMIC_SEQ_CST) < roots.njobs ||
+				    __atomic_load_n(&roots.gnext, __ATOMIC_SEQ_CST) != NULL);
+}
+
+bool gcmark_root_step(struct gcwork *w)
+{
+	if (!roots.concurrent)
+		return false;
+	if (__atomic_load_n(&roots.next, __ATOMIC_RELAXED) < roots.njobs) {
+		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
+		if (job < roots.njobs) {
+			markroot(w, job);
+			return true;
+		}
+	}
+	struct rt_g *g = claim_g();
+	if (g == NULL)
+		return false;
+	(void)scan_stack_once(w, g, false);
+	return true;
+}
+
+void gcmark_roots_done(void)
+{
+	RT_ASSERT_MSG(!roots.concurrent || (roots.next >= roots.njobs && roots.gnext == NULL &&
+					    __atomic_load_n(&stacks_left, __ATOMIC_ACQUIRE) == 0),
+		      "mark termination: roots left unscanned (jobs %u of %u claimed, %ld stacks left)",
+		      roots.next, roots.njobs, (long)stacks_left);
+	roots.concurrent = false;
+}
 
 bool gcmark_drain_some(struct gcwork *w, unsigned max)
 {
@@ -535,12 +678,14 @@ int rt_gc_mark_state(const void *p)
 	return (int)((__atomic_load_n(&s->gcmark_bits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1);
 }
 
+/* As a conservative root word: the slot may be a global, whose old value the
+ * roots' scan would have read with the one-past-the-end rule (scanblock). The
+ * kernel's checkmark found it so: a global holding the end of a 32-byte slot,
+ * which is the next slot's start, kept both at the snapshot; the barrier that
+ * overwrote it shaded only the next one. */
 void gc_shade(uintptr_t v)
 {
-	struct mspan *s;
-	uintptr_t idx, base;
-	if (v - RT_HEAP_REGION_BASE < RT_HEAP_REGION_SIZE && findobject(v, &s, &idx, &base))
-		greyobject(&gcwork_of[rt_port_current_p()], base, s, idx, 0);
+	gc_mark_conservative_word(&gcwork_of[rt_port_current_p()], v, 0);
 }
 
 /* ---- checkmark bits ---- */

@@ -49,7 +49,7 @@
  * marks on. The write barrier greys into its P's gcwork (gcw_put: a buffer
  * is published when both are full; what is left waits for a marker on that
  * P or for mark termination). The
- * roots' stop publishes every buffer; mark termination (world stopped)
+ * first stop greys only M 0's frames, published; mark termination (world stopped)
  * publishes every P's (gcwork_dispose_all) and drains with the protocol
  * above, so "nothing grey" is decided only with the world stopped.
  */

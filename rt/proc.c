@@ -161,6 +161,7 @@
  * Scheduler Design Doc" (Vyukov, 2012) for the G/M/P split.
  */
 #include "rt/fixalloc.h"
+#include "rt/mbarrier.h"
 #include "rt/mgc.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
@@ -637,6 +638,9 @@ static void execute(struct rt_m *m, struct rt_g *g) __attribute__((noreturn));
 static void execute(struct rt_m *m, struct rt_g *g)
 {
 	RT_ASSERT_MSG(g->status == G_RUNNABLE, "execute: G %lu status %u", (unsigned long)g->id, g->status);
+	if (unlikely(__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK) &&
+	    __atomic_load_n(&g->gc_scan_gen, __ATOMIC_ACQUIRE) != __atomic_load_n(&gc_stack_gen, __ATOMIC_RELAXED))
+		gc_scan_before_run(g);   /* a G runs only once its stack is scanned (rt/mgcmark.c) */
 	__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELAXED);
 	g->preempt = false;
 	m->curg = g;
@@ -920,6 +924,12 @@ static struct rt_g *newproc(struct rt_p *pp, void (*fn)(void *), void *arg, bool
 	else   /* the previous G may have abandoned frames (rt_goexit) */
 		rt_port_stack_fresh(g->stack_lo, g->stack_hi - g->stack_lo);
 	g->fn = fn;
+	if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_CONCMARK) {
+		/* Born during a mark: its stack holds nothing yet (scanned, as Go's new Gs),
+		 * and its argument, which it alone may hold soon, is shaded. */
+		rt_bulk_barrier(&g->arg, &arg, sizeof(arg), NULL);
+	}
+	g->gc_scan_gen = __atomic_load_n(&gc_stack_gen, __ATOMIC_RELAXED);
 	g->arg = arg;
 	g->param = NULL;
 	g->waiting = NULL;

@@ -113,6 +113,12 @@ struct rt_g {
 	uintptr_t gc_scan_depth;   /* inside rt_gc: scan only [stack_hi - this, stack_hi), the
 				    * caller's frames (rt_gc's runtime frames may hold stale words);
 				    * a distance from the top, which stack copies keep (own G) */
+	uint32_t gc_scan_gen;      /* gc_stack_gen of the last concurrent mark that scanned this
+				    * stack (rt/mgcmark.c scan_stack_once; release, under the lock) */
+	volatile uint32_t gc_scan_lock;   /* held by whoever scans this stack; execute() takes it
+				    * before it runs a G not yet scanned */
+	struct rt_g *gc_scan_link; /* the first stop's list of Gs to scan (rt/mgcmark.c roots.gnext;
+				    * written with the world stopped, then read only) */
 	int64_t gc_assist_bytes;   /* this mark's allocation credit, in bytes: negative is a debt
 				    * the G pays by marking (rt/mgc.c, assists). Own G; zeroed
 				    * for every G when a cycle starts (world stopped) */

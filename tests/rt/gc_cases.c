@@ -224,7 +224,7 @@ static void global_main(void *unused)
     rt_gc();
     BAD(alive(keep_h, 1));
     BAD(controls_freed());
-    global_root = NULL;
+    RT_STORE_PTR(global_root, NULL);
 }
 
 CASE_KEEPS_FRAMES(root_global)
@@ -398,7 +398,7 @@ static void large_main(void *unused)
     rt_gc();
     BAD(alive(k, 13));
     BAD(controls_freed());
-    large_root = NULL;
+    RT_STORE_PTR(large_root, NULL);
 }
 
 CASE_KEEPS_FRAMES(root_large_object_last_word)
@@ -621,7 +621,7 @@ static void mutator(void *arg)
             break;
         case 4: { /* swap a local with a global slot */
             unsigned g = (unsigned)(xorshift64star(&rng) % MUT_GTAB);
-            struct node *old = __atomic_exchange_n(&gtab[g], loc[i], __ATOMIC_ACQ_REL);
+            struct node *old = rt_swap_ptr((void **)&gtab[g], loc[i]);   /* globals take the barrier */
             loc[i] = old;
             break;
         }
@@ -664,7 +664,7 @@ static void mutator_main(void *unused)
     for (unsigned g = 0; g < MUT_GTAB; g++)
         verify(gtab[g], 6);
     for (unsigned g = 0; g < MUT_GTAB; g++)
-        gtab[g] = NULL;
+        RT_STORE_PTR(gtab[g], NULL);
     struct node *n;
     while (rt_chan_tryrecv(mut_ch, &n, NULL))
         ;
@@ -800,7 +800,7 @@ static void conc_main(void *arg)
     rt_gosched();   /* the mover waits for the mark */
     rt_gc();
     conc.done = 1;
-    conc_head = NULL;
+    RT_STORE_PTR(conc_head, NULL);
 }
 
 /*
@@ -910,7 +910,7 @@ static void assist_main(void *unused)
     rt_go(assist_allocator, &wg);
     rt_go(assist_allocator, &wg);
     rt_wg_wait(&wg);
-    assist_live = NULL;
+    RT_STORE_PTR(assist_live, NULL);
 }
 
 CASE_KEEPS_FRAMES(assists_keep_the_heap_near_its_goal)
@@ -953,7 +953,7 @@ static void live_main(void *unused)
     rt_read_memstats(&lm1);
     for (unsigned i = 0; i < LIVE_NODES; i++)
         verify(live_tab[i], 1);
-    live_tab = NULL;
+    RT_STORE_PTR(live_tab, NULL);
 }
 
 CASE_KEEPS_FRAMES(heap_alloc_is_the_live_set)
