@@ -57,9 +57,9 @@
  *   6. Mark termination (world stopped, GC_REQ_TERMINATE): the mcaches are
  *      flushed (black spans end) and every P's buffers published; if that
  *      found grey work, the concurrent mark restarts (at most
- *      GC_MARK_RESTARTS times a cycle, Go's gcMarkDone restart); else all
- *      Ms drain what is left (MARK_DRAIN, the termination protocol of
- *      mgcwork.c); with gccheckmark=1 every object the start's snapshot
+ *      GC_MARK_RESTARTS times a cycle, Go's gcMarkDone restart); else, if
+ *      anything is left, all Ms drain it (MARK_DRAIN, the termination
+ *      protocol of mgcwork.c; with nothing left no M is woken); with gccheckmark=1 every object the start's snapshot
  *      found reachable and every one allocated since must be marked
  *      (mgcmark.c's checkmark; the snapshot was taken by a whole stopped
  *      mark into separate bits just before step 4). Then the barrier is
@@ -1106,7 +1106,10 @@ static bool mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 	}
 	uint64_t heap_end = __atomic_load_n(&gc_heap_live, __ATOMIC_RELAXED);
 	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
-	mark_once(m, nproc, in_world, MARK_DRAIN);
+	/* Every P's buffers are on the list now: with nothing there, no M needs waking to drain
+	 * (a wake is tens of µs of the pause on a loaded host). */
+	if (gcwork_has_full() || gcmark_roots_pending())
+		mark_once(m, nproc, in_world, MARK_DRAIN);
 	gcmark_roots_done();
 	if (m == NULL)
 		t_request = rt_port_nanotime();   /* the world is gone: its drain paused no one */

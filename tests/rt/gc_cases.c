@@ -834,6 +834,93 @@ CASE_KEEPS_FRAMES(concurrent_mark_keeps_a_pointer_moved_to_a_stack)
 }
 
 /*
+ * Issue 13: "each G's stack scanned once, at a safe point while that G is
+ * stopped, never all stacks in one pause". SCAN_PARKED coroutines park, each
+ * holding one object only in its frame (the table holds the addresses
+ * hidden). An observer runs as soon as the mark runs beside the program and
+ * counts the objects still white: with every stack scanned in the first
+ * stop, none would be (the case fails so on the code before this one). The
+ * markers claim one stack a step, so some are still white when the observer
+ * looks, a race the case retries as the concurrent one above does. Then
+ * every object must survive the cycle: each parked stack was scanned later,
+ * before its coroutine ran.
+ */
+#define SCAN_PARKED 64
+static uintptr_t scan_parked_h[SCAN_PARKED];
+static struct rt_chan *scan_ch;
+static struct rt_waitgroup scan_wg;
+static volatile unsigned scan_nparked, scan_white, scan_done, scan_seen;
+
+static void scan_parked(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    struct obj *o = unhide(new_obj_hidden(500 + i));
+    scan_parked_h[i] = hide(o);
+    __atomic_add_fetch(&scan_nparked, 1, __ATOMIC_RELEASE);
+    uint64_t v;
+    rt_chan_recv(scan_ch, &v);   /* parked: o lives in this frame only */
+    BAD(rt_object_base(o) == o && o->magic == MAGIC && o->id == 500 + i);
+    rt_wg_done(&scan_wg);
+}
+
+static void scan_observer(void *unused)
+{
+    (void)unused;
+    while (!rt_wb_enabled && !scan_done)
+        rt_gosched();
+    if (scan_done)
+        return;
+    unsigned white = 0;
+    for (unsigned i = 0; i < SCAN_PARKED; i++)
+        white += rt_gc_mark_state(unhide(scan_parked_h[i])) == 0;
+    scan_white = white;
+    scan_seen = 1;
+}
+
+static void scan_main(void *unused)
+{
+    (void)unused;
+    scan_ch = rt_chan_new(sizeof(uint64_t), 0);
+    scan_wg = (struct rt_waitgroup)RT_WAITGROUP_INIT;
+    rt_wg_add(&scan_wg, SCAN_PARKED);
+    for (unsigned i = 0; i < SCAN_PARKED; i++)
+        rt_go(scan_parked, (void *)(uintptr_t)i);
+    while (__atomic_load_n(&scan_nparked, __ATOMIC_ACQUIRE) < SCAN_PARKED)
+        rt_gosched();
+    for (int k = 0; k < 4; k++)
+        rt_gosched();   /* the last ones reach their receive */
+    rt_go(scan_observer, NULL);
+    rt_gosched();       /* the observer waits for the mark */
+    rt_gc();
+    scan_done = 1;
+    for (unsigned i = 0; i < SCAN_PARKED; i++) {
+        uint64_t v = i;
+        rt_chan_send(scan_ch, &v);
+    }
+    rt_wg_wait(&scan_wg);
+}
+
+CASE_KEEPS_FRAMES(concurrent_mark_scans_stacks_after_the_first_stop)
+{
+    begin();
+    bool stw = rt_gc_set_stoptheworld(false);
+    uint64_t left = 0;
+    unsigned try = 0;
+    do {
+        scan_nparked = scan_white = scan_done = scan_seen = 0;
+        left += rt_run_joined(scan_main, NULL, 1);
+        try++;
+    } while ((!scan_seen || scan_white == 0) && try < CONC_TRIES);
+    rt_gc_set_stoptheworld(stw);
+    CASE_DIAG("%u of %u parked coroutines' objects still white when the mark began beside the program (try %u of %u)",
+              scan_white, SCAN_PARKED, try, CONC_TRIES);
+    EXPECT_EQ(left, 0);
+    EXPECT_EQ(scan_seen, 1);
+    EXPECT_GT(scan_white, 0);   /* the first stop did not scan every stack */
+    end();                      /* (bad == 0: each object survived, its stack scanned before it ran) */
+}
+
+/*
  * Mark assists (rt/mgc.c, Go's gcAssistAlloc): two coroutines on one P
  * allocate garbage as fast as they can over a live set of ASSIST_LIVE
  * objects, and cycles start by themselves. The cycle's starter marks a step
