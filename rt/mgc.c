@@ -122,8 +122,8 @@
  * Ending the mark: every marker (worker, assist, rt_gc's caller) that
  * stops marking calls marker_leaving: if no marker is inside a step and
  * nothing is published (mark_looks_done, one window of the full list's
- * epoch), it asks for termination; if it leaves published work and no
- * worker runs, it wakes an idle M (whose re-check before sleeping counts
+ * epoch), it asks for termination; if it leaves published work (or
+ * unclaimed roots) and no worker runs, it wakes an idle M (whose re-check before sleeping counts
  * published grey work when a worker is parked to take it). A P about to
  * sleep runs an idle worker even with no work in sight when no marker is
  * running, so a program that goes to sleep cannot leave its mark open.
@@ -558,8 +558,8 @@ static bool marker_leaving(uint32_t cycle, bool forced)
 		return true;
 	if (mark_looks_done())
 		return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
-	if (gcwork_has_full() && __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) == 0)
-		sched_wakep();
+	if ((gcwork_has_full() || gcmark_roots_pending()) && __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) == 0)
+		sched_wakep();   /* grey work, or roots, for an idle P's worker */
 	return true;
 }
 
