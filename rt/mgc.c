@@ -136,8 +136,8 @@
  * taken into an mcache during the mark debits the running G its free bytes
  * (gc_charge, as gc_heap_live is charged); at the slow path's end a G in
  * debt owes debt x ratio in scan work, at least GC_OVER_ASSIST_WORK, where
- * the ratio is the work still expected (the last mark's scan work, the
- * roots' already done) over the heap still free below the goal. It takes
+ * the ratio is the work still expected (the last mark's scan work, less
+ * what this mark did so far) over the heap still free below the goal. It takes
  * the background credit first, then marks in steps until paid; what it did
  * beyond its debt is credit for its next allocations. Past the goal or past
  * the expected work the ratio aims at the hard goal (GC_HARD_GOAL_PCT of
@@ -511,12 +511,15 @@ static void mark_step_on_system_stack(void *arg)
 
 static bool any_worker_parked(void);
 
+/* Whether some marker can find work without a stop: published grey objects, or roots unclaimed. */
+static bool mark_work_in_sight(void) { return gcwork_has_full() || gcmark_roots_pending(); }
+
 void gc_scan_work_add(uint64_t bytes) { __atomic_add_fetch(&scan_work_done, bytes, __ATOMIC_RELAXED); }
 
 bool gc_mark_work_published(void)
 {
 	return __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_CONCMARK &&
-	       (gcwork_has_full() || gcmark_roots_pending()) &&
+	       mark_work_in_sight() &&
 	       any_worker_parked();   /* else an M that re-checks would never sleep */
 }
 
@@ -533,7 +536,7 @@ bool gc_mark_work_published(void)
 static bool mark_looks_done(void)
 {
 	uint64_t e = gcwork_epoch();
-	return !gcwork_has_full() && !gcmark_roots_pending() &&
+	return !mark_work_in_sight() &&
 	       __atomic_load_n(&markers_busy, __ATOMIC_SEQ_CST) == 0 && gcwork_epoch() == e;
 }
 
@@ -558,7 +561,7 @@ static bool marker_leaving(uint32_t cycle, bool forced)
 		return true;
 	if (mark_looks_done())
 		return sched_stop_the_world_gc(GC_REQ_TERMINATE, forced, cycle);
-	if ((gcwork_has_full() || gcmark_roots_pending()) && __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) == 0)
+	if (mark_work_in_sight() && __atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) == 0)
 		sched_wakep();   /* grey work, or roots, for an idle P's worker */
 	return true;
 }
@@ -692,7 +695,7 @@ struct rt_g *gc_mark_worker_to_run(int p, bool idle)
 		/* Nothing to mark: let the P sleep, unless no worker runs (then this
 		 * one finds the mark done and asks for termination, so a program
 		 * that went to sleep does not leave its mark open). */
-		if (!gcwork_has_full() && !gcmark_roots_pending() && gcw_empty(&gcwork_of[p]) &&
+		if (!mark_work_in_sight() && gcw_empty(&gcwork_of[p]) &&
 		    (__atomic_load_n(&workers_running, __ATOMIC_ACQUIRE) != 0 ||
 		     __atomic_load_n(&markers_busy, __ATOMIC_ACQUIRE) != 0))
 			return NULL;
@@ -822,6 +825,14 @@ static uint64_t assist_ratio(void)
  * comes), a stop, the tick or the limiter. Then it leaves as every marker
  * does (marker_leaving). Credit beyond the debt is kept for later.
  */
+/* An assist's work and time, for the trace and the CPU limiter. */
+static void assist_done(uint64_t work, uint64_t ns)
+{
+	__atomic_add_fetch(&assist_work, work, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&assist_ns, ns, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+}
+
 static void gc_assist(struct rt_g *g, uint32_t cycle)
 {
 	uint64_t t = rt_port_nanotime();
@@ -862,10 +873,7 @@ static void gc_assist(struct rt_g *g, uint32_t cycle)
 	credit /= ratio;
 	if (marking(cycle))   /* after a stop, a new cycle may have zeroed the debts */
 		g->gc_assist_bytes += credit > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)credit;
-	uint64_t ns = rt_port_nanotime() - t;
-	__atomic_add_fetch(&assist_work, marked, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&assist_ns, ns, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+	assist_done(marked, rt_port_nanotime() - t);
 }
 
 /*
@@ -894,10 +902,7 @@ static void starter_scans_roots(struct rt_g *g, uint32_t cycle)
 			break;
 	}
 	(void)marker_leaving(cycle, false);
-	uint64_t ns = rt_port_nanotime() - t;
-	__atomic_add_fetch(&assist_work, marked, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&assist_ns, ns, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&gc_cpu_ns, ns, __ATOMIC_RELAXED);
+	assist_done(marked, rt_port_nanotime() - t);
 }
 
 void gc_charge(uint64_t bytes)
@@ -1096,7 +1101,7 @@ static bool mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 	__atomic_store_n(&gc_phase, GC_STOPPED, __ATOMIC_RELEASE);
 	wb_flush_all();    /* the barrier's buffered shades are grey work too */
 	gcwork_dispose_all();
-	if (may_restart && (gcwork_has_full() || gcmark_roots_pending()) && cyc.restarts < GC_MARK_RESTARTS) {
+	if (may_restart && mark_work_in_sight() && cyc.restarts < GC_MARK_RESTARTS) {
 		/* The mcaches keep their black spans: the restarted mark goes on with them. */
 		cyc.restarts++;
 		cyc.pause1_ns += rt_port_nanotime() - t_request;   /* this stop is part of the cycle's pause */
@@ -1108,7 +1113,7 @@ static bool mark_termination(struct rt_m *m, int nproc, bool in_world, uint64_t 
 	flush_mcaches();   /* black spans end: their never-used slots unmarked, the rest counted */
 	/* Every P's buffers are on the list now: with nothing there, no M needs waking to drain
 	 * (a wake is tens of µs of the pause on a loaded host). */
-	if (gcwork_has_full() || gcmark_roots_pending())
+	if (mark_work_in_sight())
 		mark_once(m, nproc, in_world, MARK_DRAIN);
 	gcmark_roots_done();
 	if (m == NULL)

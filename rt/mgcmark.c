@@ -168,7 +168,6 @@ static struct {
 	struct rt_g *volatile gnext; /* next G whose stack to claim (CAS): on allgs, or a concurrent
 				      * mark's list of Gs not yet scanned (gc_scan_link) */
 	bool concurrent;             /* a concurrent mark's roots: claimed by markers beside the program */
-	struct rt_g *gscan;          /* concurrent: the Gs not yet scanned, through gc_scan_link */
 	uintptr_t outside_lo, outside_hi;   /* root 7: from the registers rt_gc pushed, up */
 } roots;
 
@@ -468,6 +467,16 @@ void gc_scan_before_run(struct rt_g *g)
 		gc_scan_work_add(w->scan_bytes - before);
 }
 
+/* Claims the next root job; false when none is left (looked at first, so
+ * that markers asking all mark long do not run the counter up). */
+static bool claim_job(uint32_t *job)
+{
+	if (__atomic_load_n(&roots.next, __ATOMIC_RELAXED) >= roots.njobs)
+		return false;
+	*job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
+	return *job < roots.njobs;
+}
+
 /* Claims the next G whose stack is not yet claimed; NULL when none is left. */
 static struct rt_g *claim_g(void)
 {
@@ -477,6 +486,13 @@ static struct rt_g *claim_g(void)
 					    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		;
 	return g;
+}
+
+/* Root 5: the frames of whoever started m's world (M 0 only: the others' caller_hi is 0). */
+static void scan_caller_frames(struct gcwork *w, const struct rt_m *m)
+{
+	if (m != NULL && m->exit_sp != 0 && m->caller_hi > m->exit_sp)
+		scanblock(w, m->exit_sp, m->caller_hi);
 }
 
 static void markroot(struct gcwork *w, uint32_t job)
@@ -503,9 +519,7 @@ static void markroot(struct gcwork *w, uint32_t job)
 	}
 	job -= roots.nglobal_jobs;
 	if (job < roots.nm_jobs) {
-		struct rt_m *m = rt_allm[job];
-		if (m != NULL && m->exit_sp != 0 && m->caller_hi > m->exit_sp)
-			scanblock(w, m->exit_sp, m->caller_hi);
+		scan_caller_frames(w, rt_allm[job]);
 		return;
 	}
 	/* Root 7: the caller outside a world. */
@@ -518,51 +532,55 @@ void gcmark_set_outside_root(uintptr_t lo, uintptr_t hi)
 	roots.outside_hi = hi;
 }
 
+/*
+ * A concurrent mark's start (world stopped): every G that may run again is
+ * "not yet scanned", on the returned list (gc_scan_link); every other G is
+ * scanned as of now.
+ */
+static struct rt_g *stacks_queue(void)
+{
+	uint32_t gen = __atomic_add_fetch(&gc_stack_gen, 1, __ATOMIC_SEQ_CST);
+	int64_t n = 0;
+	struct rt_g *list = NULL;
+	for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
+		uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+		RT_ASSERT(st != G_RUNNING && g->gc_scan_lock == 0);
+		if (st == G_RUNNABLE || st == G_WAITING) {
+			/* Only these are claimed: the G structs of a past peak (dead) cost
+			 * the markers nothing (make test: 10^4 of them, one a step, kept
+			 * the mark open while the heap ran past its goal). */
+			g->gc_scan_link = list;
+			list = g;
+			n++;
+		} else {
+			g->gc_scan_gen = gen;   /* idle or dead: nothing to scan (newproc keeps it so) */
+		}
+	}
+	__atomic_store_n(&stacks_left, n, __ATOMIC_RELEASE);
+	return list;
+}
+
 void gcmark_prepare(bool in_world, bool concurrent)
 {
 	roots.concurrent = concurrent;
-	if (concurrent) {
-		/* Every G that may run again needs its stack scanned before it does. */
-		uint32_t gen = __atomic_add_fetch(&gc_stack_gen, 1, __ATOMIC_SEQ_CST);
-		int64_t n = 0;
-		struct rt_g *list = NULL;
-		for (struct rt_g *g = sched_allgs(); g != NULL; g = g->alllink) {
-			uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
-			RT_ASSERT(st != G_RUNNING && g->gc_scan_lock == 0);
-			if (st == G_RUNNABLE || st == G_WAITING) {
-				/* Only these are claimed: the G structs of a past peak (dead) cost
-				 * the markers nothing (make test: 10^4 of them, one a step, kept
-				 * the mark open while the heap ran past its goal). */
-				g->gc_scan_link = list;
-				list = g;
-				n++;
-			} else {
-				g->gc_scan_gen = gen;   /* idle or dead: nothing to scan (newproc keeps it so) */
-			}
-		}
-		__atomic_store_n(&stacks_left, n, __ATOMIC_RELEASE);
-		roots.gscan = list;
-	}
 	roots.ndata = rt_port_data_ranges(roots.data_lo, roots.data_hi, GC_MAX_DATA_RANGES);
 	uint32_t n = 0;
 	for (int i = 0; i < roots.ndata; i++)
 		n += (uint32_t)((roots.data_hi[i] - roots.data_lo[i] + GC_GLOBALS_JOB - 1) / GC_GLOBALS_JOB);
 	roots.nglobal_jobs = n;
-	roots.nm_jobs = in_world ? (uint32_t)rt_sched.nprocs : 0;
+	roots.nm_jobs = in_world && !concurrent ? (uint32_t)rt_sched.nprocs : 0;
 	roots.njobs = n + roots.nm_jobs + (in_world ? 0 : 1);
 	roots.next = 0;
-	roots.gnext = !in_world ? NULL : concurrent ? roots.gscan : sched_allgs();
-	if (concurrent) {
+	roots.gnext = !in_world ? NULL : concurrent ? stacks_queue() : sched_allgs();
+	if (in_world && concurrent) {
 		/* M 0's caller frames now, in the stop: a caller may store into them
 		 * through rt_run's argument without a barrier, and a world that ends
 		 * before a marker came would find them gone (exit_sp cleared). A
 		 * few frames: the stop stays short. */
 		struct gcwork *w = &gcwork_of[rt_port_current_p()];
-		for (uint32_t j = 0; j < roots.nm_jobs; j++)
-			markroot(w, roots.nglobal_jobs + j);
+		for (int i = 0; i < rt_sched.nprocs; i++)
+			scan_caller_frames(w, rt_allm[i]);
 		gcw_dispose(w);
-		roots.nm_jobs = 0;
-		roots.njobs = roots.nglobal_jobs;
 	}
 }
 
@@ -603,10 +621,7 @@ void gc_mark_worker(struct rt_m *m, int p)
 {
 	struct gcwork *w = &gcwork_of[p];
 	/* 1. Root jobs, then G stacks, until none is left. */
-	for (;;) {
-		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
-		if (job >= roots.njobs)
-			break;
+	for (uint32_t job; claim_job(&job);) {
 		markroot(w, job);
 		drain(w);
 	}
@@ -633,12 +648,10 @@ bool gcmark_root_step(struct gcwork *w)
 {
 	if (!roots.concurrent)
 		return false;
-	if (__atomic_load_n(&roots.next, __ATOMIC_RELAXED) < roots.njobs) {
-		uint32_t job = __atomic_fetch_add(&roots.next, 1, __ATOMIC_ACQ_REL);
-		if (job < roots.njobs) {
-			markroot(w, job);
-			return true;
-		}
+	uint32_t job;
+	if (claim_job(&job)) {
+		markroot(w, job);
+		return true;
 	}
 	struct rt_g *g = claim_g();
 	if (g == NULL)
