@@ -1110,6 +1110,34 @@ void rt_ready(struct rt_g *gp)
 
 struct rt_g *sched_allgs(void) { return allgs; }
 
+size_t rt_read_goroutines(struct rt_g_view *out, size_t max)
+{
+	static const char *const names[] = {[G_RUNNABLE] = "runnable", [G_RUNNING] = "running",
+					    [G_WAITING] = "waiting"};
+	struct rt_g *self = rt_getm() != NULL ? rt_getm()->curg : NULL;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	size_t n = 0;
+	rt_lock(&rt_sched.lock);
+	for (struct rt_g *g = allgs; g != NULL; g = g->alllink) {
+		uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+		if (st != G_RUNNABLE && st != G_RUNNING && st != G_WAITING)
+			continue;
+		if (n < max) {
+			struct rt_g_view *v = &out[n];
+			*v = (struct rt_g_view){.id = g->id, .status = names[st], .system = g->system,
+						.self = g == self, .stack_lo = g->stack_lo, .stack_hi = g->stack_hi,
+						.max_used = g->max_used, .ncopies = g->ncopies};
+			if (g == self)
+				v->used = g->stack_hi - sp;
+			else if (st != G_RUNNING && g->sched_sp - g->stack_lo <= g->stack_hi - g->stack_lo)
+				v->used = g->stack_hi - g->sched_sp;
+		}
+		n++;
+	}
+	rt_unlock(&rt_sched.lock);
+	return n;
+}
+
 void sched_wakep(void) { (void)wakep(); }
 
 bool sched_p_has_work(int p)

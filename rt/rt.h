@@ -228,4 +228,79 @@ void rt_print_memstats(void);
 /* Prints the arenas and P p's mcache (rt/heapview.c); call it from P p. */
 void rt_print_heap(int p);
 
+/*
+ * ---- seeing the heap's structures (rt/heapview.c) ----
+ * Snapshots for diagrams, the tour and the shell: plain numbers and addresses,
+ * no pointers to keep. Both take the heap lock while they walk the arenas and
+ * read mcaches and spans without their owners' cooperation, so a P allocating
+ * at the same time makes the counts approximate (never unsafe). Call them
+ * outside a world or from a P that is not allocating, for exact figures.
+ */
+#define RT_VIEW_ARENAS 16      /* arenas described (narenas counts them all) */
+#define RT_VIEW_CLASSES 68     /* size classes; [0] is large objects */
+#define RT_VIEW_PLACES 32      /* named runtime structures and where they lie */
+#define RT_VIEW_MAP 64         /* cells of an arena's page map */
+
+struct rt_heap_view {
+	uint32_t narenas;
+	struct {
+		uintptr_t base, size;          /* the arena's address range (64 MiB) */
+		uintptr_t meta;                /* its struct heaparena: span map, page bits */
+		uintptr_t heapbits;            /* its heap bitmap (one bit per word) */
+		uint32_t pages_mapped;         /* [base, base + this * 8 KiB) went through sys_map */
+		uint32_t pages_in_spans;       /* of them, in in-use spans */
+		uint32_t pages_free;           /* in free page runs (the rest is not yet mapped) */
+		uint32_t pages_released;       /* free and given back to the OS (sys_unused) */
+		uint32_t spans;                /* in-use spans starting in it */
+		/* Its pages in RT_VIEW_MAP cells, low to high, each what most of its pages
+		 * are: '#' in a span, '=' free, '_' free and released, '.' not mapped. */
+		char pagemap[RT_VIEW_MAP + 1];
+	} arenas[RT_VIEW_ARENAS];
+	struct {
+		uint32_t size;                 /* the class's object size (0 for large) */
+		uint32_t pages_per_span;
+		uint32_t spans[2];             /* in-use spans: [0] scan, [1] noscan */
+		uint64_t slots[2], allocated[2];
+		uint32_t cached, partial, full; /* where the spans sit: an mcache, mcentral lists */
+		uint32_t unswept;              /* of partial + full: on the lists not yet swept */
+		uint64_t large_bytes;          /* class 0: the large objects' bytes */
+	} classes[RT_VIEW_CLASSES];
+	uint32_t free_runs;                /* free page runs and their pages */
+	uint64_t free_pages;
+	uint32_t nprocs;
+	struct {
+		uintptr_t mcache;              /* the P's struct mcache */
+		uint32_t spans;                /* spans it holds */
+		uint32_t free_slots;           /* free slots left in them */
+		uintptr_t tiny;                /* its tiny block (0: none) and the bytes used */
+		uint32_t tiny_used;
+	} procs[RT_MAX_PROCS];
+	uint32_t sweepgen;
+	uint32_t nplaces;
+	struct {
+		const char *name;              /* "mheap_", "P 0's mcache" */
+		const char *what;              /* one line: what it is */
+		uintptr_t addr, size;
+	} places[RT_VIEW_PLACES];          /* the runtime's own structures, by address */
+};
+void rt_read_heap_view(struct rt_heap_view *out);
+
+/* Where one heap object sits, from the object up to the page heap. */
+struct rt_object_view {
+	uintptr_t base, size;              /* the object (size: its slot, or a large span's bytes) */
+	uint32_t sizeclass;                /* 0: a large object */
+	bool noscan;                       /* holds no pointers: never scanned */
+	bool marked;                       /* its mark bit (this or the last cycle's) */
+	uint32_t slot, nelems, allocated;  /* its index in the span, the span's slots, allocated */
+	uintptr_t span, span_pages;        /* the span's first byte and its 8 KiB pages */
+	uintptr_t mspan;                   /* the struct mspan (runtime metadata) */
+	uintptr_t arena;                   /* the arena's base */
+	uint32_t arena_page;               /* the object's page index in the arena */
+	uintptr_t mcentral;                /* the class's struct mcentral (in mheap_) */
+	int cached_by;                     /* the P whose mcache holds the span, or -1 */
+	const char *list;                  /* "cached by an mcache", "mcentral partial (swept)", ... */
+};
+/* Describes the live object containing p; false if p is not in one (rt_object_base). */
+bool rt_view_object(const void *p, struct rt_object_view *out);
+
 #endif

@@ -71,6 +71,25 @@ void rt_stack_debug_fault_freed(bool on);
 void rt_set_stack_copy_hook(void (*hook)(uint64_t goid, uintptr_t old_lo, uintptr_t old_hi,
 					 uintptr_t new_lo, uintptr_t new_hi, uintptr_t used));
 
+/* ---- seeing the coroutines (rt/proc.c) ---- */
+
+struct rt_g_view {
+	uint64_t id;
+	const char *status;        /* "runnable", "running", "waiting" */
+	bool system;               /* a runtime G (the background sweeper, mark workers) */
+	bool self;                 /* the caller */
+	uintptr_t stack_lo, stack_hi;  /* its stack [lo, hi) (0, 0: none) */
+	uintptr_t used;            /* hi - its saved %rsp (the caller: now); 0 if running elsewhere */
+	uintptr_t max_used;        /* the deepest use seen at a stack copy */
+	uint32_t ncopies;          /* growths + shrinks */
+};
+/*
+ * Up to max of the live coroutines (not dead or idle G structs), newest first;
+ * returns how many are live. Under the scheduler lock: a G running on another
+ * CPU may move its stack meanwhile, so its figures are as of its last switch.
+ */
+size_t rt_read_goroutines(struct rt_g_view *out, size_t max);
+
 /* ---- statistics ---- */
 
 struct rt_sched_stats {

@@ -1475,3 +1475,195 @@ CASE_KEEPS_FRAMES(chan_elements_through_the_bulk_barrier)
     EXPECT_EQ(wb_chan.finished, 3);
     EXPECT_EQ(rt_wb_enabled, 0);
 }
+
+/* ---- the views the diagrams draw (rt/heapview.c, rt_read_goroutines) ---- */
+#undef CASE_GROUP
+#define CASE_GROUP "rt.view"
+
+static size_t strlen_view(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static struct {
+    struct rt_object_view small, interior, large, stale;
+    bool small_ok, interior_ok, large_ok, global_ok, stale_ok;
+    uintptr_t small_p, large_p;
+    int proc;
+    struct rt_heap_view heap;
+    struct rt_memstats ms;
+} view;
+static uint64_t view_global_word;
+
+static void view_objects_main(void *unused)
+{
+    (void)unused;
+    struct obj *o = rt_new(&obj_type);
+    view.proc = rt_current_proc();
+    view.small_p = (uintptr_t)o;
+    view.small_ok = rt_view_object(o, &view.small);
+    view.interior_ok = rt_view_object(&o->id, &view.interior);
+    char *big = rt_alloc(100000, NULL);
+    view.large_p = (uintptr_t)big;
+    view.large_ok = rt_view_object(big + 99999, &view.large);
+    view.global_ok = rt_view_object(&view_global_word, &view.stale);
+    RT_STORE_PTR(o->a, NULL); /* keep o live past the views */
+    uintptr_t dead = new_obj_hidden(7);
+    rt_gc();
+    view.stale_ok = rt_view_object(unhide(dead), &view.stale);
+}
+
+/* rt_view_object: the slot, span, arena and page agree with each other and with the address. */
+CASE_KEEPS_FRAMES(view_object_places_the_slot_in_its_span_and_arena)
+{
+    EXPECT_EQ(rt_run_joined(view_objects_main, NULL, 1), 0);
+    const struct rt_object_view *s = &view.small;
+    EXPECT_TRUE(view.small_ok);
+    EXPECT_EQ(s->base, view.small_p);
+    EXPECT_NE(s->sizeclass, 0);
+    EXPECT_GE(s->size, sizeof(struct obj));
+    EXPECT_TRUE(!s->noscan);
+    EXPECT_LT(s->slot, s->nelems);
+    EXPECT_EQ(s->span + (uintptr_t)s->slot * s->size, s->base);
+    EXPECT_LE(s->span + s->span_pages * 8192, s->arena + (64u << 20));
+    EXPECT_EQ(s->arena_page, (s->base - s->arena) >> 13);
+    EXPECT_EQ(s->cached_by, view.proc);   /* just allocated: its P's mcache holds the span */
+    EXPECT_NE(s->mspan, 0);
+    EXPECT_NE(s->mcentral, 0);
+    EXPECT_TRUE(view.interior_ok);
+    EXPECT_EQ(view.interior.base, s->base);
+    EXPECT_EQ(view.interior.span, s->span);
+    EXPECT_TRUE(view.large_ok);           /* through its last byte */
+    EXPECT_EQ(view.large.base, view.large_p);
+    EXPECT_EQ(view.large.sizeclass, 0);
+    EXPECT_TRUE(view.large.noscan);
+    EXPECT_GE(view.large.size, 100000);
+    EXPECT_EQ(view.large.span, view.large_p);
+    EXPECT_EQ(view.large.cached_by, -1);
+    EXPECT_TRUE(!view.global_ok);         /* a global is not a heap object */
+    EXPECT_TRUE(!view.stale_ok);          /* a freed slot is not one either */
+}
+
+static void view_heap_main(void *unused)
+{
+    (void)unused;
+    for (int i = 0; i < 3000; i++)
+        (void)rt_new(&obj_type);
+    (void)rt_alloc(300000, NULL);
+    rt_gc(); /* swept: nothing moves while this P alone runs and does not allocate */
+    for (int i = 0; i < 500; i++)
+        RT_STORE_PTR(global_root, rt_new(&obj_type));
+    rt_read_heap_view(&view.heap);
+    rt_read_memstats(&view.ms);
+    RT_STORE_PTR(global_root, NULL);
+}
+
+/* rt_read_heap_view's pages add up to MemStats' heap figures, and its spans to its arenas'. */
+CASE_KEEPS_FRAMES(heap_view_adds_up_to_memstats)
+{
+    EXPECT_EQ(rt_run_joined(view_heap_main, NULL, 1), 0);
+    const struct rt_heap_view *v = &view.heap;
+    EXPECT_GT(v->narenas, 0);
+    uint64_t mapped = 0, inspan = 0, free = 0, released = 0, arena_spans = 0, class_spans = 0;
+    for (uint32_t a = 0; a < v->narenas && a < RT_VIEW_ARENAS; a++) {
+        mapped += v->arenas[a].pages_mapped;
+        inspan += v->arenas[a].pages_in_spans;
+        free += v->arenas[a].pages_free;
+        released += v->arenas[a].pages_released;
+        arena_spans += v->arenas[a].spans;
+        EXPECT_EQ(v->arenas[a].pages_in_spans + v->arenas[a].pages_free, v->arenas[a].pages_mapped);
+        EXPECT_EQ(strlen_view(v->arenas[a].pagemap), RT_VIEW_MAP);
+        for (unsigned c = 0; c < RT_VIEW_MAP; c++)
+            EXPECT_TRUE(v->arenas[a].pagemap[c] == '#' || v->arenas[a].pagemap[c] == '=' ||
+                        v->arenas[a].pagemap[c] == '_' || v->arenas[a].pagemap[c] == '.');
+    }
+    EXPECT_EQ(mapped * 8192, view.ms.heap_sys);
+    EXPECT_EQ(inspan * 8192, view.ms.heap_inuse);
+    EXPECT_EQ(free * 8192, view.ms.heap_idle);
+    EXPECT_EQ(released * 8192, view.ms.heap_released);
+    EXPECT_EQ(free, v->free_pages);
+    uint64_t allocated = 0;
+    for (unsigned c = 0; c < RT_VIEW_CLASSES; c++) {
+        const typeof(v->classes[0]) *k = &v->classes[c];
+        class_spans += k->spans[0] + k->spans[1];
+        EXPECT_LE(k->cached + k->partial + k->full, k->spans[0] + k->spans[1]);
+        EXPECT_LE(k->unswept, k->partial + k->full);
+        EXPECT_LE(k->allocated[0], k->slots[0]);
+        allocated += k->allocated[0] + k->allocated[1];
+    }
+    EXPECT_EQ(class_spans, arena_spans);
+    EXPECT_GE(allocated, 500);            /* the objects kept through global_root's chain are in there */
+    EXPECT_GE(v->classes[0].large_bytes, 0);
+    EXPECT_GT(v->nprocs, 0);
+    EXPECT_NE(v->procs[0].mcache, 0);
+    EXPECT_GT(v->nplaces, 4);
+    for (uint32_t i = 1; i < v->nplaces; i++)
+        EXPECT_LE(v->places[i - 1].addr, v->places[i].addr);   /* by address, as the diagrams draw */
+#ifndef HOSTED
+    /* The combined diagram's claim: the heap's Ready pages are exactly its frames. */
+    struct frame_stats fs;
+    frame_stats(&fs);
+    EXPECT_EQ(fs.used_frames[FRAME_OWNER_HEAP] * 4096, view.ms.heap_sys - view.ms.heap_released);
+#endif
+}
+
+#define VIEW_PARKED 6
+static struct rt_chan *view_release;
+static volatile uint64_t view_parked;
+static struct rt_g_view view_gs[64];
+static size_t view_ngs;
+
+__attribute__((noinline)) static uint64_t view_descend(uint64_t depth)
+{
+    volatile char frame[400];
+    frame[0] = (char)depth;
+    if (depth > 0)
+        return view_descend(depth - 1) + frame[0];
+    __atomic_add_fetch(&view_parked, 1, __ATOMIC_RELEASE);
+    rt_chan_recv(view_release, NULL);
+    return frame[0];
+}
+
+static void view_parker(void *arg) { view_descend((uintptr_t)arg); }
+
+static void view_gs_main(void *unused)
+{
+    (void)unused;
+    RT_STORE_PTR(view_release, rt_chan_new(8, 0));
+    view_parked = 0;
+    for (uintptr_t i = 0; i < VIEW_PARKED; i++)
+        rt_go(view_parker, (void *)(i * 20));
+    while (__atomic_load_n(&view_parked, __ATOMIC_ACQUIRE) < VIEW_PARKED)
+        rt_gosched();
+    for (int i = 0; i < 10; i++)
+        rt_gosched();   /* one P: every parker has reached its receive */
+    view_ngs = rt_read_goroutines(view_gs, 64);
+    rt_chan_close(view_release);
+    RT_STORE_PTR(view_release, NULL);
+}
+
+/* rt_read_goroutines: every parked coroutine with a stack that holds what it uses, the caller marked. */
+CASE_KEEPS_FRAMES(goroutine_view_lists_parked_stacks)
+{
+    EXPECT_EQ(rt_run_joined(view_gs_main, NULL, 1), 0);
+    EXPECT_GE(view_ngs, VIEW_PARKED + 1);
+    EXPECT_LE(view_ngs, 64);
+    unsigned self = 0, waiting = 0, deep = 0;
+    for (size_t i = 0; i < view_ngs; i++) {
+        const struct rt_g_view *g = &view_gs[i];
+        EXPECT_LT(g->stack_lo, g->stack_hi);
+        EXPECT_GT(g->used, 0);
+        EXPECT_LE(g->used, g->stack_hi - g->stack_lo);
+        self += g->self;
+        if (!g->system && g->status[0] == 'w') {
+            waiting++;
+            deep += g->used > 8000;   /* depth 20+ at 400+ bytes a frame */
+        }
+    }
+    EXPECT_EQ(self, 1);
+    EXPECT_GE(waiting, VIEW_PARKED);
+    EXPECT_GE(deep, VIEW_PARKED - 1);
+}
