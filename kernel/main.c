@@ -192,6 +192,7 @@ _Noreturn void kmain(struct boot_info *bi)
 
     tour_runtime();
     tour_coroutines();
+    tour_checklist();
     kprintf("tour: done (boot with `test` to run the in-kernel tests)\n");
     kernel_exit(DEBUG_EXIT_SUCCESS);
 }

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernel/diagram.h"
 #include "kernel/krun.h"
 #include "kernel/lib/kprintf.h"
 #include "kernel/lib/percpu.h"
@@ -246,6 +247,10 @@ static void cmd_gctrace(int argc, char **argv)
 
 /* `alloc ... keep`: each batch is an array of the objects' addresses. */
 static void **shell_kept[SHELL_KEEP_MAX];
+/* The first object of the last `alloc`, for `follow last`: hidden (XOR), so
+ * that it is not a root and an object made without keep stays garbage. */
+#define SHELL_HIDE 0x5a5a5a5a5a5a5a5aull
+static uintptr_t shell_last_alloc;
 static uint64_t shell_kept_count[SHELL_KEEP_MAX];
 
 static const uint8_t ptr_mask[] = {0x1};
@@ -315,8 +320,10 @@ static void cmd_alloc(int argc, char **argv)
     void *first = NULL;
     for (uint64_t i = 0; i < count; i++) {
         void *p = rt_alloc(size, NULL);
-        if (i == 0)
+        if (i == 0) {
             first = p;
+            shell_last_alloc = (uintptr_t)p ^ SHELL_HIDE;
+        }
         if (keep)
             RT_STORE_PTR(shell_kept[slot][i], p);
     }
@@ -405,62 +412,86 @@ static void cmd_go(int argc, char **argv)
         kprintf("  CPU %u finished %lu\n", c, (unsigned long)go_ran_on[c]);
 }
 
-static const char *const level_names[4] = {"PML4", "PDPT", "PD", "PT"};
-
-static void print_entry_flags(uint64_t e)
-{
-    if (!(e & PTE_P)) {
-        kprintf(" not present");
-        return;
-    }
-    kprintf(" present%s%s%s%s", e & PTE_W ? " writable" : " read-only", e & PTE_U ? " user" : " supervisor",
-            e & PTE_NX ? " no-exec" : " exec", e & PTE_PS ? " large" : "");
-}
-
 static void cmd_walk(int argc, char **argv)
 {
     (void)argc;
     uint64_t va;
-    if (!parse_u64(argv[1], false, "ADDR", &va))
-        return;
-    if (!va_canonical(va)) {
-        kprintf("walk %#lx: not a canonical address (bits 63..47 must all be equal): the CPU faults on it\n",
-                (unsigned long)va);
-        return;
-    }
-    enum layout_region_id r = layout_region_of(va);
-    if (r == REGION_NONE)
-        kprintf("walk %#lx: in no region of the layout\n", (unsigned long)va);
+    if (parse_u64(argv[1], false, "ADDR", &va))
+        diagram_walk(va);
+}
+
+static void cmd_follow(int argc, char **argv)
+{
+    (void)argc;
+    uint64_t va;
+    if (strcmp(argv[1], "last") == 0) {
+        if (shell_last_alloc == 0) {
+            kprintf("follow last: no 'alloc' yet\n");
+            return;
+        }
+        diagram_follow((const void *)(shell_last_alloc ^ SHELL_HIDE), NULL);
+    } else if (parse_u64(argv[1], false, "ADDR", &va))
+        diagram_follow((const void *)va, NULL);
+}
+
+static void cmd_diagram(int argc, char **argv)
+{
+    (void)argc;
+    if (strcmp(argv[1], "os") == 0)
+        diagram_os();
+    else if (strcmp(argv[1], "rt") == 0)
+        diagram_rt();
+    else if (strcmp(argv[1], "both") == 0)
+        diagram_both();
     else
-        kprintf("walk %#lx: region '%s' (%s): %s\n", (unsigned long)va, layout_regions[r].name,
-                layout_regions[r].owner, layout_regions[r].what);
-    uint64_t entry[4];
-    unsigned index[4];
-    int n = pgwalk_path(va, entry, index);
-    for (int i = 0; i < n; i++) {
-        kprintf("  %-4s[%3u] = 0x%016lx", level_names[i], index[i], (unsigned long)entry[i]);
-        print_entry_flags(entry[i]);
-        kprintf("\n");
-    }
-    uint64_t last = n > 0 ? entry[n - 1] : 0;
-    int leaf_level = 4 - n; /* 3 = PML4 ... 0 = PT */
-    if (n > 0 && (last & PTE_P) && leaf_level > 0 && !(leaf_level <= 2 && (last & PTE_PS))) {
-        kprintf("  the next table lies outside the direct map: the walk stops here\n");
+        kprintf("diagram: want 'os', 'rt' or 'both', got '%s'\n", argv[1]);
+}
+
+/* `stacks`: a world of coroutines parked at different depths, listed by one more. */
+#define STACKS_WORKERS 8
+static struct rt_chan *stacks_release;
+static volatile uint64_t stacks_parked;
+
+__attribute__((noinline)) static uint64_t stacks_descend(uint64_t depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    if (depth > 0)
+        return stacks_descend(depth - 1) + frame[0];
+    __atomic_add_fetch(&stacks_parked, 1, __ATOMIC_RELEASE);
+    rt_chan_recv(stacks_release, NULL); /* parked here until the listing is done */
+    return frame[0];
+}
+
+static void stacks_worker(void *arg) { stacks_descend((uintptr_t)arg); }
+
+static void stacks_main(void *arg)
+{
+    (void)arg;
+    RT_STORE_PTR(stacks_release, rt_chan_new(8, 0));
+    for (uintptr_t i = 0; i < STACKS_WORKERS; i++)
+        rt_go(stacks_worker, (void *)(i * i * 4)); /* 0 .. 196 frames of 512+ bytes: 4 KiB to 128 KiB */
+    while (__atomic_load_n(&stacks_parked, __ATOMIC_ACQUIRE) < STACKS_WORKERS)
+        rt_sleep(1000000);
+    rt_sleep(2000000); /* let the last one reach its channel */
+    diagram_stacks();
+    rt_chan_close(stacks_release);
+}
+
+static void cmd_stacks(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    uint64_t need = STACKS_WORKERS * (256u << 10);
+    if (need > budget_bytes()) {
+        kprintf("stacks: its %d coroutines may need %lu KiB of stacks; not that much memory is left\n",
+                STACKS_WORKERS, (unsigned long)(need >> 10));
         return;
     }
-    if (n == 0 || !(last & PTE_P)) {
-        char what[120];
-        if (layout_describe(va, what, sizeof what))
-            kprintf("  not mapped: %s\n", what);
-        else
-            kprintf("  not mapped\n");
-        return;
-    }
-    uint64_t page = 1ull << (12 + 9 * leaf_level);
-    uint64_t pa = (last & PTE_ADDR_MASK & ~(page - 1)) + (va & (page - 1));
-    char what[120];
-    kprintf("  -> physical 0x%lx in a %lu KiB page; its frame: %s\n", (unsigned long)pa, (unsigned long)(page >> 10),
-            frame_describe(pa & ~0xfffull, what, sizeof what));
+    kprintf("stacks: %d coroutines park at depths of 0 to %d frames; one more lists every live coroutine:\n",
+            STACKS_WORKERS, (STACKS_WORKERS - 1) * (STACKS_WORKERS - 1) * 4);
+    stacks_parked = 0;
+    rt_run(stacks_main, NULL, 0);
+    RT_STORE_PTR(stacks_release, (struct rt_chan *)NULL);
 }
 
 static bool shell_exit;
@@ -484,6 +515,12 @@ static const struct command commands[] = {
     {"drop", "drop", "let go of every kept object", 0, 0, cmd_drop},
     {"go", "go COUNT", "run COUNT coroutines on every CPU, each allocating and yielding", 1, 1, cmd_go},
     {"walk", "walk ADDR", "the page-table walk of ADDR: each level's entry, the frame, the region", 1, 1, cmd_walk},
+    {"follow", "follow ADDR|last", "where a heap object sits (last: the last alloc's first): mcache, span, "
+     "mcentral, arena, sys_*, page tables, frame", 1, 1, cmd_follow},
+    {"stacks", "stacks", "coroutines parked at different depths: every live G with its stack range and use", 0, 0,
+     cmd_stacks},
+    {"diagram", "diagram os|rt|both", "the memory layout drawn with this boot's addresses: OS, runtime, combined", 1,
+     1, cmd_diagram},
     {"exit", "exit", "end the run (QEMU exits with success)", 0, 0, cmd_exit},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -8,5 +8,7 @@
 void tour_runtime(void);
 /* Coroutines on every CPU, and a stack growing by copy (its ranges printed). */
 void tour_coroutines(void);
+/* One line per concept the tour showed, with the value it saw. */
+void tour_checklist(void);
 
 #endif

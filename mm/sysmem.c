@@ -312,3 +312,19 @@ void sysmem_report(void)
             "promised frames %lu\n",
             g_nresv, st.reserved >> 10, st.prepared >> 10, st.ready >> 10, g_charge_pages);
 }
+
+void sysmem_region_stats(int sys_region, struct sysmem_region *out)
+{
+    *out = (struct sysmem_region){0};
+    spin_lock(&g_sysmem_lock);
+    for (unsigned i = 0; i < g_nresv; i++) {
+        if ((int)g_resv[i].region != sys_region)
+            continue;
+        out->reserved += g_resv[i].end - g_resv[i].start;
+        out->ranges++;
+        if (out->lo == 0)
+            out->lo = g_resv[i].start;
+        out->hi = g_resv[i].end;
+    }
+    spin_unlock(&g_sysmem_lock);
+}

@@ -26,4 +26,12 @@ bool sysmem_describe(uint64_t va, char *buf, size_t len);
 /* One line of the OS view of sys_* for the boot report. */
 void sysmem_report(void);
 
+/* The OS's record of one runtime region (enum sys_region of rt/sys.h). */
+struct sysmem_region {
+    uint64_t reserved;  /* bytes in reservations */
+    unsigned ranges;    /* disjoint ranges they form (adjacent ones merge) */
+    uint64_t lo, hi;    /* the lowest and highest reserved address + 1 (0, 0: none) */
+};
+void sysmem_region_stats(int sys_region, struct sysmem_region *out);
+
 #endif
