@@ -83,6 +83,18 @@ void rt_print_heap(int p)
 
 /* ---- views (rt.h) ---- */
 
+/* 1 + the highest P with an mcache, set by each view before its walk (heap lock):
+ * the span-to-mcache search looks no further. */
+static int mcaches_made;
+
+static void count_mcaches(void)
+{
+	mcaches_made = 0;
+	for (int p = 0; p < RT_MAX_PROCS; p++)
+		if (rt_allp_mcache[p] != NULL)
+			mcaches_made = p + 1;
+}
+
 enum span_where { WHERE_NONE, WHERE_CACHED, WHERE_PARTIAL, WHERE_FULL, WHERE_UNSWEPT = 4 /* | partial, full */ };
 
 /* Where span s of class spc sits: an mcache (which P), an mcentral list, none. */
@@ -90,7 +102,7 @@ static const char *span_list_name(const struct mspan *s, spanclass_t spc, int *c
 {
 	*cached_by = -1;
 	*where = WHERE_NONE;
-	for (int p = 0; p < RT_MAX_PROCS; p++) {
+	for (int p = 0; p < mcaches_made; p++) {
 		struct mcache *c = rt_allp_mcache[p];
 		if (c != NULL && spanclass_sizeclass(spc) != 0 && c->alloc[spc] == s) {
 			*cached_by = p;
@@ -229,6 +241,7 @@ void rt_read_heap_view(struct rt_heap_view *v)
 	struct mspan *some_span = NULL, *carry = NULL;   /* carry: a span going on into the next arena */
 	uintptr_t carry_left = 0, carry_end = 0;
 	rt_lock(&mheap_.lock);
+	count_mcaches();
 	v->sweepgen = mheap_.sweepgen;
 	for (uintptr_t i = 0; i < RT_ARENA_L1_SIZE; i++) {
 		struct heaparena **l2 = mheap_.arenas[i];
@@ -316,15 +329,17 @@ bool rt_view_object(const void *p, struct rt_object_view *out)
 {
 	__builtin_memset(out, 0, sizeof *out);
 	out->cached_by = -1;
-	uintptr_t base = mheap_object_base(p);
-	if (base == 0)
-		return false;
+	/* Under the heap lock: a sweeper beside us frees spans (alloc_bits NULL, then free)
+	 * under it, so the lookup and the reads below see one span in one state. */
 	rt_lock(&mheap_.lock);
-	struct mspan *s = spanof((void *)base);
+	count_mcaches();
+	uintptr_t base = mheap_object_base(p);
+	struct mspan *s = base != 0 ? spanof((void *)base) : NULL;
 	bool ok = s != NULL && s->state == MSPAN_INUSE;
+	unsigned c = ok ? spanclass_sizeclass(s->spanclass) : 0;
+	uint32_t idx = ok && c ? (uint32_t)(((base - s->startaddr) * s->divmul) >> 32) : 0;
+	ok = ok && idx < s->nelems;
 	if (ok) {
-		unsigned c = spanclass_sizeclass(s->spanclass);
-		uint32_t idx = c ? (uint32_t)(((base - s->startaddr) * s->divmul) >> 32) : 0;
 		struct heaparena *a = arena_of(base);
 		*out = (struct rt_object_view){
 		    .base = base, .size = s->elemsize, .sizeclass = c,
@@ -332,7 +347,7 @@ bool rt_view_object(const void *p, struct rt_object_view *out)
 		    .marked = s->gcmark_bits != NULL && ((s->gcmark_bits[idx / 64] >> (idx % 64)) & 1),
 		    .slot = idx, .nelems = s->nelems, .allocated = s->alloc_count, .span = s->startaddr,
 		    .span_pages = s->npages, .mspan = (uintptr_t)s, .arena = a->base,
-		    .arena_page = (uint32_t)arena_page((uintptr_t)p), .mcentral = (uintptr_t)&mheap_.central[s->spanclass]};
+		    .arena_page = (uint32_t)arena_page(base), .mcentral = (uintptr_t)&mheap_.central[s->spanclass]};
 		enum span_where w;
 		out->list = span_list_name(s, s->spanclass, &out->cached_by, &w);
 	}
