@@ -94,7 +94,7 @@ test-host: $(HOST_TESTS)
 test-kernel: all
 	$(Q)BUILD=$(BUILD) tests/run-all --only kernel
 
-test-boot: all
+test-boot: all $(BUILD)/tests/host/test_rt_mprof
 	$(Q)BUILD=$(BUILD) tests/run-all --only boot
 
 stress: deps all $(HOST_TESTS)

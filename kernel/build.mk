@@ -46,7 +46,7 @@ KLIB_SRCS := $(addprefix kernel/lib/, fmt.c kprintf.c percpu.c serial.c spinlock
 KCORE_SRCS := $(addprefix kernel/, \
 	entry.S kjmp.S trap_entry.S irq_entry.S trampoline.S smp.c \
 	main.c acpi.c boot_check.c bootstacks.c backtrace.c cmdline.c cpu.c crash.c gdt.c glob.c \
-	hpet.c idt.c krun.c ksyms.c ktest.c lapic.c panic.c pgwalk.c shell.c time.c tour.c trap.c diagram.c) \
+	hpet.c idt.c krun.c ksyms.c ktest.c lapic.c panic.c pgwalk.c shell.c time.c tour.c trap.c diagram.c profile.c) \
 	$(KLIB_SRCS)
 KCORE_OBJS := $(patsubst %,$(BUILD)/%.o,$(basename $(KCORE_SRCS)))
 

@@ -22,6 +22,9 @@
  *   gccheckmark=0|1      verify every mark with a second one (rt/mgcmark.c)
  *   gcstoptheworld=0|1   0 (default): mark beside the program; 1: world stopped (rt/mgc.c)
  *   gcstress=N           a collection every N allocations, 0..CMDLINE_GCSTRESS_MAX (0: off)
+ *   profile=heap         print the heap profile (pprof's format, base64) at the end of the run
+ *   memprofilerate=N     bytes per heap profile sample, 0..CMDLINE_MEMPROFILERATE_MAX (0: off,
+ *                        1: every allocation; Go's MemProfileRate, default 512 KiB)
  *   Exclusive: test, crash and run select what the kernel does; at most one.
  *
  * Invariants
@@ -312,6 +315,26 @@ static int parse_gcstress(struct parse_state *ps, const struct token *t)
     return 0;
 }
 
+static int parse_profile(struct parse_state *ps, const struct token *t)
+{
+    if (tok_eq(t->val, t->val_len, "heap")) {
+        ps->out->profile_heap = true;
+        return 0;
+    }
+    return fail(ps, "profile=%.*s: expected profile=heap (the only profile there is)", echo_len(t->val_len), t->val);
+}
+
+static int parse_memprofilerate(struct parse_state *ps, const struct token *t)
+{
+    uint64_t v;
+    if (!parse_u64_exact(t->val, t->val_len, &v) || v > CMDLINE_MEMPROFILERATE_MAX)
+        return fail(ps, "memprofilerate=%.*s: expected memprofilerate=N bytes with 0 <= N <= %llu",
+                    echo_len(t->val_len), t->val, (unsigned long long)CMDLINE_MEMPROFILERATE_MAX);
+    ps->out->memprofilerate_set = true;
+    ps->out->memprofilerate = v;
+    return 0;
+}
+
 static const struct key_def keys[] = {
     { "test", parse_test, VALUE_OPTIONAL, "test or test=GLOB" },
     { "seed", parse_seed, VALUE_REQUIRED, "seed=N" },
@@ -325,6 +348,8 @@ static const struct key_def keys[] = {
     { "gccheckmark", parse_gccheckmark, VALUE_REQUIRED, "gccheckmark=0|1" },
     { "gcstress", parse_gcstress, VALUE_REQUIRED, "gcstress=N" },
     { "gcstoptheworld", parse_gcstoptheworld, VALUE_REQUIRED, "gcstoptheworld=0|1" },
+    { "profile", parse_profile, VALUE_REQUIRED, "profile=heap" },
+    { "memprofilerate", parse_memprofilerate, VALUE_REQUIRED, "memprofilerate=N" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= 32, "keys seen are tracked in a 32-bit mask");
@@ -349,7 +374,7 @@ static int parse_token(struct parse_state *ps, const struct token *t, uint32_t *
     if (t->key_len == 0)
         return fail(ps, "'=%.*s': missing key before '='", echo_len(t->val_len), t->val);
     return fail(ps, "%.*s: unknown key; known keys: test seed procs gogc memlimit gctrace crash run bt_depth gccheckmark gcstress "
-                "gcstoptheworld",
+                "gcstoptheworld profile memprofilerate",
                 echo_len(t->key_len), t->key);
 }
 
@@ -438,5 +463,9 @@ void cmdline_format(const struct cmdline *cl, char *buf, size_t size)
         PUT("gcstress=%u", cl->gcstress);
     if (cl->gcstoptheworld_set)
         PUT("gcstoptheworld=%d", cl->gcstoptheworld ? 1 : 0);
+    if (cl->profile_heap)
+        PUT("profile=%s", "heap");
+    if (cl->memprofilerate_set)
+        PUT("memprofilerate=%llu", (unsigned long long)cl->memprofilerate);
 #undef PUT
 }

@@ -5,6 +5,7 @@
 
 #include "boot/boot_info.h"
 #include "kernel/lib/kprintf.h"
+#include "kernel/profile.h"
 #include "kernel/lib/panic.h"
 #include "kernel/lib/string.h"
 
@@ -28,6 +29,7 @@ _Noreturn void krun(const struct cmdline *cl)
             kprintf("run=%s: %s\n", p->name, p->what);
             p->fn();
             kprintf("run=%s: done\n", p->name);
+            profile_at_exit();
             kernel_exit(DEBUG_EXIT_SUCCESS);
         }
     }

@@ -69,6 +69,7 @@
 #include "kernel/lib/panic.h"
 #include "kernel/sections.h"
 #include "kernel/lib/percpu.h"
+#include "kernel/profile.h"
 #include "kernel/lib/string.h"
 #include "kernel/lib/x86.h"
 #include "mm/buddy.h"
@@ -368,6 +369,7 @@ _Noreturn void ktest_run(const char *glob, bool seed_set, uint64_t seed)
     if (n == 0)
         kprintf("# no test name matches test=%s: nothing ran, which counts as failure\n", glob);
     kprintf("%u passed, %u failed\n", run.passed, run.failed);
+    profile_at_exit();
     kernel_exit(run.failed == 0 && n > 0 ? DEBUG_EXIT_SUCCESS : DEBUG_EXIT_TESTS_FAILED);
 }
 

@@ -37,6 +37,7 @@
 #include "kernel/lib/kprintf.h"
 #include "kernel/lapic.h"
 #include "kernel/krun.h"
+#include "kernel/profile.h"
 #include "kernel/ksyms.h"
 #include "kernel/ktest.h"
 #include "kernel/lib/panic.h"
@@ -172,6 +173,7 @@ _Noreturn void kmain(struct boot_info *bi)
     /* 7 */
     if (cmdline.crash != CRASH_NONE)
         crash(cmdline.crash);
+    profile_setup(&cmdline); /* memprofilerate=N before the Ps start: each samples at it */
     rt_start_procs((int)cpu_count()); /* the runtime's heap on sys_* (mm/sysmem.c), a P per CPU */
     if (cmdline.gogc_set) /* the collector's settings (rt/mgc.c) */
         rt_set_gc_percent(cmdline.gogc_off ? -1 : (int)cmdline.gogc);
@@ -194,5 +196,6 @@ _Noreturn void kmain(struct boot_info *bi)
     tour_coroutines();
     tour_checklist();
     kprintf("tour: done (boot with `test` to run the in-kernel tests)\n");
+    profile_at_exit();
     kernel_exit(DEBUG_EXIT_SUCCESS);
 }

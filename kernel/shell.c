@@ -38,6 +38,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/lib/x86.h"
 #include "kernel/pgwalk.h"
+#include "kernel/profile.h"
 #include "kernel/smp.h"
 #include "mm/buddy.h"
 #include "mm/layout.h"
@@ -243,6 +244,29 @@ static void cmd_gctrace(int argc, char **argv)
         return;
     }
     kprintf("gctrace %s: each collection prints Go's gctrace line\n", argv[1]);
+}
+
+static void cmd_profile(int argc, char **argv)
+{
+    if (argc == 1 || strcmp(argv[1], "top") == 0) {
+        if (argc > 2) {
+            kprintf("usage: profile [top|dump|rate N]\n");
+            return;
+        }
+        profile_print_top(12);
+    } else if (strcmp(argv[1], "dump") == 0 && argc == 2) {
+        kprintf("profile: the heap profile for go tool pprof (scripts/qemu saves it as build/profiles/heap-shell.pb)\n");
+        profile_print_block("shell");
+    } else if (strcmp(argv[1], "rate") == 0 && argc == 3) {
+        uint64_t rate;
+        if (!parse_u64(argv[2], true, "profile rate", &rate))
+            return;
+        uint64_t old = rt_set_mem_profile_rate(rate);
+        kprintf("profile: one sample per %llu bytes allocated (was %llu)%s\n", (unsigned long long)rt_mem_profile_rate(),
+                (unsigned long long)old, rate == 0 ? ": sampling off" : "");
+    } else {
+        kprintf("usage: profile [top|dump|rate N]\n");
+    }
 }
 
 /* `alloc ... keep`: each batch is an array of the objects' addresses. */
@@ -519,6 +543,8 @@ static const struct command commands[] = {
      "mcentral, arena, sys_*, page tables, frame", 1, 1, cmd_follow},
     {"stacks", "stacks", "coroutines parked at different depths: every live G with its stack range and use", 0, 0,
      cmd_stacks},
+    {"profile", "profile [top|dump|rate N]", "the heap profile: top allocating functions, the pprof block, the "
+     "sampling rate", 0, 2, cmd_profile},
     {"diagram", "diagram os|rt|both", "the memory layout drawn with this boot's addresses: OS, runtime, combined", 1,
      1, cmd_diagram},
     {"exit", "exit", "end the run (QEMU exits with success)", 0, 0, cmd_exit},

@@ -11,7 +11,7 @@ RT_PORTABLE_SRCS := rt/sizeclasses.c rt/sys.c rt/lockrank.c rt/fixalloc.c rt/msp
 	rt/mpagealloc.c rt/mheap.c rt/mcentral.c rt/mcache.c rt/malloc.c rt/mbitmap.c \
 	rt/mstats.c rt/mgcscavenge.c rt/mbarrier.c rt/heapview.c rt/print.c \
 	rt/proc.c rt/stack.c rt/chan.c rt/select.c rt/sema.c rt/sudog.c rt/time.c \
-	rt/mgc.c rt/mgcmark.c rt/mgcwork.c rt/mgcsweep.c
+	rt/mgc.c rt/mgcmark.c rt/mgcwork.c rt/mgcsweep.c rt/mprof.c
 RT_HOSTED_SRCS := $(RT_PORTABLE_SRCS) rt/port/hosted.c
 
 # Coroutines run this code on small stacks: every function carries gcc's

@@ -50,6 +50,13 @@
  * Statistics: per-P counters in the mcache (mcache.c, mstats.c); no atomics
  * on the fast path.
  *
+ * The heap profile (mprof.c): every path subtracts the object's size from
+ * its P's next_sample (a compare and a subtraction on the fast paths) and,
+ * when the object is at least what was left, records it once it is
+ * complete (malloc_sampled; rt_alloc_slow). The entry points are in section
+ * rt_alloc_text (RT_ALLOC_TEXT), so a sample's call stack starts at their
+ * caller.
+ *
  * The collector (rt/mgc.c): every slow path ends in gc_alloc_slow_hook, once
  * the object is complete (cleared, its heap bits or largetype written), which
  * may start a cycle; the fast path never does (it cannot: it has no frame),
@@ -63,6 +70,7 @@
 #include "rt/mcache.h"
 #include "rt/mgc.h"
 #include "rt/mheap.h"
+#include "rt/mprof.h"
 #include "rt/mstats.h"
 #include "rt/runtime2.h"
 #include "rt/sched.h"
@@ -76,6 +84,7 @@ void rt_init(void)
 	if (rt_initialized)
 		return;
 	rt_sizeclasses_init();
+	mprof_init();
 	mheap_init();
 	mcache_create(0);
 	rt_initialized = true;
@@ -301,8 +310,20 @@ static void *malloc_any(struct mcache *c, size_t size, const struct rt_type *typ
 	return malloc_large(c, size, type);
 }
 
+/* What an object counts against the sampling interval (mprof.c): a tiny one
+ * its size, a small one its class's slot (the size's class: a stricter
+ * alignment's larger class is not looked up), a large one its pages. */
+static uintptr_t sampled_size(size_t size, const struct rt_type *type)
+{
+	if (size < RT_TINY_SIZE && (type == NULL || (type->ptrdata == 0 && type->align <= 8)))
+		return size;
+	if (size <= RT_MAX_SMALL_SIZE)
+		return rt_class[rt_size_to_class(size)].size;
+	return (size + RT_PAGE_SIZE - 1) & ~(uintptr_t)(RT_PAGE_SIZE - 1);
+}
+
 /* The slow path of rt_alloc: every case the fast path does not finish. */
-__attribute__((noinline))
+RT_ALLOC_TEXT __attribute__((noinline))
 static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 {
 	if (unlikely(size == 0))
@@ -320,6 +341,11 @@ static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 		      "rt_alloc(%zu) while the world is stopped for a collection (phase %u)", size,
 		      gc_phase);
 	void *v = malloc_any(c, size, type);
+	uintptr_t charge = sampled_size(size, type);
+	if (unlikely(charge >= c->next_sample))
+		mprof_malloc(c, (uintptr_t)v, charge, NULL);
+	else
+		c->next_sample -= charge;
 	/* The new object lives in v, which this frame keeps across the call. */
 	gc_alloc_slow_hook();
 	return v;
@@ -332,11 +358,26 @@ static void *malloc_clear(uintptr_t v, size_t size, const struct mspan *s)
 	return (void *)v;
 }
 
+/* A fast path's object that ends its P's sampling interval: complete it (clear
+ * it if need be), then record it (mprof.c). */
+RT_ALLOC_TEXT __attribute__((noinline))
+static void *malloc_sampled(struct mcache *c, uintptr_t v, size_t size, struct mspan *s)
+{
+	if (s->needzero)
+		gc_clear_checked(v, size, s);
+	mprof_malloc(c, v, s->elemsize, s);
+	return (void *)v;
+}
+
 /* malloc_typed_memo's ending for a slot over 64 words: the pattern writer, then the clearing. */
-__attribute__((noinline))
-static void *malloc_typed_pattern(struct mspan *s, uintptr_t v, const struct heapbits_layout *e)
+RT_ALLOC_TEXT __attribute__((noinline))
+static void *malloc_typed_pattern(struct mcache *c, struct mspan *s, uintptr_t v,
+				  const struct heapbits_layout *e)
 {
 	heapbits_write_pattern(s, v, e);
+	if (unlikely(s->elemsize >= c->next_sample))
+		return malloc_sampled(c, v, e->size, s);
+	c->next_sample -= s->elemsize;
 	if (s->needzero)
 		gc_clear_checked(v, e->size, s);
 	return (void *)v;
@@ -351,7 +392,7 @@ static void *malloc_typed_pattern(struct mspan *s, uintptr_t v, const struct hea
  * class cost a hash and a compare more than the fast path, not a trip
  * through the slow path. No stack frame either.
  */
-__attribute__((noinline))
+RT_ALLOC_TEXT __attribute__((noinline))
 static void *malloc_typed_memo(struct mcache *c, size_t size, const struct rt_type *type)
 {
 	const struct heapbits_layout *e = heapbits_layout_slot(c->layouts, type, size);
@@ -360,9 +401,12 @@ static void *malloc_typed_memo(struct mcache *c, size_t size, const struct rt_ty
 		uintptr_t v;
 		if (likely(s->heapbits != NULL && e->period != 0) && likely(mspan_next_free_fast(s, &v))) {
 			if (unlikely(s->elemsize > HEAPBITS_SLOT_MAX))
-				return malloc_typed_pattern(s, v, e);
+				return malloc_typed_pattern(c, s, v, e);
 			heapbits_cache_slot(s, type, size, e->slotbits);
 			heapbits_write_cached(s, v);
+			if (unlikely(s->elemsize >= c->next_sample))
+				return malloc_sampled(c, v, size, s);
+			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, size, s);
@@ -384,7 +428,7 @@ static void *malloc_typed_memo(struct mcache *c, size_t size, const struct rt_ty
  * that rt_alloc's pointer-free path keeps its registers; like it, no stack
  * frame (tail calls only).
  */
-__attribute__((noinline))
+RT_ALLOC_TEXT __attribute__((noinline))
 static void *rt_alloc_typed(size_t size, const struct rt_type *type)
 {
 	struct mcache *c = mcache_current();
@@ -397,6 +441,9 @@ static void *rt_alloc_typed(size_t size, const struct rt_type *type)
 			return malloc_typed_memo(c, size, type);
 		if (likely(mspan_next_free_fast(s, &v))) {
 			heapbits_write_cached(s, v);
+			if (unlikely(s->elemsize >= c->next_sample))
+				return malloc_sampled(c, v, size, s);
+			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, s->bits_size, s);   /* == size: frees a register */
@@ -413,7 +460,7 @@ static void *rt_alloc_typed(size_t size, const struct rt_type *type)
  * dirty slot goes to malloc_clear. All are tail calls, so this function needs
  * no stack frame.
  */
-void *rt_alloc(size_t size, const struct rt_type *type)
+RT_ALLOC_TEXT void *rt_alloc(size_t size, const struct rt_type *type)
 {
 	if (likely(type == NULL && size - RT_TINY_SIZE <= RT_MAX_SMALL_SIZE - RT_TINY_SIZE)) {
 		struct mcache *c = mcache_current();
@@ -422,6 +469,9 @@ void *rt_alloc(size_t size, const struct rt_type *type)
 		struct mspan *s = c->alloc[make_spanclass(rt_size_to_class(size), 1)];
 		uintptr_t v;
 		if (likely(mspan_next_free_fast(s, &v))) {
+			if (unlikely(s->elemsize >= c->next_sample))
+				return malloc_sampled(c, v, size, s);
+			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, size, s);
@@ -432,13 +482,13 @@ void *rt_alloc(size_t size, const struct rt_type *type)
 	return rt_alloc_slow(size, type);
 }
 
-void *rt_new(const struct rt_type *type)
+RT_ALLOC_TEXT void *rt_new(const struct rt_type *type)
 {
 	RT_ASSERT_MSG(type != NULL, "rt_new: NULL type");
 	return rt_alloc(type->size, type);
 }
 
-void *rt_alloc_array(const struct rt_type *elem, size_t n)
+RT_ALLOC_TEXT void *rt_alloc_array(const struct rt_type *elem, size_t n)
 {
 	RT_ASSERT_MSG(elem != NULL, "rt_alloc_array: NULL element type");
 	if (n != 0 && elem->size > SIZE_MAX / n)

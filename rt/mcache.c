@@ -27,6 +27,7 @@
 #include "rt/mcache.h"
 #include "rt/mgc.h"
 #include "rt/mheap.h"
+#include "rt/mprof.h"
 #include "rt/mstats.h"
 
 struct mspan mspan_empty;   /* nelems 0, alloc_cache 0: every fast path misses */
@@ -47,6 +48,7 @@ struct mcache *mcache_create(int p)
 	for (unsigned i = 0; i < HEAPBITS_LAYOUTS; i++)
 		c->layouts[i].type = NULL;
 	c->p = p;
+	mprof_reset_sample(c);
 	__atomic_store_n(&rt_allp_mcache[p], c, __ATOMIC_RELEASE);
 	return c;
 }
@@ -115,4 +117,6 @@ void mcache_release_all(struct mcache *c)
 	}
 	c->tiny = 0;
 	c->tinyoffset = 0;
+	if (c->sample_gen != __atomic_load_n(&mprof_rate_gen, __ATOMIC_ACQUIRE))
+		mprof_reset_sample(c);   /* a rate changed since: take it up (its P is stopped) */
 }

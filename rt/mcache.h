@@ -23,6 +23,11 @@ struct mcache {
 	struct mcache_stats stats;
 	struct heapbits_layout layouts[HEAPBITS_LAYOUTS];   /* memo: (type, size) -> class, layout */
 	int p;                   /* owning P */
+	/* The heap profile (mprof.c): bytes until the next sample, its random state,
+	 * the rate generation it was drawn at. */
+	uint64_t next_sample;
+	uint64_t sample_rand;
+	uint32_t sample_gen;
 };
 
 /* A span with no free slots; the initial value of every mcache slot. */

@@ -209,6 +209,7 @@
 #include "rt/mcache.h"
 #include "rt/mgc.h"
 #include "rt/mheap.h"
+#include "rt/mprof.h"
 #include "rt/mstats.h"
 #include "rt/runtime2.h"
 
@@ -1035,6 +1036,7 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 	RT_ASSERT_MSG(gcwork_all_empty(), "mark termination: grey objects left in a work buffer");
 	__atomic_add_fetch(&mheap_.sweepgen, 2, __ATOMIC_RELEASE);
 	sweep_cycle_begin();
+	mprof_mark_terminated();   /* the heap profile's next cycle (rt/mprof.c) */
 	last_marked = live;
 	last_stacks = tot->stacks;
 	last_globals = tot->globals;

@@ -26,6 +26,9 @@
  *      stored before freeindex drops (release order): rt_object_base of a
  *      live object in a span being swept never sees "free".
  *   3. Count the freed objects per size class (MemStats' Frees, BySize).
+ *      The sampled ones among them (the span's specials) are counted in the
+ *      heap profile before the marks are cleared (mprof_sweep_span), and so
+ *      is a dead large object that was sampled.
  *   4. sweepgen = h. A span left with no live object goes back to the heap
  *      (mheap_free), unless preserve: mcentral_cache_span's sweeps keep an
  *      empty span to allocate from (Go's sweep(preserve)). The caller learns
@@ -44,7 +47,8 @@
  *     spans at a time on the system stack, yielding between batches, parked
  *     when nothing is left and readied when a mark ends;
  *     When the sweep is done it returns free memory beyond the scavenger's
- *     goal to the OS (rt_scavenge_to_goal), as rt_gc does after its sweep;
+ *     goal to the OS (rt_scavenge_to_goal), as rt_gc does after its sweep,
+ *     and publishes the heap profile (mprof_post_sweep), as sweep_finish does;
  *   - the next cycle's start (sweep_finish, world stopped) sweeps whatever
  *     is left, so a mark always starts with every span swept and every mark
  *     bit clear.
@@ -65,6 +69,7 @@
 #include "rt/mcentral.h"
 #include "rt/mgc.h"
 #include "rt/mheap.h"
+#include "rt/mprof.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
@@ -105,6 +110,8 @@ static bool sweep_large(struct mspan *s, uint32_t h)
 		__atomic_store_n(&s->sweepgen, h, __ATOMIC_RELEASE);
 		return true;
 	}
+	if (__atomic_load_n(&s->specials, __ATOMIC_ACQUIRE) != NULL)
+		mprof_sweep_span(s, NULL);   /* a sampled large object died */
 	__atomic_add_fetch(&sweep_frees[0], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sweep_freed_bytes, s->npages * RT_PAGE_SIZE, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->sweepgen, h, __ATOMIC_RELEASE);
@@ -145,6 +152,8 @@ bool mspan_sweep(struct mspan *s, bool preserve)
 			if ((i < s->freeindex || bit(s->alloc_bits, i)) && !bit(s->gcmark_bits, i))
 				poison_slot(s->startaddr + i * s->elemsize, s->elemsize);
 	}
+	if (nfreed != 0 && __atomic_load_n(&s->specials, __ATOMIC_ACQUIRE) != NULL)
+		mprof_sweep_span(s, s->gcmark_bits);   /* sampled objects among the dead */
 	/* 2. */
 	for (unsigned w = 0; w < nwords; w++) {
 		__atomic_store_n(&s->alloc_bits[w], s->gcmark_bits[w], __ATOMIC_RELAXED);
@@ -237,6 +246,7 @@ void sweep_finish(void)
 			      "by other Ms after 30 s", (long)sweep.nunswept, (long)sweep.nactive);
 		__builtin_ia32_pause();
 	}
+	mprof_post_sweep();   /* the heap profile as of the last mark is complete */
 }
 
 bool sweep_done(void)
@@ -295,6 +305,7 @@ void bgsweep(void *arg)
 		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
 		 * Go's background scavenger does, so a heap that shrank frees frames. */
 		rt_systemstack(scavenge_on_system_stack, NULL);
+		mprof_post_sweep();
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {
 			rt_unlock(&sweeper.lock);

@@ -288,6 +288,7 @@ static void init_span_class(struct mspan *s, spanclass_t spc)
 	s->allocblack = 0;
 	s->checkmark_bits = NULL;
 	s->mark_start_freeindex = 0;
+	s->specials = NULL;
 	heapbits_span_init(s);
 	s->list = NULL;
 	s->next = s->prev = NULL;
@@ -328,6 +329,8 @@ void mheap_free(struct mspan *s)
 		      "mheap_free: span %p at %p is not an in-use span off every list", (void *)s,
 		      (void *)s->startaddr);
 	RT_ASSERT_MSG(s->checkmark_bits == NULL, "mheap_free: span at %p freed during a checkmark",
+		      (void *)s->startaddr);
+	RT_ASSERT_MSG(s->specials == NULL, "mheap_free: span at %p still has sampled objects (mprof)",
 		      (void *)s->startaddr);
 	junk_fill(s);
 	fixalloc_free(&h->bitsalloc[s->nbitwords_log2], s->alloc_bits);

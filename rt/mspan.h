@@ -86,6 +86,7 @@ struct mspan {
 	uint64_t *checkmark_bits;  /* gccheckmark's second mark bits, only during that mark (mgcmark.c) */
 	uint16_t mark_start_freeindex;   /* gccheckmark, concurrent: freeindex when the mark began
 					  * (0 for a span made since); slots handed out past it must be black */
+	struct mprof_special *specials;  /* sampled objects (rt/mprof.c; its lock, the span's owner) */
 };
 
 struct spanlist {

@@ -21,7 +21,7 @@ struct mstats_global {
 	uint64_t mcache_sys;    /* memory carved for struct mcache (persistent lock) */
 	uint64_t gc_sys;        /* GC metadata: heap bitmaps, alloc/mark bits (persistent lock) */
 	uint64_t other_sys;     /* other metadata, and persistent chunks not yet carved */
-	uint64_t buckhash_sys;  /* profiling buckets: none yet, always 0 */
+	uint64_t buckhash_sys;  /* heap profile buckets and specials (rt/mprof.c; persistent lock) */
 
 	/* In-use counters. */
 	uint64_t heap_inuse;    /* bytes in spans in state MSPAN_INUSE (mheap lock) */

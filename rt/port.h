@@ -97,6 +97,7 @@ enum rt_lockrank {
 	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,
 	LOCKRANK_MHEAP = 20,
+	LOCKRANK_MPROF = 22,      /* the heap profile: buckets, span specials (rt/mprof.c) */
 	LOCKRANK_STACKPOOL = 25,  /* stack chunks (rt/stack.c): takes persistent and sys */
 	LOCKRANK_PERSISTENT = 30,
 	LOCKRANK_SYS = 40,
@@ -198,6 +199,16 @@ void rt_port_stack_bounds(uintptr_t *lo, uintptr_t *hi);
  * and the collector prints)? */
 int rt_port_data_ranges(uintptr_t *lo, uintptr_t *hi, int max);
 bool rt_port_may_stop(void);
+
+/*
+ * The heap profile's needs (rt/mprof.c):
+ * rt_port_symbolize: the function containing pc, its name and start; false
+ * if the port has no symbols (hosted: pprof symbolizes from the binary).
+ * rt_port_image_text: the mapping of the program's code, for the profile's
+ * Mapping: [start, limit), its offset in the file, the file's name.
+ */
+bool rt_port_symbolize(uintptr_t pc, const char **name, uintptr_t *start);
+void rt_port_image_text(uintptr_t *start, uintptr_t *limit, uint64_t *file_offset, const char **file);
 
 /* ---- the scheduler's needs (rt/proc.c) ---------------------------------------- */
 

@@ -225,6 +225,48 @@ void rt_read_memstats(struct rt_memstats *out);
 uint64_t rt_pause_percentile(const struct rt_memstats *m, uint32_t since_num_gc, unsigned pct);
 void rt_print_memstats(void);
 
+/*
+ * ---- the heap profile (rt/mprof.c; Go's runtime.MemProfile and pprof) ----
+ * One allocation in about every `rate` bytes is sampled (exponentially
+ * spaced, as Go's MemProfileRate; default RT_MEMPROFILE_RATE), with its call
+ * stack; the sweeper counts a sampled object's free when it finds it dead.
+ * The figures are those of the last finished sweep: allocations and frees
+ * "as of the most recently completed collection", as Go's heap profile.
+ */
+#define RT_MEMPROFILE_RATE (512u * 1024)
+#define RT_MPROF_MAX_STACK 32   /* frames kept per sample (Go's maxStack) */
+/* Sets the sampling rate in bytes (0: off, 1: every allocation); returns the
+ * old one. Each P takes it up at its next sample or the next collection. */
+uint64_t rt_set_mem_profile_rate(uint64_t rate);
+uint64_t rt_mem_profile_rate(void);
+
+/* One call stack and size: raw sample counts, not scaled by the rate. */
+struct rt_mprof_record {
+	uint64_t allocs, frees;              /* sampled objects allocated, freed */
+	uint64_t alloc_bytes, free_bytes;
+	uint64_t size;                       /* bytes of each (the slot's for small objects) */
+	unsigned nstk;
+	uintptr_t stk[RT_MPROF_MAX_STACK];   /* return addresses, innermost first */
+};
+/* Copies up to max records (those with allocations); returns how many there
+ * are in all (more than max: the rest did not fit). */
+int rt_read_mem_profile(struct rt_mprof_record *out, int max);
+
+/*
+ * Writes the heap profile as an uncompressed profile.proto (what `go tool
+ * pprof` reads: alloc_objects, alloc_space, inuse_objects, inuse_space,
+ * scaled by the sampling as pprof expects) through sink, in pieces; returns
+ * the bytes written. Function names come from the port (kernel: ksyms; hosted:
+ * none, pprof symbolizes from the binary). The sink must not allocate.
+ */
+typedef void (*rt_profile_sink)(void *ctx, const void *buf, size_t n);
+uint64_t rt_write_heap_profile(rt_profile_sink sink, void *ctx);
+/* Scaled as pprof shows it: count and bytes of one record's samples
+ * (Go's scaleHeapSample: x 1 / (1 - e^(-size/rate))). Exposed for tests. */
+void rt_mprof_scale(uint64_t count, uint64_t bytes, uint64_t rate, uint64_t *scount, uint64_t *sbytes);
+/* An exponentially distributed sampling interval with mean rate (tests). */
+uint64_t rt_mprof_interval(uint64_t *state, uint64_t rate);
+
 /* Prints the arenas and P p's mcache (rt/heapview.c); call it from P p. */
 void rt_print_heap(int p);
 

@@ -20,6 +20,7 @@
 #include "rt/runtime2.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -264,9 +265,11 @@ void rt_port_wake(struct rt_m *m)
 
 /* The runtime's own text is the section rt_text (rt/build.mk renames it). */
 extern char __start_rt_text[], __stop_rt_text[];
+extern char __start_rt_alloc_text[], __stop_rt_alloc_text[];   /* the allocator's entries (rt/mprof.h) */
 bool rt_port_preemptible_pc(uintptr_t pc)
 {
 	return !(pc >= (uintptr_t)__start_rt_text && pc < (uintptr_t)__stop_rt_text) &&
+	       !(pc >= (uintptr_t)__start_rt_alloc_text && pc < (uintptr_t)__stop_rt_alloc_text) &&
 	       !(pc >= (uintptr_t)rt_asm_text_start && pc < (uintptr_t)rt_asm_text_end);
 }
 
@@ -388,6 +391,93 @@ static int64_t parse_memlimit(const char *v)
 	bad_setting(what);
 }
 
+/* ---- the heap profile (rt/mprof.c) ---- */
+
+struct fd_sink {
+	int fd;
+	int err;   /* the first write's errno, 0 if none failed */
+};
+
+static void fd_sink_write(void *ctx, const void *buf, size_t n)
+{
+	struct fd_sink *s = ctx;
+	const char *p = buf;
+	while (n > 0 && s->err == 0) {
+		ssize_t w = write(s->fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->err = w < 0 ? errno : EIO;
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+long rt_hosted_write_heap_profile(int fd)
+{
+	struct fd_sink s = {fd, 0};
+	uint64_t n = rt_write_heap_profile(fd_sink_write, &s);
+	if (s.err != 0) {
+		errno = s.err;
+		return -1;
+	}
+	return (long)n;
+}
+
+static void heap_profile_at_exit(void)
+{
+	const char *path = getenv("RT_HEAPPROFILE");
+	if (path == NULL || *path == 0)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	long n = fd < 0 ? -1 : rt_hosted_write_heap_profile(fd);
+	if (n < 0 || (fd >= 0 && close(fd) != 0))
+		fprintf(stderr, "runtime: RT_HEAPPROFILE=%s: cannot write the heap profile: %s\n", path,
+			strerror(errno));
+	else
+		fprintf(stderr, "runtime: heap profile: %ld bytes in %s (go tool pprof BINARY %s)\n", n, path, path);
+}
+
+bool rt_port_symbolize(uintptr_t pc, const char **name, uintptr_t *start)
+{
+	(void)pc, (void)name, (void)start;
+	return false;   /* pprof symbolizes from the binary (the profile's Mapping) */
+}
+
+/* The executable mapping holding this function, from /proc/self/maps. */
+void rt_port_image_text(uintptr_t *start, uintptr_t *limit, uint64_t *file_offset, const char **file)
+{
+	static char path[512];
+	*start = *limit = 0;
+	*file_offset = 0;
+	*file = "";
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL)
+		return;
+	uintptr_t here = (uintptr_t)rt_port_image_text;
+	char line[768];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi, off;
+		int pathat = 0;
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &lo, &hi, &off, &pathat) < 3)
+			continue;
+		if (here < lo || here >= hi)
+			continue;
+		*start = lo;
+		*limit = hi;
+		*file_offset = off;
+		if (pathat > 0) {
+			snprintf(path, sizeof(path), "%s", line + pathat);
+			path[strcspn(path, "\n")] = 0;
+			*file = path;
+		}
+		break;
+	}
+	fclose(f);
+}
+
 void rt_hosted_read_settings(void)
 {
 	const char *gogc = getenv("GOGC");
@@ -416,9 +506,18 @@ void rt_hosted_read_settings(void)
 			rt_gc_set_stress(parse_u64(p + 9, "RT_GODEBUG gcstress=N"));
 		else if (n > 15 && strncmp(p, "gcstoptheworld=", 15) == 0)
 			rt_gc_set_stoptheworld(parse_u64(p + 15, "RT_GODEBUG gcstoptheworld=N") != 0);
+		else if (n > 15 && strncmp(p, "memprofilerate=", 15) == 0)
+			rt_set_mem_profile_rate(parse_u64(p + 15, "RT_GODEBUG memprofilerate=N"));
 		else
-			bad_setting("RT_GODEBUG (known: gctrace=N, gccheckmark=N, gcstress=N, gcstoptheworld=N)");
+			bad_setting("RT_GODEBUG (known: gctrace=N, gccheckmark=N, gcstress=N, gcstoptheworld=N, "
+				    "memprofilerate=N)");
 		p = comma ? comma + 1 : p + n;
+	}
+	static bool at_exit_set;
+	const char *prof = getenv("RT_HEAPPROFILE");
+	if (prof != NULL && *prof != 0 && !at_exit_set) {
+		at_exit_set = true;
+		atexit(heap_profile_at_exit);
 	}
 }
 

@@ -44,6 +44,7 @@
 #include "rt/runtime2.h"
 
 #include "kernel/bootstacks.h"
+#include "kernel/ksyms.h"
 #include "kernel/sections.h"
 #include "kernel/lapic.h"
 #include "kernel/smp.h"
@@ -253,4 +254,22 @@ void rt_port_stack_fresh(uintptr_t lo, size_t n)
 {
     (void)lo;
     (void)n;
+}
+
+/* The heap profile (rt/mprof.c): names from the kernel's own symbol table. */
+bool rt_port_symbolize(uintptr_t pc, const char **name, uintptr_t *start)
+{
+    uint64_t off;
+    if (!ksym_lookup(pc, name, &off))
+        return false;
+    *start = pc - off;
+    return true;
+}
+
+void rt_port_image_text(uintptr_t *start, uintptr_t *limit, uint64_t *file_offset, const char **file)
+{
+    *start = (uintptr_t)__text_start;
+    *limit = (uintptr_t)__text_end;
+    *file_offset = 0;
+    *file = "kernel.elf";
 }

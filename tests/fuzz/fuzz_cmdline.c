@@ -74,7 +74,8 @@ static bool chars_ok(const char *s, size_t n, const char *extra)
 static int ref_parse(const char *line, struct cmdline *r)
 {
     static const char *const keys[] = { "test", "seed", "procs", "gogc", "memlimit", "gctrace", "crash", "run",
-                                        "bt_depth", "gccheckmark", "gcstress" };
+                                        "bt_depth", "gccheckmark", "gcstress", "gcstoptheworld", "profile",
+                                        "memprofilerate" };
     enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
     static const char *const crashes[] = { "pf", "gp", "ud", "de", "nx", "wp", "guard", "stack" };
     memset(r, 0, sizeof(*r));
@@ -187,6 +188,23 @@ static int ref_parse(const char *line, struct cmdline *r)
             r->gcstress_set = true;
             r->gcstress = (unsigned)n;
             break;
+        case 11:
+            if (!(vlen == 1 && (v[0] == '0' || v[0] == '1')))
+                return -1;
+            r->gcstoptheworld_set = true;
+            r->gcstoptheworld = v[0] == '1';
+            break;
+        case 12:
+            if (!is(v, vlen, "heap"))
+                return -1;
+            r->profile_heap = true;
+            break;
+        case 13:
+            if (!ref_exact(v, vlen, &n) || n > CMDLINE_MEMPROFILERATE_MAX)
+                return -1;
+            r->memprofilerate_set = true;
+            r->memprofilerate = n;
+            break;
         }
     }
     if ((r->test ? 1 : 0) + (r->crash != CRASH_NONE ? 1 : 0) + (r->run[0] ? 1 : 0) > 1)
@@ -202,7 +220,10 @@ static bool same(const struct cmdline *a, const struct cmdline *b)
            a->gctrace == b->gctrace && a->crash == b->crash && strcmp(a->run, b->run) == 0 &&
            a->bt_depth_set == b->bt_depth_set && a->bt_depth == b->bt_depth &&
            a->gccheckmark_set == b->gccheckmark_set && a->gccheckmark == b->gccheckmark &&
-           a->gcstress_set == b->gcstress_set && a->gcstress == b->gcstress;
+           a->gcstress_set == b->gcstress_set && a->gcstress == b->gcstress &&
+           a->gcstoptheworld_set == b->gcstoptheworld_set && a->gcstoptheworld == b->gcstoptheworld &&
+           a->profile_heap == b->profile_heap && a->memprofilerate_set == b->memprofilerate_set &&
+           a->memprofilerate == b->memprofilerate;
 }
 
 /* ---- The reference glob: match[i][j] = pattern[i..] matches name[j..]. ---- */

@@ -17,7 +17,7 @@ HOST_TESTS += $(RT_TEST_BINS)
 ALL_DEPS += $(RT_TEST_BINS:=.d) $(RT_TEST_COMMON_OBJ:.o=.d)
 
 # Coroutine tests: the code coroutines run carries the split-stack check.
-RT_SCHED_TEST_NAMES := test_rt_sched test_rt_chan test_rt_gc
+RT_SCHED_TEST_NAMES := test_rt_sched test_rt_chan test_rt_gc test_rt_mprof
 RT_SCHED_TEST_BINS  := $(addprefix $(BUILD)/tests/host/,$(RT_SCHED_TEST_NAMES))
 
 # Compile and link apart: gcc given -fsplit-stack at link time adds libgcc's
@@ -31,7 +31,7 @@ $(RT_SCHED_TEST_BINS:=.o): $(BUILD)/tests/host/%.o: tests/host/%.c
 $(RT_SCHED_TEST_BINS): $(BUILD)/tests/host/%: $(BUILD)/tests/host/%.o $(CASE_RUNNER_OBJ) \
 		$(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB)
 	$(Q)$(CC) $< $(filter %_cases.o,$^) $(CASE_RUNNER_OBJ) $(RT_TEST_COMMON_OBJ) $(RT_HOSTED_LIB) \
-		$(HOST_LDFLAGS) -lpthread -o $@
+		$(HOST_LDFLAGS) -lpthread -lm -o $@
 
 HOST_TESTS += $(RT_SCHED_TEST_BINS)
 ALL_DEPS += $(RT_SCHED_TEST_BINS:=.d)

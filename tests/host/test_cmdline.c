@@ -53,7 +53,7 @@ static void test_empty(void)
 {
     bool ok = parse_ok("") && !cl.test && !cl.seed_set && cl.procs == 0 && !cl.gogc_set &&
               cl.memlimit == 0 && !cl.gctrace_set && cl.crash == CRASH_NONE && cl.run[0] == '\0' &&
-              !cl.bt_depth_set;
+              !cl.bt_depth_set && !cl.profile_heap && !cl.memprofilerate_set;
     tap_check(ok, "cmdline.empty: nothing set");
     ok = parse_ok(" \t\r\n  ") && !cl.test;
     tap_check(ok, "cmdline.only_separators: spaces, tabs, CR, LF");
@@ -102,6 +102,11 @@ static void test_good(void)
     tap_check(parse_ok("gcstoptheworld=1") && cl.gcstoptheworld_set && cl.gcstoptheworld, "cmdline.gcstoptheworld");
     tap_check(parse_ok("gcstoptheworld=0") && cl.gcstoptheworld_set && !cl.gcstoptheworld,
               "cmdline.gcstoptheworld_off");
+    tap_check(parse_ok("profile=heap memprofilerate=4096") && cl.profile_heap && cl.memprofilerate_set &&
+                  cl.memprofilerate == 4096,
+              "cmdline.profile_heap_and_rate");
+    tap_check(parse_ok("memprofilerate=0") && cl.memprofilerate_set && cl.memprofilerate == 0,
+              "cmdline.memprofilerate_off");
     tap_check(parse_ok("run=bench.binarytrees bt_depth=30") && cl.bt_depth == CMDLINE_BT_DEPTH_MAX &&
               strcmp(cl.run, "bench.binarytrees") == 0, "cmdline.bt_depth_max_with_run");
 
@@ -174,6 +179,9 @@ static void test_errors(void)
     expect_error("gctrace=yes", "gctrace=yes", NULL);
     expect_error("gctrace", "gctrace: missing value", NULL);
     expect_error("bt_depth=31", "bt_depth=31", "0 <= N <= 30");
+    expect_error("profile=cpu", "profile=cpu", "expected profile=heap");
+    expect_error("memprofilerate=1099511627777", "memprofilerate=1099511627777", "0 <= N <= 1099511627776");
+    expect_error("memprofilerate=-1", "memprofilerate=-1", "expected memprofilerate=N");
     expect_error("bt_depth=-1", "bt_depth=-1", "bt_depth=N");
     expect_error("bt_depth=deep", "bt_depth=deep", NULL);
     expect_error("bt_depth", "bt_depth: missing value", NULL);

@@ -4,7 +4,7 @@
 # link rule in tests/host/rt.mk takes the *_cases.o among its prerequisites).
 # Coroutine code carries the split-stack
 # check on both sides.
-RT_CASE_NAMES := chan sched gc
+RT_CASE_NAMES := chan sched gc mprof
 
 RT_CASE_KOBJS := $(patsubst %,$(BUILD)/tests/rt/%_cases.o,$(RT_CASE_NAMES))
 KERNEL_OBJS += $(RT_CASE_KOBJS)
