@@ -21,7 +21,7 @@
 #define CMDLINE_MEMLIMIT_MIN (1ull << 20) /* 1 MiB: less cannot hold the runtime */
 #define CMDLINE_MEMLIMIT_MAX (1ull << 40) /* 1 TiB */
 #define CMDLINE_GCSTRESS_MAX 1000000000u /* gcstress=N upper bound */
-#define CMDLINE_MEMPROFILERATE_MAX (1ull << 40) /* memprofilerate=N upper bound (rt/mprof.c) */
+#define CMDLINE_MEMPROFILERATE_MAX (1ull << 30) /* memprofilerate=N upper bound (rt/mprof.c) */
 #define CMDLINE_BT_DEPTH_MAX 30 /* bt_depth=N upper bound (bench/binarytrees.h BT_MAX_DEPTH) */
 #define CMDLINE_ERR_MAX   192 /* a buffer this size holds any error message */
 

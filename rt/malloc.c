@@ -51,9 +51,9 @@
  * on the fast path.
  *
  * The heap profile (mprof.c): every path subtracts the object's size from
- * its P's next_sample (a compare and a subtraction on the fast paths) and,
- * when the object is at least what was left, records it once it is
- * complete (malloc_sampled; rt_alloc_slow). The entry points are in section
+ * its P's next_sample (sample_due: a subtraction and a branch on its borrow,
+ * 4 instructions on the fast path) and, when the object is more than what
+ * was left, records it once it is complete (malloc_sampled; rt_alloc_slow). The entry points are in section
  * rt_alloc_text (RT_ALLOC_TEXT), so a sample's call stack starts at their
  * caller.
  *
@@ -310,16 +310,26 @@ static void *malloc_any(struct mcache *c, size_t size, const struct rt_type *typ
 	return malloc_large(c, size, type);
 }
 
+/*
+ * Counts an object of `bytes` against its P's sampling interval: true if the
+ * interval ends inside it (the countdown would go below zero), and then the
+ * caller records it (mprof_malloc draws the next interval). One subtraction
+ * and one branch on the borrow: a memory operand, no compare.
+ */
+static inline bool sample_due(struct mcache *c, uintptr_t bytes)
+{
+	return __builtin_sub_overflow(c->next_sample, bytes, &c->next_sample);
+}
+
 /* What an object counts against the sampling interval (mprof.c): a tiny one
- * its size, a small one its class's slot (the size's class: a stricter
- * alignment's larger class is not looked up), a large one its pages. */
-static uintptr_t sampled_size(size_t size, const struct rt_type *type)
+ * its size; any other its slot (the span's elemsize: a large object's pages,
+ * and for a stricter alignment the class malloc_typed chose), as the fast
+ * paths count it. */
+static uintptr_t sampled_size(const void *v, size_t size, const struct rt_type *type)
 {
 	if (size < RT_TINY_SIZE && (type == NULL || (type->ptrdata == 0 && type->align <= 8)))
 		return size;
-	if (size <= RT_MAX_SMALL_SIZE)
-		return rt_class[rt_size_to_class(size)].size;
-	return (size + RT_PAGE_SIZE - 1) & ~(uintptr_t)(RT_PAGE_SIZE - 1);
+	return spanof(v)->elemsize;
 }
 
 /* The slow path of rt_alloc: every case the fast path does not finish. */
@@ -341,11 +351,11 @@ static void *rt_alloc_slow(size_t size, const struct rt_type *type)
 		      "rt_alloc(%zu) while the world is stopped for a collection (phase %u)", size,
 		      gc_phase);
 	void *v = malloc_any(c, size, type);
-	uintptr_t charge = sampled_size(size, type);
-	if (unlikely(charge >= c->next_sample))
+	uintptr_t charge = sampled_size(v, size, type);
+	if (unlikely(c->sample_gen != __atomic_load_n(&mprof_rate_gen, __ATOMIC_RELAXED)))
+		mprof_reset_sample(c);   /* the rate changed: every refill passes here */
+	if (unlikely(sample_due(c, charge)))
 		mprof_malloc(c, (uintptr_t)v, charge, NULL);
-	else
-		c->next_sample -= charge;
 	/* The new object lives in v, which this frame keeps across the call. */
 	gc_alloc_slow_hook();
 	return v;
@@ -375,9 +385,8 @@ static void *malloc_typed_pattern(struct mcache *c, struct mspan *s, uintptr_t v
 				  const struct heapbits_layout *e)
 {
 	heapbits_write_pattern(s, v, e);
-	if (unlikely(s->elemsize >= c->next_sample))
+	if (unlikely(sample_due(c, s->elemsize)))
 		return malloc_sampled(c, v, e->size, s);
-	c->next_sample -= s->elemsize;
 	if (s->needzero)
 		gc_clear_checked(v, e->size, s);
 	return (void *)v;
@@ -404,9 +413,8 @@ static void *malloc_typed_memo(struct mcache *c, size_t size, const struct rt_ty
 				return malloc_typed_pattern(c, s, v, e);
 			heapbits_cache_slot(s, type, size, e->slotbits);
 			heapbits_write_cached(s, v);
-			if (unlikely(s->elemsize >= c->next_sample))
+			if (unlikely(sample_due(c, s->elemsize)))
 				return malloc_sampled(c, v, size, s);
-			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, size, s);
@@ -441,9 +449,8 @@ static void *rt_alloc_typed(size_t size, const struct rt_type *type)
 			return malloc_typed_memo(c, size, type);
 		if (likely(mspan_next_free_fast(s, &v))) {
 			heapbits_write_cached(s, v);
-			if (unlikely(s->elemsize >= c->next_sample))
+			if (unlikely(sample_due(c, s->elemsize)))
 				return malloc_sampled(c, v, size, s);
-			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, s->bits_size, s);   /* == size: frees a register */
@@ -469,9 +476,8 @@ RT_ALLOC_TEXT void *rt_alloc(size_t size, const struct rt_type *type)
 		struct mspan *s = c->alloc[make_spanclass(rt_size_to_class(size), 1)];
 		uintptr_t v;
 		if (likely(mspan_next_free_fast(s, &v))) {
-			if (unlikely(s->elemsize >= c->next_sample))
+			if (unlikely(sample_due(c, s->elemsize)))
 				return malloc_sampled(c, v, size, s);
-			c->next_sample -= s->elemsize;
 			if (likely(!s->needzero))
 				return (void *)v;
 			return malloc_clear(v, size, s);

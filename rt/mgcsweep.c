@@ -305,7 +305,8 @@ void bgsweep(void *arg)
 		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
 		 * Go's background scavenger does, so a heap that shrank frees frames. */
 		rt_systemstack(scavenge_on_system_stack, NULL);
-		mprof_post_sweep();
+		if (__atomic_load_n(&sweep.nactive, __ATOMIC_ACQUIRE) == 0)
+			mprof_post_sweep();   /* every span swept, none still in a taker's hands */
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {
 			rt_unlock(&sweeper.lock);

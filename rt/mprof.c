@@ -8,7 +8,7 @@
  * the bytes until its next sample; the allocator's paths subtract each
  * object's size (its slot's for small objects, the pages' for large ones,
  * the request's for tiny ones, as Go) and call mprof_malloc when the object
- * is at least what is left. The intervals are exponentially distributed with
+ * is more than what is left (the countdown's borrow). The intervals are exponentially distributed with
  * mean `rate` (a Poisson process over allocated bytes), so a sample falls on
  * an object with probability 1 - e^(-size/rate), which the writer undoes:
  * each sample stands for 1 / (1 - e^(-size/rate)) objects (Go's
@@ -32,14 +32,19 @@
  * looked at yet): with C = mprof.cycle, the mark terminations so far,
  *   1. an allocation counts in future[(C + 2) % 3], a free in
  *      future[(C + 1) % 3];
- *   2. mark termination (world stopped): C += 1, then future[C % 3] is added
- *      to the published `active` and cleared: the frees the last sweep
- *      found, and the allocations made before the mark before last;
- *   3. the sweep's end (mprof_post_sweep): future[(C + 1) % 3] is published
- *      too, without advancing C: the allocations before the last mark and
- *      the frees its sweep found. Nothing is ever dropped: each slot is
- *      published at the latest at the second mark termination after it was
- *      written.
+ *   2. mark termination (world stopped): C += 1, nothing more (no walk over
+ *      the buckets in the pause: Go's mProf_NextCycle);
+ *   3. the sweep's end (mprof_post_sweep: sweep_finish, which also begins
+ *      every cycle, and the background sweeper once no span is left or in a
+ *      taker's hands): future[C % 3], which no one writes during cycle C
+ *      (the frees the sweep before found, the allocations before the mark
+ *      before last), and future[(C + 1) % 3] (the allocations before the
+ *      last mark, the frees its sweep found) are added to the published
+ *      `active` and cleared. Nothing is ever dropped: every cycle starts
+ *      with a sweep_finish, so each slot is published before it is written
+ *      again.
+ * Samples are scaled by the rate at the time of writing, as Go does: a
+ * profile of samples taken at another rate overstates or understates them.
  *
  * The writer streams the message: the top-level Profile needs no length, so
  * each Sample, Location, Function and string is encoded into a small buffer
@@ -60,10 +65,14 @@
  * which owns the span it sweeps. So the sweeper may look at s->specials
  * without the lock first: it is NULL for almost every span. mheap_free
  * checks that a span it frees has none left. The mcache's next_sample,
- * sample_rand and sample_gen belong to its P. The writer holds the lock
- * while it calls the sink, the caller's code: it pins its M (m->locks) so
- * that code is neither preempted nor stopped for a collection with the lock
- * held (mark termination takes it), and the sink must not allocate.
+ * sample_rand and sample_gen belong to its P (a rate change reaches the
+ * others at their next slow path or collection).
+ * The writer holds its own lock (LOCKRANK_MPROF_WRITER, below mprof's) for
+ * its tables and takes mprof.lock only to copy each bucket's counts, so no
+ * sampler, sweeper or mark termination waits for the sink, the caller's
+ * code; it pins its M meanwhile (m->locks), so that code is not switched
+ * out with the writer lock held. The sink must not allocate, block, yield
+ * or take runtime locks.
  */
 #include "rt/fixalloc.h"
 #include "rt/mcache.h"
@@ -78,7 +87,7 @@
 #define MPROF_HASH 1024          /* bucket hash chains */
 #define MPROF_LOCS 8192          /* distinct addresses one profile can name */
 #define MPROF_FUNCS 4096         /* distinct functions one profile can name */
-#define MPROF_RATE_MAX (1ull << 40)
+#define MPROF_RATE_MAX (1ull << 30)   /* as Go's nextSample; keeps rate / size < 2^32 in the scale */
 
 struct mprof_counts {
 	uint64_t allocs, frees, alloc_bytes, free_bytes;
@@ -125,9 +134,12 @@ static void mprof_init_locked(void)
 	mprof.inited = true;
 }
 
+static struct rt_lock writer_lock;
+
 void mprof_init(void)
 {
 	rt_lock_init(&mprof.lock, LOCKRANK_MPROF, "mprof");
+	rt_lock_init(&writer_lock, LOCKRANK_MPROF_WRITER, "mprof writer");
 }
 
 /* ---- fixed-point arithmetic (Q32: 32 integer and 32 fraction bits) ---- */
@@ -246,8 +258,8 @@ uint64_t rt_set_mem_profile_rate(uint64_t rate)
 	uint64_t old = __atomic_exchange_n(&mprof_rate, rate, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&mprof_rate_gen, 1, __ATOMIC_RELEASE);
 	struct mcache *c = mcache_current();
-	if (c != NULL)
-		mprof_reset_sample(c);   /* this P at once; the others at their next sample or GC */
+	if (c != NULL && (rt_getm() != NULL || rt_sched.main_g == NULL))
+		mprof_reset_sample(c);   /* this P at once, if it is this thread's; the others at their next slow path */
 	return old;
 }
 
@@ -295,8 +307,10 @@ static unsigned caller_stack(uintptr_t *pcs)
 	}
 	unsigned n = 0;
 	bool inside = true;
+	if (hi <= lo || hi - lo < 16)
+		return 0;   /* the stack is not known (kernel: 0, 0): no walk */
 	for (unsigned depth = 0; depth < 64 + RT_MPROF_MAX_STACK && n < RT_MPROF_MAX_STACK; depth++) {
-		if (fp < lo || fp > hi - 16 || (fp & 7) != 0)
+		if (fp < lo || fp >= hi || hi - fp < 16 || (fp & 7) != 0)
 			break;
 		uintptr_t next = ((const uintptr_t *)fp)[0], pc = ((const uintptr_t *)fp)[1];
 		if (pc == 0)
@@ -418,23 +432,27 @@ static void publish_locked(uint32_t slot)
 	}
 }
 
+/* World stopped: only the count, no walk over the buckets in the pause (Go's
+ * mProf_NextCycle); slot C % 3, written by no one during cycle C, is
+ * published at the sweep's end. */
 void mprof_mark_terminated(void)
 {
 	rt_lock(&mprof.lock);
 	mprof.cycle++;
-	publish_locked(mprof.cycle % 3);
 	rt_unlock(&mprof.lock);
 }
 
 void mprof_post_sweep(void)
 {
 	rt_lock(&mprof.lock);
+	publish_locked(mprof.cycle % 3);
 	publish_locked((mprof.cycle + 1) % 3);
 	rt_unlock(&mprof.lock);
 }
 
 int rt_read_mem_profile(struct rt_mprof_record *out, int max)
 {
+	rt_init();   /* (idempotent: the lock is ready) */
 	rt_lock(&mprof.lock);
 	int n = 0;
 	for (struct mprof_bucket *b = mprof.all; b != NULL; b = b->allnext) {
@@ -539,8 +557,10 @@ static void emit_value_type(struct writer *w, unsigned field, const char *type, 
 	emit(w, field, p.b, p.n);
 }
 
-/* The writer's tables (under mprof.lock): address -> location id, function start -> id. */
-static struct {
+/* The writer's tables (under mprof.lock): address -> location id, function
+ * start -> id. 192 KiB: from persistent_alloc at the first write (BuckHashSys),
+ * not in the image. */
+struct writer_tables {
 	uintptr_t pc[MPROF_LOCS];        /* [id - 1] */
 	uint32_t slot[2 * MPROF_LOCS];   /* open addressing: id, 0 = empty */
 	uint32_t nlocs;
@@ -548,7 +568,27 @@ static struct {
 	uint32_t fslot[2 * MPROF_FUNCS];
 	uint32_t nfuncs;
 	bool overflow;                   /* an address got MPROF_LOCS */
-} wt RT_NOSCAN;
+};
+static struct writer_tables *wtp RT_NOSCAN;
+#define wt (*wtp)
+
+/* writer_lock (LOCKRANK_MPROF_WRITER) guards the tables and the port's mapping. */
+
+struct writer_setup {
+	uintptr_t text_lo, text_hi;
+	uint64_t file_offset;
+	const char *file;
+};
+
+/* On the system stack: the tables' memory (persistent_alloc), and the port's
+ * mapping (hosted: stdio, which has no split-stack checks). Writer lock held. */
+static void writer_setup_on_system_stack(void *arg)
+{
+	struct writer_setup *ws = arg;
+	if (wtp == NULL)
+		wtp = persistent_alloc(sizeof(struct writer_tables), 64, &rt_mstats.buckhash_sys);
+	rt_port_image_text(&ws->text_lo, &ws->text_hi, &ws->file_offset, &ws->file);
+}
 
 /* Address -> location id; past the table's capacity every new address
  * gets the id MPROF_LOCS, one location named "(location table full)". */
@@ -591,7 +631,8 @@ static uint32_t function_id(uintptr_t start, bool *fresh)
 	return wt.nfuncs;
 }
 
-static void emit_sample(struct writer *w, const struct mprof_bucket *b, uint64_t rate)
+static void emit_sample(struct writer *w, const struct mprof_bucket *b, const struct mprof_counts *a,
+			uint64_t rate)
 {
 	struct pbuf p = {0};
 	/* location_id, packed */
@@ -601,9 +642,8 @@ static void emit_sample(struct writer *w, const struct mprof_bucket *b, uint64_t
 	pb_bytes(&p, 1, ids.b, ids.n);
 	/* value, packed: alloc_objects, alloc_space, inuse_objects, inuse_space */
 	uint64_t ac, ab, ic, ib;
-	rt_mprof_scale(b->active.allocs, b->active.alloc_bytes, rate, &ac, &ab);
-	rt_mprof_scale(b->active.allocs - b->active.frees, b->active.alloc_bytes - b->active.free_bytes, rate,
-		       &ic, &ib);
+	rt_mprof_scale(a->allocs, a->alloc_bytes, rate, &ac, &ab);
+	rt_mprof_scale(a->allocs - a->frees, a->alloc_bytes - a->free_bytes, rate, &ic, &ib);
 	struct pbuf vals = {0};
 	pb_varint(&vals, ac);
 	pb_varint(&vals, ab);
@@ -621,7 +661,7 @@ static void emit_location(struct writer *w, uint32_t id, uintptr_t pc, bool mapp
 	pb_uint(&p, 1, id);
 	if (mapped)
 		pb_uint(&p, 2, 1);   /* mapping 1 */
-	pb_uint(&p, 3, pc);
+	pb_uint(&p, 3, pc == 0 ? 0 : pc - 1);   /* inside the call, as Go writes it: pprof's line is the call's */
 	bool fresh;
 	uint32_t fid = name != NULL ? function_id(start, &fresh) : 0;
 	if (fid != 0) {
@@ -656,23 +696,25 @@ static void emit_locations(struct writer *w, uintptr_t text_lo, uintptr_t text_h
 
 uint64_t rt_write_heap_profile(rt_profile_sink sink, void *ctx)
 {
+	rt_init();   /* (idempotent: the locks are ready, even at a hosted exit with no heap) */
 	struct writer w = {sink, ctx, 0, 0};
 	uint64_t rate = rt_mem_profile_rate();
-	uintptr_t text_lo, text_hi;
-	uint64_t file_offset;
-	const char *file;
-	rt_port_image_text(&text_lo, &text_hi, &file_offset, &file);
 	const char *probe_name;
 	uintptr_t probe_start;
 	bool symbols = rt_port_symbolize((uintptr_t)rt_write_heap_profile, &probe_name, &probe_start);
 
 	/* The sink is the caller's code, which may be preemptible: pin the M so
-	 * that its G neither stops for a collection (whose mark termination takes
-	 * this lock) nor is switched out while Ms spin for the lock. */
+	 * that its G is not switched out while it holds the writer lock (another
+	 * writer's M would spin for it). The heap profile's own lock is taken
+	 * only to copy each bucket's counts: samplers and sweepers never wait for
+	 * the sink. */
 	struct rt_m *m = rt_getm();
 	if (m != NULL)
 		m->locks++;
-	rt_lock(&mprof.lock);
+	rt_lock(&writer_lock);
+	struct writer_setup ws;
+	rt_systemstack(writer_setup_on_system_stack, &ws);
+	uintptr_t text_lo = ws.text_lo, text_hi = ws.text_hi;
 	wt.nlocs = wt.nfuncs = 0;
 	wt.overflow = false;
 	__builtin_memset(wt.slot, 0, sizeof(wt.slot));
@@ -683,16 +725,28 @@ uint64_t rt_write_heap_profile(rt_profile_sink sink, void *ctx)
 	emit_value_type(&w, 1, "alloc_space", "bytes");
 	emit_value_type(&w, 1, "inuse_objects", "count");
 	emit_value_type(&w, 1, "inuse_space", "bytes");
-	for (const struct mprof_bucket *b = mprof.all; b != NULL; b = b->allnext)
-		if (b->active.allocs != 0)
-			emit_sample(&w, b, rate);
+	/* Buckets are only ever pushed on the head, and all but their counts is
+	 * fixed once linked: walk from the head as it is now, copying each
+	 * bucket's published counts under the lock. */
+	rt_lock(&mprof.lock);
+	const struct mprof_bucket *head = mprof.all;
+	uint64_t samples = mprof.samples;
+	uint32_t nbuckets = mprof.nbuckets, cycles = mprof.cycle;
+	rt_unlock(&mprof.lock);
+	for (const struct mprof_bucket *b = head; b != NULL; b = b->allnext) {
+		rt_lock(&mprof.lock);
+		struct mprof_counts a = b->active;
+		rt_unlock(&mprof.lock);
+		if (a.allocs != 0)
+			emit_sample(&w, b, &a, rate);
+	}
 
 	struct pbuf mapping = {0};
 	pb_uint(&mapping, 1, 1);
 	pb_uint(&mapping, 2, text_lo);
 	pb_uint(&mapping, 3, text_hi);
-	pb_uint(&mapping, 4, file_offset);
-	pb_uint(&mapping, 5, (uint64_t)emit_string(&w, file));
+	pb_uint(&mapping, 4, ws.file_offset);
+	pb_uint(&mapping, 5, (uint64_t)emit_string(&w, ws.file));
 	pb_uint(&mapping, 7, symbols);   /* has_functions */
 	emit(&w, 3, mapping.b, mapping.n);
 	emit_locations(&w, text_lo, text_hi, symbols);
@@ -701,9 +755,9 @@ uint64_t rt_write_heap_profile(rt_profile_sink sink, void *ctx)
 	emit_uint(&w, 12, rate);
 	char comment[96];
 	rt_snprintf(comment, sizeof(comment), "%lu samples in %u buckets; %u collections",
-		    (unsigned long)mprof.samples, mprof.nbuckets, mprof.cycle);
+		    (unsigned long)samples, nbuckets, cycles);
 	emit_uint(&w, 13, (uint64_t)emit_string(&w, comment));
-	rt_unlock(&mprof.lock);
+	rt_unlock(&writer_lock);
 	if (m != NULL)
 		rt_releasem();
 	return w.bytes;

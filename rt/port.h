@@ -97,6 +97,7 @@ enum rt_lockrank {
 	LOCKRANK_SCHED = 6,       /* the global run queue and G lists (rt/proc.c) */
 	LOCKRANK_MCENTRAL = 10,
 	LOCKRANK_MHEAP = 20,
+	LOCKRANK_MPROF_WRITER = 21, /* the heap profile's writer (rt/mprof.c): takes mprof per bucket */
 	LOCKRANK_MPROF = 22,      /* the heap profile: buckets, span specials (rt/mprof.c) */
 	LOCKRANK_STACKPOOL = 25,  /* stack chunks (rt/stack.c): takes persistent and sys */
 	LOCKRANK_PERSISTENT = 30,

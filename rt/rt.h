@@ -248,8 +248,8 @@ struct rt_mprof_record {
 	unsigned nstk;
 	uintptr_t stk[RT_MPROF_MAX_STACK];   /* return addresses, innermost first */
 };
-/* Copies up to max records (those with allocations); returns how many there
- * are in all (more than max: the rest did not fit). */
+/* Copies up to max records (those with allocations), the newest call stacks
+ * first; returns how many there are in all (more than max: the rest did not fit). */
 int rt_read_mem_profile(struct rt_mprof_record *out, int max);
 
 /*
@@ -257,7 +257,8 @@ int rt_read_mem_profile(struct rt_mprof_record *out, int max);
  * pprof` reads: alloc_objects, alloc_space, inuse_objects, inuse_space,
  * scaled by the sampling as pprof expects) through sink, in pieces; returns
  * the bytes written. Function names come from the port (kernel: ksyms; hosted:
- * none, pprof symbolizes from the binary). The sink must not allocate.
+ * none, pprof symbolizes from the binary). The sink must not allocate, block,
+ * yield or take runtime locks (the M is pinned while it runs).
  */
 typedef void (*rt_profile_sink)(void *ctx, const void *buf, size_t n);
 uint64_t rt_write_heap_profile(rt_profile_sink sink, void *ctx);

@@ -180,7 +180,7 @@ static void test_errors(void)
     expect_error("gctrace", "gctrace: missing value", NULL);
     expect_error("bt_depth=31", "bt_depth=31", "0 <= N <= 30");
     expect_error("profile=cpu", "profile=cpu", "expected profile=heap");
-    expect_error("memprofilerate=1099511627777", "memprofilerate=1099511627777", "0 <= N <= 1099511627776");
+    expect_error("memprofilerate=1073741825", "memprofilerate=1073741825", "0 <= N <= 1073741824");
     expect_error("memprofilerate=-1", "memprofilerate=-1", "expected memprofilerate=N");
     expect_error("bt_depth=-1", "bt_depth=-1", "bt_depth=N");
     expect_error("bt_depth=deep", "bt_depth=deep", NULL);
