@@ -64,7 +64,7 @@ KERNEL_OBJS :=
 HOST_TESTS  :=
 ALL_DEPS    :=
 
-.PHONY: all run shell test test-host test-kernel test-boot stress debug clean deps
+.PHONY: all run shell test test-host test-kernel test-boot stress debug clean deps plot
 all:
 
 include boot/build.mk
@@ -96,6 +96,11 @@ test-kernel: all
 
 test-boot: all $(BUILD)/tests/host/test_rt_mprof
 	$(Q)BUILD=$(BUILD) tests/run-all --only boot
+
+# The memory graphs (scripts/plot): build/plots/heap.png, pauses.png, heap-hosted.png.
+plot: deps all $(BENCH_OUT)/bt-ours $(BENCH_OUT)/bt-go
+	$(Q)scripts/deps --plot
+	$(Q)scripts/plot --kernel $(KERNEL) --loader $(LOADER) --bench $(BENCH_OUT) --out $(BUILD)/plots
 
 stress: deps all $(HOST_TESTS)
 	$(Q)BUILD=$(BUILD) scripts/stress $(HOST_TESTS)

@@ -134,6 +134,12 @@ void bt_format_line(const struct bt_result *r, int i, char *buf);
 struct bt_rt_job {
 	int n;                       /* the depth argument */
 	struct bt_result result;
+	/* make plot: a sampler coroutine beside the program calls sample() every
+	 * sample_ns while it runs, and once at its end (0: no sampler). */
+	uint64_t sample_ns;
+	void (*sample)(void);
+	struct rt_chan *sampler_exit;   /* heap (RT_STORE_PTR): the job is static */
+	int done;                       /* the program ended (atomic) */
 };
 void bt_rt_main(void *job);
 

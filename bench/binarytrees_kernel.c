@@ -19,8 +19,16 @@
  * free frames is refused up front with a message, rather than ending in the
  * runtime's out-of-memory panic.
  *
+ * `run=bench.binarytrees.plot [bt_depth=N]` (make plot, scripts/plot) runs the
+ * same program with a sampler coroutine beside it (every PLOT_SAMPLE_MS of
+ * rt_nanotime): the heap's figures and the frame allocator's, kept in a
+ * buffer from the heap itself (pointer-free, never scanned), printed after
+ * the run as lines the plot script reads:
+ *   plot: T_MS HEAP_ALLOC MARKED GOAL HEAP_SYS RELEASED STACKS HEAP_FRAMES FREE_FRAMES NUM_GC   (KiB)
+ *   plotgc: N END_MS PAUSE_US   (each cycle of the run, from MemStats' pause ring)
+ *
  * This file runs outside any coroutine (it prints); the program runs in
- * bench/binarytrees_rt.c.
+ * bench/binarytrees_rt.c (the sampler too: plot_sample runs in a coroutine).
  */
 #include "bench/binarytrees.h"
 #include "kernel/krun.h"
@@ -42,7 +50,36 @@ _Static_assert(CMDLINE_BT_DEPTH_MAX == BT_MAX_DEPTH, "bt_depth=N takes what benc
 /* Static: written by the main coroutine, read after rt_run returns. */
 static struct bt_rt_job job;
 
-KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rules), bt_depth=N, one P per CPU")
+#define PLOT_SAMPLE_MS 5
+#define PLOT_MAX 8192
+
+struct plot_sample {
+    uint64_t t_ns, heap_alloc, marked, goal, heap_sys, released, stacks, heap_frames, free_frames, num_gc;
+};
+static struct plot_sample *plot_buf; /* on the heap: a pointer-free large object; this root keeps it */
+static unsigned plot_n;
+static uint64_t plot_t0;
+static struct rt_memstats plot_ms; /* 6 KiB: not on the sampler's stack */
+static struct frame_stats plot_fs;
+
+/* In the sampler coroutine: one row. */
+static void plot_sample(void)
+{
+    if (plot_n == PLOT_MAX)
+        return;
+    struct rt_gc_cycle c;
+    rt_read_memstats(&plot_ms);
+    rt_gc_last_cycle(&c);
+    frame_stats(&plot_fs);
+    plot_buf[plot_n++] = (struct plot_sample){
+        .t_ns = rt_nanotime() - plot_t0, .heap_alloc = plot_ms.heap_alloc, .marked = c.heap_marked,
+        .goal = plot_ms.next_gc, .heap_sys = plot_ms.heap_sys, .released = plot_ms.heap_released,
+        .stacks = plot_ms.stack_inuse, .heap_frames = plot_fs.used_frames[FRAME_OWNER_HEAP] * PAGE_SIZE,
+        .free_frames = plot_fs.free_frames * PAGE_SIZE, .num_gc = plot_ms.num_gc,
+    };
+}
+
+static void run_binarytrees(bool plot)
 {
     typedef unsigned long long ull;
     const struct cmdline *cl = krun_cmdline();
@@ -60,9 +97,17 @@ KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rule
     }
 
     struct rt_memstats m0, m1;
+    job.sample_ns = 0;
+    if (plot) {
+        plot_buf = rt_alloc(PLOT_MAX * sizeof(struct plot_sample), NULL);
+        plot_n = 0;
+        job.sample_ns = PLOT_SAMPLE_MS * 1000000ull;
+        job.sample = plot_sample;
+    }
     rt_read_memstats(&m0);
     job.n = n;
     uint64_t t0 = rt_nanotime();
+    plot_t0 = t0;
     uint64_t left = rt_run(bt_rt_main, &job, nprocs);
     uint64_t wall = rt_nanotime() - t0;
     rt_read_memstats(&m1);
@@ -82,4 +127,35 @@ KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rule
     kprintf("BENCH binarytrees kernel-p%d %d %llu %u %llu %llu %llu %llu\n", nprocs, n, (ull)wall, cycles,
             (ull)pause, (ull)rt_pause_percentile(&m1, m0.num_gc, 50), (ull)rt_pause_percentile(&m1, m0.num_gc, 99),
             (ull)rt_pause_percentile(&m1, m0.num_gc, 100));
+    if (!plot)
+        return;
+    const uint64_t k = 1024;
+    kprintf("plot: t_ms heap_alloc marked goal heap_sys released stacks heap_frames free_frames num_gc (KiB; "
+            "%u samples, every %d ms)\n", plot_n, PLOT_SAMPLE_MS);
+    for (unsigned i = 0; i < plot_n; i++) {
+        const struct plot_sample *p = &plot_buf[i];
+        kprintf("plot: %llu.%03llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n", (ull)(p->t_ns / 1000000),
+                (ull)(p->t_ns / 1000 % 1000), (ull)(p->heap_alloc / k), (ull)(p->marked / k), (ull)(p->goal / k),
+                (ull)(p->heap_sys / k), (ull)(p->released / k), (ull)(p->stacks / k), (ull)(p->heap_frames / k),
+                (ull)(p->free_frames / k), (ull)p->num_gc);
+    }
+    uint32_t first = m1.num_gc - m0.num_gc > 256 ? m1.num_gc - 256 : m0.num_gc;
+    for (uint32_t g = first; g < m1.num_gc; g++) {
+        uint64_t end = m1.pause_end[g % 256];
+        kprintf("plotgc: %u %llu.%03llu %llu.%03llu\n", g + 1, (ull)((end - t0) / 1000000),
+                (ull)((end - t0) / 1000 % 1000), (ull)(m1.pause_ns[g % 256] / 1000),
+                (ull)(m1.pause_ns[g % 256] % 1000));
+    }
+    plot_buf = NULL;
+}
+
+KRUN(bench_binarytrees, "bench.binarytrees", "binary-trees (Benchmarks Game rules), bt_depth=N, one P per CPU")
+{
+    run_binarytrees(false);
+}
+
+KRUN(bench_binarytrees_plot, "bench.binarytrees.plot",
+     "binary-trees with the heap sampled every 5 ms, printed as plot: lines (make plot)")
+{
+    run_binarytrees(true);
 }

@@ -14,6 +14,7 @@
 #include "bench/binarytrees.h"
 #include "rt/mbarrier.h"
 #include "rt/rt.h"
+#include "rt/sched.h"
 
 /* Both words of a node are pointers: bits 0 and 1. */
 static const uint8_t node_ptrmask[1] = { 0x3 };
@@ -41,8 +42,30 @@ static struct node *rt_tree(int depth)
 
 static const struct bt_ops rt_ops = { rt_tree, NULL };
 
+/* The sampler (make plot): wakes every sample_ns, asleep otherwise (a timer, no P held). */
+static void bt_sampler(void *arg)
+{
+	struct bt_rt_job *job = arg;
+	while (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE)) {
+		job->sample();
+		rt_sleep(job->sample_ns);
+	}
+	job->sample();
+	rt_chan_send(job->sampler_exit, NULL);
+}
+
 void bt_rt_main(void *arg)
 {
 	struct bt_rt_job *job = arg;
+	if (job->sample_ns != 0) {
+		__atomic_store_n(&job->done, 0, __ATOMIC_RELAXED);
+		RT_STORE_PTR(job->sampler_exit, rt_chan_new(0, 1));
+		rt_go(bt_sampler, job);
+	}
 	bt_run(job->n, &rt_ops, &job->result);
+	if (job->sample_ns != 0) {
+		__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+		rt_chan_recv(job->sampler_exit, NULL);   /* rt_run must find no coroutine left */
+		RT_STORE_PTR(job->sampler_exit, NULL);
+	}
 }
