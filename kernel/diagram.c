@@ -426,13 +426,10 @@ void diagram_both(void)
         const struct layout_region *lr = &layout_regions[r];
         d_open("%s  0x%016lx  (OS region, owner: %s)", lr->name, (unsigned long)lr->base, lr->owner);
         d_line("%s", region_both_note[r]);
-        unsigned inside = 0;
         for (uint32_t i = 0; i < g_view.nplaces; i++)
-            if (layout_region_of(g_view.places[i].addr) == (enum layout_region_id)r) {
+            if (layout_region_of(g_view.places[i].addr) == (enum layout_region_id)r)
                 d_line("  %-22s 0x%016lx %9s", g_view.places[i].name, (unsigned long)g_view.places[i].addr,
                        human(g_view.places[i].size, b1));
-                inside++;
-            }
         if (r == REGION_RT_HEAP)
             d_line("  HeapInuse %s in spans, HeapIdle %s free, of it HeapReleased %s not backed by frames",
                    human(g_ms.heap_inuse, b1), human(g_ms.heap_idle, b2), human(g_ms.heap_released, (char[24]){0}));
@@ -451,7 +448,6 @@ void diagram_both(void)
         if (r == REGION_DIRECT_MAP)
             d_line("──► all %lu managed frames: %lu free", (unsigned long)fs.total_frames,
                    (unsigned long)fs.free_frames);
-        (void)inside;
         d_close();
     }
     d_close();

@@ -230,6 +230,11 @@ static void cmd_gc(int argc, char **argv)
             ms1.num_gc, (unsigned long)(ms1.frees - ms0.frees), (unsigned long)(ms0.heap_alloc >> 10),
             (unsigned long)(ms1.heap_alloc >> 10), (unsigned long)(ms0.heap_inuse >> 10),
             (unsigned long)(ms1.heap_inuse >> 10), (unsigned long)(ms1.pause_ns[(ms1.num_gc + 255) % 256] / 1000));
+    struct rt_gc_cycle c;
+    rt_gc_last_cycle(&c);
+    kprintf("gc: it marked %lu objects (on P 0: outside a world the caller marks); the sweep of the cycle before "
+            "it swept %lu spans and gave %lu pages back to the heap\n", (unsigned long)c.objs_marked[0],
+            (unsigned long)c.spans_swept, (unsigned long)c.pages_freed);
 }
 
 static void cmd_gctrace(int argc, char **argv)

@@ -189,10 +189,17 @@ struct arena_tally {
 static void tally_pages(struct arena_tally *t, const struct heaparena *a, const struct mspan *s, uint32_t pg,
 			uint32_t n)
 {
-	for (uint32_t q = pg; q < pg + n; q++) {
-		int kind = s->state != MSPAN_FREE ? 0
-			   : pagebits_count(a->base + (uintptr_t)q * RT_PAGE_SIZE, 1, 0) ? 2 : 1;
-		t->cells[q / (RT_PAGES_PER_ARENA / RT_VIEW_MAP)][kind]++;
+	const uint32_t per_cell = RT_PAGES_PER_ARENA / RT_VIEW_MAP;
+	for (uint32_t q = pg, end; q < pg + n; q = end) {   /* one piece per map cell */
+		uint32_t cell = q / per_cell;
+		end = (cell + 1) * per_cell < pg + n ? (cell + 1) * per_cell : pg + n;
+		if (s->state != MSPAN_FREE) {
+			t->cells[cell][0] += (uint16_t)(end - q);
+			continue;
+		}
+		uint32_t released = (uint32_t)pagebits_count(a->base + (uintptr_t)q * RT_PAGE_SIZE, end - q, 0);
+		t->cells[cell][2] += (uint16_t)released;
+		t->cells[cell][1] += (uint16_t)(end - q - released);
 	}
 	if (s->state == MSPAN_FREE)
 		t->free += n;

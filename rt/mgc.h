@@ -267,6 +267,7 @@ bool sweep_done(void);
 /* Frees counted by the sweeper, per size class ([0]: large); atomic. */
 extern uint64_t sweep_frees[RT_NUM_SIZE_CLASSES];
 extern uint64_t sweep_freed_bytes;
+extern uint64_t sweep_spans_swept, sweep_pages_freed;   /* since the last mark termination */
 /* The background sweeper G's body (proc.c starts it), and its parking. */
 void bgsweep(void *arg);
 void sweeper_world_start(struct rt_g *g);

@@ -78,6 +78,7 @@
 
 uint64_t sweep_frees[RT_NUM_SIZE_CLASSES];
 uint64_t sweep_freed_bytes;
+uint64_t sweep_spans_swept, sweep_pages_freed;   /* since the last mark termination (struct rt_gc_cycle) */
 
 #define SWEEP_WAIT_NS (30ull * 1000 * 1000 * 1000)   /* sweep_finish's bound on other sweepers */
 
@@ -108,6 +109,7 @@ static bool sweep_large(struct mspan *s, uint32_t h)
 	if (s->gcmark_bits[0] & 1) {
 		s->gcmark_bits[0] = 0;
 		__atomic_store_n(&s->sweepgen, h, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&sweep_spans_swept, 1, __ATOMIC_RELAXED);
 		return true;
 	}
 	if (__atomic_load_n(&s->specials, __ATOMIC_ACQUIRE) != NULL)
@@ -115,6 +117,8 @@ static bool sweep_large(struct mspan *s, uint32_t h)
 	__atomic_add_fetch(&sweep_frees[0], 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sweep_freed_bytes, s->npages * RT_PAGE_SIZE, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->sweepgen, h, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&sweep_spans_swept, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sweep_pages_freed, s->npages, __ATOMIC_RELAXED);
 	mheap_free_large(s);
 	return false;
 }
@@ -173,7 +177,9 @@ bool mspan_sweep(struct mspan *s, bool preserve)
 	}
 	/* 4. */
 	__atomic_store_n(&s->sweepgen, h, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&sweep_spans_swept, 1, __ATOMIC_RELAXED);
 	if (nalloc == 0 && !preserve) {
+		__atomic_add_fetch(&sweep_pages_freed, s->npages, __ATOMIC_RELAXED);
 		mheap_free(s);
 		return false;
 	}

@@ -152,6 +152,9 @@ struct rt_gc_cycle {
 	uint64_t pause_ns;        /* both stops */
 	bool cpu_limited;         /* the CPU limiter was full during it: assists were off a while */
 	uint32_t limiter_engaged; /* cycles so far whose end found the limiter full */
+	uint64_t objs_marked[RT_MAX_PROCS]; /* objects its markers on each P greyed (roots and heap) */
+	uint64_t spans_swept;     /* by the sweep of the cycle before, done when this one began */
+	uint64_t pages_freed;     /* ... the pages that sweep gave back to the heap */
 };
 void rt_gc_last_cycle(struct rt_gc_cycle *out);
 

@@ -489,6 +489,43 @@ CASE_KEEPS_FRAMES(garbage_is_reclaimed_and_counted)
     end();
 }
 
+/* A cycle's record counts each P's marking and the sweep of the cycle before it. */
+static struct rt_gc_cycle counted_cycle;
+static struct obj *counted_keep; /* a root: the cycle marks at least its two objects */
+static void counted_main(void *unused)
+{
+    (void)unused;
+    struct obj *o = rt_new(&obj_type);
+    RT_STORE_PTR(o->a, (struct obj *)rt_new(&obj_type));
+    RT_STORE_PTR(counted_keep, o);
+    rt_gc();
+    make_garbage(5000);
+    rt_gc(); /* finds the garbage dead; its sweep frees the spans */
+    rt_gc(); /* its record holds that sweep */
+    rt_gc_last_cycle(&counted_cycle);
+    RT_STORE_PTR(counted_keep, NULL);
+}
+
+CASE_KEEPS_FRAMES(cycle_counts_marks_per_p_and_the_sweep_before)
+{
+    begin();
+    EXPECT_EQ(rt_run_joined(counted_main, NULL, CASE_ALL_PROCS), 0);
+    uint64_t marked = 0, beyond = 0;
+    for (int p = 0; p < RT_MAX_PROCS; p++) {
+        marked += counted_cycle.objs_marked[p];
+        if (p >= (int)CASE_NPROCS())
+            beyond += counted_cycle.objs_marked[p];
+    }
+    CASE_DIAG("%lu objects marked (P0 %lu); the sweep before: %lu spans, %lu pages freed", (unsigned long)marked,
+              (unsigned long)counted_cycle.objs_marked[0], (unsigned long)counted_cycle.spans_swept,
+              (unsigned long)counted_cycle.pages_freed);
+    EXPECT_GE(marked, 2);         /* counted_keep and its child, at least */
+    EXPECT_EQ(beyond, 0);         /* no marker ran on a P the world does not have */
+    EXPECT_GE(counted_cycle.spans_swept, 10); /* 5000 x 3 objects' spans, and more */
+    EXPECT_GE(counted_cycle.pages_freed, 10); /* the garbage's spans, emptied, went back to the heap */
+    end();
+}
+
 /* The trigger: churning garbage with a small live set keeps the heap near its goal. */
 static volatile uint64_t churn_cycles;
 static void churn_worker(void *arg)
@@ -1480,14 +1517,6 @@ CASE_KEEPS_FRAMES(chan_elements_through_the_bulk_barrier)
 #undef CASE_GROUP
 #define CASE_GROUP "rt.view"
 
-static size_t strlen_view(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
-}
-
 static struct {
     struct rt_object_view small, interior, large, stale;
     bool small_ok, interior_ok, large_ok, global_ok, stale_ok;
@@ -1575,7 +1604,7 @@ CASE_KEEPS_FRAMES(heap_view_adds_up_to_memstats)
         released += v->arenas[a].pages_released;
         arena_spans += v->arenas[a].spans;
         EXPECT_EQ(v->arenas[a].pages_in_spans + v->arenas[a].pages_free, v->arenas[a].pages_mapped);
-        EXPECT_EQ(strlen_view(v->arenas[a].pagemap), RT_VIEW_MAP);
+        EXPECT_EQ(__builtin_strlen(v->arenas[a].pagemap), RT_VIEW_MAP);
         for (unsigned c = 0; c < RT_VIEW_MAP; c++)
             EXPECT_TRUE(v->arenas[a].pagemap[c] == '#' || v->arenas[a].pagemap[c] == '=' ||
                         v->arenas[a].pagemap[c] == '_' || v->arenas[a].pagemap[c] == '.');
