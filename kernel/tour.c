@@ -307,12 +307,12 @@ static void tour_collector(void)
             (unsigned long)(c.heap_start >> 10), (unsigned long)(c.heap_end >> 10),
             (unsigned long)(c.heap_marked >> 10), (unsigned long)(c.goal >> 10), (unsigned long)(c.scan_work >> 10),
             (unsigned long)(c.assist_work >> 10), (unsigned long)(c.background_work >> 10));
-    char per_p[160];
+    char per_p[200];
     size_t n = 0;
     per_p[0] = '\0';
-    for (unsigned p = 0; p < cpu_count() && p < RT_MAX_PROCS && n + 24 < sizeof per_p; p++)
-        n += (size_t)ksnprintf(per_p + n, sizeof per_p - n, "%sP%u %lu", p ? ", " : "", p,
-                               (unsigned long)c.objs_marked[p]);
+    for (unsigned p = 0; p < cpu_count() && p < RT_MAX_PROCS && n + 40 < sizeof per_p; p++)
+        n += (size_t)ksnprintf(per_p + n, sizeof per_p - n, "%sP%u %lu (%lu KiB)", p ? ", " : "", p,
+                               (unsigned long)c.objs_marked[p], (unsigned long)(c.bytes_marked[p] >> 10));
     kprintf("  objects it marked, per P (the markers running there: assists, workers, the stops): %s\n", per_p);
     kprintf("  the sweep of the cycle before it: %lu spans swept, %lu pages (%lu KiB) given back to the heap\n",
             (unsigned long)c.spans_swept, (unsigned long)c.pages_freed, (unsigned long)(c.pages_freed * 8));

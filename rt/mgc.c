@@ -998,7 +998,7 @@ static void mark_once(struct rt_m *m, int nproc, bool in_world, enum mark_mode m
 
 struct mark_totals {
 	uint64_t bytes, objs, scan, stacks, globals;
-	uint64_t objs_by_p[RT_MAX_PROCS];
+	uint64_t objs_by_p[RT_MAX_PROCS], bytes_by_p[RT_MAX_PROCS];
 };
 
 static struct mark_totals take_totals(void)
@@ -1009,6 +1009,7 @@ static struct mark_totals take_totals(void)
 		t.bytes += w->bytes_marked;
 		t.objs += w->objs_marked;
 		t.objs_by_p[p] = w->objs_marked;
+		t.bytes_by_p[p] = w->bytes_marked;
 		t.scan += w->scan_bytes;
 		t.stacks += w->stack_bytes;
 		t.globals += w->global_bytes;
@@ -1070,6 +1071,7 @@ static void finish_cycle(const struct mark_totals *tot, uint64_t live, uint64_t 
 		.pages_freed = __atomic_exchange_n(&sweep_pages_freed, 0, __ATOMIC_RELAXED),
 	};
 	__builtin_memcpy(last_cycle.objs_marked, tot->objs_by_p, sizeof(last_cycle.objs_marked));
+	__builtin_memcpy(last_cycle.bytes_marked, tot->bytes_by_p, sizeof(last_cycle.bytes_marked));
 	__atomic_add_fetch(&rt_mstats.num_gc, 1, __ATOMIC_RELEASE);
 	rt_unlock(&mheap_.lock);
 	gc_busy_ns += pause_ns + last_cycle.assist_ns + last_cycle.background_ns;

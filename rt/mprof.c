@@ -22,7 +22,8 @@
  * stack is the frame-pointer chain of the allocating thread, at most
  * RT_MPROF_MAX_STACK return addresses, leaving out the allocator's own
  * frames (its entry points are in section rt_alloc_text, so the chain is
- * cut at the first address outside it). Buckets are never freed (Go's too);
+ * cut at the first address outside it) and the stack-growth glue's anywhere
+ * (rt_morestack_tail: one site, one stack, grown or not). Buckets are never freed (Go's too);
  * they come from persistent_alloc, charged to BuckHashSys. A sampled object
  * gets a special on its span (offset, bucket), so the sweeper, finding the
  * slot unmarked, counts the free in the bucket (mprof_sweep_span).
@@ -285,12 +286,18 @@ void mprof_reset_sample(struct mcache *c)
 extern char __start_rt_alloc_text[], __stop_rt_alloc_text[];
 extern char rt_asm_text_start[], rt_asm_text_end[];
 
-/* The allocator's own frames, and the stack-growth glue (rt_morestack_tail
- * is the return address of a function that grew its stack). */
+/* The allocator's own frames: left out at the stack's inner end. */
 static inline bool in_alloc_text(uintptr_t pc)
 {
-	return (pc >= (uintptr_t)__start_rt_alloc_text && pc < (uintptr_t)__stop_rt_alloc_text) ||
-	       (pc >= (uintptr_t)rt_asm_text_start && pc < (uintptr_t)rt_asm_text_end);
+	return pc >= (uintptr_t)__start_rt_alloc_text && pc < (uintptr_t)__stop_rt_alloc_text;
+}
+
+/* The stack-growth glue: rt_morestack_tail is the return address of every
+ * function that grew its stack, wherever it is in the chain; left out
+ * everywhere, so a site's stack is the same whether its frames grew or not. */
+static inline bool in_asm_text(uintptr_t pc)
+{
+	return pc >= (uintptr_t)rt_asm_text_start && pc < (uintptr_t)rt_asm_text_end;
 }
 
 /* The allocating thread's return addresses, outside the allocator. */
@@ -315,7 +322,7 @@ static unsigned caller_stack(uintptr_t *pcs)
 		uintptr_t next = ((const uintptr_t *)fp)[0], pc = ((const uintptr_t *)fp)[1];
 		if (pc == 0)
 			break;
-		if (!inside || !in_alloc_text(pc)) {
+		if (!in_asm_text(pc) && (!inside || !in_alloc_text(pc))) {
 			inside = false;
 			pcs[n++] = pc;
 		}

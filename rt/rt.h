@@ -153,6 +153,7 @@ struct rt_gc_cycle {
 	bool cpu_limited;         /* the CPU limiter was full during it: assists were off a while */
 	uint32_t limiter_engaged; /* cycles so far whose end found the limiter full */
 	uint64_t objs_marked[RT_MAX_PROCS]; /* objects its markers on each P greyed (roots and heap) */
+	uint64_t bytes_marked[RT_MAX_PROCS]; /* ... and their bytes */
 	uint64_t spans_swept;     /* by the sweep of the cycle before, done when this one began */
 	uint64_t pages_freed;     /* ... the pages that sweep gave back to the heap */
 };

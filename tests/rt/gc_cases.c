@@ -510,9 +510,10 @@ CASE_KEEPS_FRAMES(cycle_counts_marks_per_p_and_the_sweep_before)
 {
     begin();
     EXPECT_EQ(rt_run_joined(counted_main, NULL, CASE_ALL_PROCS), 0);
-    uint64_t marked = 0, beyond = 0;
+    uint64_t marked = 0, beyond = 0, bytes = 0;
     for (int p = 0; p < RT_MAX_PROCS; p++) {
         marked += counted_cycle.objs_marked[p];
+        bytes += counted_cycle.bytes_marked[p];
         if (p >= (int)CASE_NPROCS())
             beyond += counted_cycle.objs_marked[p];
     }
@@ -520,6 +521,7 @@ CASE_KEEPS_FRAMES(cycle_counts_marks_per_p_and_the_sweep_before)
               (unsigned long)counted_cycle.objs_marked[0], (unsigned long)counted_cycle.spans_swept,
               (unsigned long)counted_cycle.pages_freed);
     EXPECT_GE(marked, 2);         /* counted_keep and its child, at least */
+    EXPECT_GE(bytes, marked * 8); /* each its slot: 8 bytes at the least (class 1) */
     EXPECT_EQ(beyond, 0);         /* no marker ran on a P the world does not have */
     EXPECT_GE(counted_cycle.spans_swept, 10); /* 5000 x 3 objects' spans, and more */
     EXPECT_GE(counted_cycle.pages_freed, 10); /* the garbage's spans, emptied, went back to the heap */
