@@ -121,17 +121,28 @@ __attribute__((noinline)) static void mprof_site_large(void)
     }
 }
 
-/* The record whose innermost frame returns into fn (within its first 1 KiB).
- * rt_read_mem_profile gives the newest buckets first: a case's own come first. */
+/* Does r's stack start fn <- caller (each return address within the function's
+ * first 1 KiB)? Both frames: the caller's own allocations (its rt_gc's, say)
+ * have a return address into it, which may lie within 1 KiB of fn too, as it
+ * follows fn in the text, but their second frame is the coroutine's start. */
+static bool stack_is(const struct rt_mprof_record *r, void (*fn)(void), void (*caller)(void *))
+{
+    return r->nstk >= 2 && r->stk[0] - (uintptr_t)fn < 1024 && r->stk[1] - (uintptr_t)caller < 1024;
+}
+
+/* The record of fn called by caller. rt_read_mem_profile gives the newest
+ * buckets first: a case's own come first. */
 #define NRECORDS 64
 static struct rt_mprof_record records[NRECORDS] RT_NOSCAN; /* text addresses: not a root */
-static const struct rt_mprof_record *record_of(void (*fn)(void), int n)
+static const struct rt_mprof_record *record_of(void (*fn)(void), void (*caller)(void *), int n)
 {
     for (int i = 0; i < n && i < NRECORDS; i++)
-        if (records[i].nstk > 0 && records[i].stk[0] - (uintptr_t)fn < 1024)
+        if (stack_is(&records[i], fn, caller))
             return &records[i];
     return NULL;
 }
+static void counts_main(void *unused);
+static void rate_main(void *unused);
 
 static int nrecords;
 static uint64_t old_rate;
@@ -168,8 +179,8 @@ CASE_KEEPS_FRAMES(sampled_objects_count_their_allocations_and_frees)
 {
     EXPECT_EQ(rt_run_joined(counts_main, NULL, 1), 0);
     EXPECT_EQ(old_rate, RT_MEMPROFILE_RATE);
-    const struct rt_mprof_record *s = record_of(mprof_site_small, nrecords);
-    const struct rt_mprof_record *l = record_of(mprof_site_large, nrecords);
+    const struct rt_mprof_record *s = record_of(mprof_site_small, counts_main, nrecords);
+    const struct rt_mprof_record *l = record_of(mprof_site_large, counts_main, nrecords);
     EXPECT_TRUE(s != NULL && l != NULL);
     if (s == NULL || l == NULL)
         return;
@@ -384,14 +395,17 @@ static void decode_profile(void)
         if (f != 2)
             continue;
         pf.nsamples++;
-        uint64_t first_loc = 0, values[4] = {0};
+        uint64_t first_loc = 0, second_loc = 0, values[4] = {0};
         unsigned nvalues = 0, nlocs = 0;
         while (pb_next(&sub, &f2, &v, &sub2)) {
             while ((f2 == 1 || f2 == 2) && sub2.p < sub2.end) {
                 uint64_t x = pb_varint(&sub2);
                 if (f2 == 1) {
-                    if (nlocs++ == 0)
+                    if (nlocs == 0)
                         first_loc = x;
+                    else if (nlocs == 1)
+                        second_loc = x;
+                    nlocs++;
                     bool found = false;
                     for (unsigned i = 0; i < pf.nlocs; i++)
                         found |= pf.loc_id[i] == x;
@@ -401,9 +415,12 @@ static void decode_profile(void)
                 }
             }
         }
-        /* the site's: its innermost frame returns into mprof_site_proto, its objects are 1 KiB */
+        /* the site's: mprof_site_proto <- proto_main (as stack_is), its objects 1 KiB */
+        bool from_main = false;
         for (unsigned i = 0; i < pf.nlocs; i++)
-            if (pf.loc_id[i] == first_loc && pf.loc_addr[i] - (uintptr_t)mprof_site_proto < 1024 &&
+            from_main |= pf.loc_id[i] == second_loc && pf.loc_addr[i] - (uintptr_t)proto_main < 1024;
+        for (unsigned i = 0; i < pf.nlocs; i++)
+            if (pf.loc_id[i] == first_loc && pf.loc_addr[i] - (uintptr_t)mprof_site_proto < 1024 && from_main &&
                 values[1] == values[0] * 1024) {
                 pf.site_found = true;
                 pf.site_loc = i;
@@ -482,7 +499,7 @@ CASE_KEEPS_FRAMES(default_rate_estimates_the_bytes_allocated)
     unsigned nsite = 0;
     for (int i = 0; i < nrecords && i < NRECORDS; i++) {
         const struct rt_mprof_record *r = &records[i];
-        if (r->nstk == 0 || r->stk[0] - (uintptr_t)mprof_site_rate >= 1024 || r->size != 4096)
+        if (!stack_is(r, mprof_site_rate, rate_main) || r->size != 4096)
             continue;
         nsite++;
         allocs += r->allocs;
