@@ -981,15 +981,19 @@ static struct {
     uint64_t worst_end, worst_goal, assist_work, bg_work;
 } assist;
 
-/* Records the last cycle if it is one not seen yet (either allocator may). */
+/* Records the last cycle if it is one not seen yet (either allocator may).
+ * Read under the mutex and counted only if newer: read before it, one
+ * allocator's copy could be older than what the other had counted meanwhile,
+ * and was counted again (make test on the 64 MiB machine: 10 cycles "seen"
+ * of 8, one of them the stopped collection from before the world). */
 static struct rt_mutex assist_mu = RT_MUTEX_INIT;
 static uint32_t assist_first, assist_last;
 static void assist_sample(void)
 {
-    struct rt_gc_cycle c;
-    rt_gc_last_cycle(&c);
+    static struct rt_gc_cycle c; /* under assist_mu */
     rt_mutex_lock(&assist_mu);
-    if (c.num_gc != assist_last && assist_last - assist_first < ASSIST_CYCLES) {
+    rt_gc_last_cycle(&c);
+    if (c.num_gc > assist_last && assist_last - assist_first < ASSIST_CYCLES) {
         assist_last = c.num_gc;
         assist.seen++;
         assist.concurrent += c.concurrent;
