@@ -48,10 +48,12 @@
  *     when nothing is left and readied when a mark ends;
  *     When the sweep is done it returns free memory beyond the scavenger's
  *     goal to the OS (rt_scavenge_to_goal), as rt_gc does after its sweep,
- *     and publishes the heap profile (mprof_post_sweep), as sweep_finish does;
+ *     and publishes the heap profile (mprof_post_sweep);
  *   - the next cycle's start (sweep_finish, world stopped) sweeps whatever
  *     is left, so a mark always starts with every span swept and every mark
- *     bit clear.
+ *     bit clear. If the background sweeper had not finished, the profile is
+ *     published by the collector once the world runs again (rt/mgc.c), not
+ *     in the pause: it walks every bucket.
  * sweep.nunswept counts the spans on unswept lists (set at mark termination,
  * decremented by each take), so "is every span taken" is one load. A taken
  * span is swept by its taker after the take, so sweep.nactive counts those
@@ -252,7 +254,6 @@ void sweep_finish(void)
 			      "by other Ms after 30 s", (long)sweep.nunswept, (long)sweep.nactive);
 		__builtin_ia32_pause();
 	}
-	mprof_post_sweep();   /* the heap profile as of the last mark is complete */
 }
 
 bool sweep_done(void)
@@ -283,10 +284,16 @@ static void sweep_batch(void *arg)
 		(*n)++;
 }
 
-static void scavenge_on_system_stack(void *arg)
+/* On the system stack, so no stop comes between the look and the publish:
+ * a sweeper stopped after its look at a finished sweep and resumed in the
+ * next cycle would publish the slots of a sweep not yet run (a helper's
+ * review). */
+static void sweep_done_on_system_stack(void *arg)
 {
 	(void)arg;
 	rt_scavenge_to_goal();
+	if (sweep_done() && __atomic_load_n(&sweep.nactive, __ATOMIC_ACQUIRE) == 0)
+		mprof_post_sweep();   /* every span swept, none still in a taker's hands */
 }
 
 static bool sweeper_park_unlock(struct rt_g *gp, void *arg)
@@ -310,9 +317,7 @@ void bgsweep(void *arg)
 		/* The sweep is done: give the OS back what the heap holds beyond its
 		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
 		 * Go's background scavenger does, so a heap that shrank frees frames. */
-		rt_systemstack(scavenge_on_system_stack, NULL);
-		if (__atomic_load_n(&sweep.nactive, __ATOMIC_ACQUIRE) == 0)
-			mprof_post_sweep();   /* every span swept, none still in a taker's hands */
+		rt_systemstack(sweep_done_on_system_stack, NULL);
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {
 			rt_unlock(&sweeper.lock);

@@ -35,15 +35,17 @@
  *      future[(C + 1) % 3];
  *   2. mark termination (world stopped): C += 1, nothing more (no walk over
  *      the buckets in the pause: Go's mProf_NextCycle);
- *   3. the sweep's end (mprof_post_sweep: sweep_finish, which also begins
- *      every cycle, and the background sweeper once no span is left or in a
- *      taker's hands): future[C % 3], which no one writes during cycle C
- *      (the frees the sweep before found, the allocations before the mark
- *      before last), and future[(C + 1) % 3] (the allocations before the
- *      last mark, the frees its sweep found) are added to the published
- *      `active` and cleared. Nothing is ever dropped: every cycle starts
- *      with a sweep_finish, so each slot is published before it is written
- *      again.
+ *   3. the sweep's end (mprof_post_sweep, once per cycle: by the background
+ *      sweeper when no span is left or in a taker's hands, else by the
+ *      collector after the next cycle's sweep_finish, once the world runs
+ *      again, or in that pause if the whole cycle runs stopped): one walk
+ *      adds future[C % 3], which no one writes during cycle C (the frees the
+ *      sweep before found, the allocations before the mark before last),
+ *      and future[(C + 1) % 3] (the allocations before the last mark, the
+ *      frees its sweep found) to the published `active` and clears them.
+ *      Nothing is ever dropped: every cycle starts with a sweep_finish and
+ *      the next mark termination asserts its publication, so each slot is
+ *      published before it is written again.
  * Samples are scaled by the rate at the time of writing, as Go does: a
  * profile of samples taken at another rate overstates or understates them.
  *
@@ -114,7 +116,8 @@ struct mprof_special {
 static struct {
 	struct rt_lock lock;
 	bool inited;
-	uint32_t cycle;                 /* mark terminations seen (C) */
+	uint32_t cycle;                 /* mark terminations seen (C); atomic: read without the lock */
+	uint32_t published;             /* the C whose sweep's slots are published; atomic, as cycle */
 	uint32_t nbuckets;
 	uint64_t samples;
 	uint64_t specials_inuse;        /* bytes of live specials */
@@ -427,33 +430,41 @@ void mprof_sweep_span(struct mspan *s, const uint64_t *marks)
 
 /* ---- cycles ---- */
 
-static void publish_locked(uint32_t slot)
+static void add_counts(struct mprof_counts *to, struct mprof_counts *from)
 {
-	for (struct mprof_bucket *b = mprof.all; b != NULL; b = b->allnext) {
-		struct mprof_counts *f = &b->future[slot];
-		b->active.allocs += f->allocs;
-		b->active.frees += f->frees;
-		b->active.alloc_bytes += f->alloc_bytes;
-		b->active.free_bytes += f->free_bytes;
-		*f = (struct mprof_counts){0};
-	}
+	to->allocs += from->allocs;
+	to->frees += from->frees;
+	to->alloc_bytes += from->alloc_bytes;
+	to->free_bytes += from->free_bytes;
+	*from = (struct mprof_counts){0};
 }
 
 /* World stopped: only the count, no walk over the buckets in the pause (Go's
- * mProf_NextCycle); slot C % 3, written by no one during cycle C, is
- * published at the sweep's end. */
+ * mProf_NextCycle); the slots cycle C's sweep finished are published once
+ * that sweep ends, before the next mark termination (asserted here). */
 void mprof_mark_terminated(void)
 {
 	rt_lock(&mprof.lock);
-	mprof.cycle++;
+	RT_ASSERT_MSG(mprof.published == mprof.cycle, "heap profile: cycle %u ends with cycle %u's sweep unpublished",
+		      mprof.cycle, mprof.published);
+	__atomic_store_n(&mprof.cycle, mprof.cycle + 1, __ATOMIC_RELAXED);
 	rt_unlock(&mprof.lock);
 }
 
 void mprof_post_sweep(void)
 {
+	/* Once per cycle: the background sweeper usually got here first. */
+	if (__atomic_load_n(&mprof.published, __ATOMIC_ACQUIRE) == __atomic_load_n(&mprof.cycle, __ATOMIC_ACQUIRE))
+		return;
 	rt_lock(&mprof.lock);
-	publish_locked(mprof.cycle % 3);
-	publish_locked((mprof.cycle + 1) % 3);
+	uint32_t c = mprof.cycle;
+	if (mprof.published != c) {
+		for (struct mprof_bucket *b = mprof.all; b != NULL; b = b->allnext) {
+			add_counts(&b->active, &b->future[c % 3]);
+			add_counts(&b->active, &b->future[(c + 1) % 3]);
+		}
+		__atomic_store_n(&mprof.published, c, __ATOMIC_RELEASE);
+	}
 	rt_unlock(&mprof.lock);
 }
 
@@ -599,16 +610,26 @@ static void writer_setup_on_system_stack(void *arg)
 
 /* Address -> location id; past the table's capacity every new address
  * gets the id MPROF_LOCS, one location named "(location table full)". */
+/* An address -> id table: open addressing over slots (2x the ids, so a probe
+ * ends at an empty slot), ids 1..n index keys[]. The slot where key is, or
+ * the empty slot where it would go; *id is its id, or 0 if it is absent. */
+static uint32_t id_probe(const uint32_t *slots, const uintptr_t *keys, uint32_t nslots, uintptr_t key,
+			 uint32_t *id)
+{
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) % nslots;
+	for (;; i = (i + 1) % nslots) {
+		*id = slots[i];
+		if (*id == 0 || keys[*id - 1] == key)
+			return i;
+	}
+}
+
 static uint32_t location_id(uintptr_t pc)
 {
-	uint32_t i = (uint32_t)((pc * 0x9e3779b97f4a7c15ull) >> 40) % (2 * MPROF_LOCS);
-	for (;; i = (i + 1) % (2 * MPROF_LOCS)) {
-		uint32_t id = wt.slot[i];
-		if (id == 0)
-			break;
-		if (wt.pc[id - 1] == pc)
-			return id;
-	}
+	uint32_t id;
+	uint32_t i = id_probe(wt.slot, wt.pc, 2 * MPROF_LOCS, pc, &id);
+	if (id != 0)
+		return id;
 	if (wt.nlocs == MPROF_LOCS - 1) {
 		wt.overflow = true;
 		return MPROF_LOCS;
@@ -621,15 +642,11 @@ static uint32_t location_id(uintptr_t pc)
 /* Function start -> id; *fresh if it is new. 0: the table is full. */
 static uint32_t function_id(uintptr_t start, bool *fresh)
 {
+	uint32_t id;
+	uint32_t i = id_probe(wt.fslot, wt.fstart, 2 * MPROF_FUNCS, start, &id);
 	*fresh = false;
-	uint32_t i = (uint32_t)((start * 0x9e3779b97f4a7c15ull) >> 40) % (2 * MPROF_FUNCS);
-	for (;; i = (i + 1) % (2 * MPROF_FUNCS)) {
-		uint32_t id = wt.fslot[i];
-		if (id == 0)
-			break;
-		if (wt.fstart[id - 1] == start)
-			return id;
-	}
+	if (id != 0)
+		return id;
 	if (wt.nfuncs == MPROF_FUNCS)
 		return 0;
 	wt.fstart[wt.nfuncs] = start;

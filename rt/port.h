@@ -227,6 +227,10 @@ void rt_port_idle(struct rt_m *m, uint64_t deadline);
 void rt_port_wake(struct rt_m *m);
 /* May a preemption stop code at pc (user code, not the runtime's or the OS's)? */
 bool rt_port_preemptible_pc(uintptr_t pc);
+/* m's running G was asked to yield and has not: stop it where it is if it
+ * may stop there (hosted: a signal to m's thread; kernel: nothing, the tick
+ * does it within a millisecond). */
+void rt_port_preempt_signal(struct rt_m *m);
 /* Starts/stops the preemption tick (kernel: LAPIC timer hook; hosted: a monitor thread). */
 void rt_port_preempt_start(void);
 void rt_port_preempt_stop(void);

@@ -123,11 +123,14 @@
  * RT_TIMESLICE_NS is asked to yield: g->preempt is set, and then
  *   - synchronously: its stack guard is poisoned (STACK_PREEMPT), so the next
  *     checked call enters __morestack, which yields (rt/stack.c step 1);
- *   - asynchronously (kernel): if the timer interrupted preemptible code (not
- *     the runtime's or the OS's, no runtime lock or kernel spinlock held,
- *     room on the stack), the handler makes the G "call" rt_async_preempt,
- *     which saves every register on the G's stack and yields. That stops a
- *     loop without calls. The port decides (rt/port/kernel.c).
+ *   - asynchronously: if the timer (kernel) or the preemption signal
+ *     (hosted: sent by the monitor to a G asked at its last look, and by a
+ *     stopper from its second request) interrupted preemptible code (not the
+ *     runtime's or the OS's or libc's, no runtime lock or kernel spinlock
+ *     held, room on the stack), the handler makes the G "call"
+ *     rt_async_preempt(_hosted), which saves every register on the G's
+ *     stack and yields. That stops a loop without calls. The port decides
+ *     (rt/port/kernel.c, rt/port/hosted.c).
  *
  * Invariants:
  *   - a G is in at most one run queue, and only when G_RUNNABLE;
@@ -163,6 +166,7 @@
 #include "rt/fixalloc.h"
 #include "rt/mbarrier.h"
 #include "rt/mgc.h"
+#include "rt/mprof.h"
 #include "rt/mstats.h"
 #include "rt/rt.h"
 #include "rt/runtime2.h"
@@ -563,6 +567,10 @@ static uint64_t idle_read(const struct rt_m *m)
 	}
 }
 
+/* m->idle_state ("Stopping idle Ms" below). */
+enum m_idle_state { M_BUSY = 0, M_IDLE, M_IDLE_COUNTED };
+static void idle_end(struct rt_m *m);
+
 /*
  * S2-S5 (Go's stopm, our Ms keeping their Ps): m found nothing. Drop the
  * spinning count, join the idle set, re-check every queue, and sleep unless
@@ -578,9 +586,11 @@ static void stopm(struct rt_m *m, bool *alone)
 	}
 	__atomic_store_n(&m->wake, 0, __ATOMIC_SEQ_CST);
 	midle_put(m);
+	__atomic_store_n(&m->idle_state, M_IDLE, __ATOMIC_SEQ_CST);   /* I1: before S3's look at gcwaiting */
 	*alone = false;
 	uint64_t deadline;
 	if (work_anywhere(&deadline)) {
+		idle_end(m);
 		/* S4: out again. A claim raced with us: its count is ours. */
 		if (!midle_remove_self(m)) {
 			m->spinning = true;
@@ -593,6 +603,7 @@ static void stopm(struct rt_m *m, bool *alone)
 	idle_mark(m, true);
 	rt_port_idle(m, deadline);
 	idle_mark(m, false);
+	idle_end(m);
 	if (!midle_remove_self(m)) {   /* S5 */
 		m->spinning = true;
 		m->nwoken++;
@@ -1148,16 +1159,21 @@ void sched_wake_all(void) { wake_all(); }
 
 /* Asks every other M's running G to stop at its next safe point (what the
  * hosted monitor does for a time slice: the flag, and the guard poisoned by
- * CAS from that G's own guard, so a system stack never sees the poison). */
-static void preempt_all(struct rt_m *self)
+ * CAS from that G's own guard, so a system stack never sees the poison);
+ * from the second request on (signal), also where it is, if it may stop
+ * there (a loop without calls: rt_port_preempt_signal). */
+static void preempt_all(struct rt_m *self, bool signal)
 {
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_m *m = rt_allm[i];
 		if (m == self || m->guard_slot == NULL)
 			continue;
 		struct rt_g *g = __atomic_load_n(&m->curg, __ATOMIC_ACQUIRE);
-		if (g != NULL)
-			rt_request_preempt(m, g);
+		if (g == NULL)
+			continue;
+		rt_request_preempt(m, g);
+		if (signal)
+			rt_port_preempt_signal(m);
 	}
 }
 
@@ -1173,19 +1189,49 @@ void rt_request_preempt(struct rt_m *m, struct rt_g *g)
 }
 
 /*
- * An M that found rt_sched.gcwaiting (findrunnable's loop top): it counts
- * itself stopped, then waits until the world restarts, joining every mark
- * the stopper starts (a new mark epoch) as a worker on its own P. It sleeps
- * in rt_port_idle between marks; the stopper's wake_all ends the sleep.
+ * Stopping idle Ms without waking them. Go's stopTheWorld takes idle Ps off
+ * the idle list under sched.lock and never wakes their Ms; ours keep their
+ * Ps, so each M's idle_state word is CASed instead. Waking every idle M to
+ * count itself cost 41-59 us of each stop at 2 Ps (a futex wake and the
+ * host's thread switch; issue 13), and the restart's wake of every M,
+ * itself included, another 30.
+ *   I1. an M going to sleep in stopm stores M_IDLE (seq_cst) before S3's
+ *       re-check, which looks at gcwaiting;
+ *   I2. the stopper, after gcwaiting = 1 (seq_cst), CASes every other M's
+ *       M_IDLE to M_IDLE_COUNTED with its stop's generation in the word,
+ *       having written counted_epoch, and counts each success in stopwait:
+ *       that M holds no G and is at a safe point while its word says so;
+ *   I3. every way out of the idle state (idle_end) CASes M_IDLE to M_BUSY;
+ *       if that fails, the word is M_IDLE_COUNTED: the M CASes it to M_BUSY
+ *       and waits out the stop that counted it (gc_stop_wait, not counting
+ *       itself again), joining each of its marks from counted_epoch;
+ *   I4. the restarting M, under the sched lock as it clears gcwaiting,
+ *       CASes every other M's word from M_IDLE_COUNTED of its own stop back
+ *       to M_IDLE (still asleep: it never learns of the stop), and after
+ *       the unlock wakes the others: they wait in gc_stop_wait, or run. The
+ *       lock matters: once gcwaiting is 0 the Ms may run, and one may stop
+ *       the world again (gcwaiting is set under the lock); a restart pass
+ *       after the unlock turned a count of that next stop back into M_IDLE,
+ *       and the M ran a G in the stopped world (make test, 8 CPUs:
+ *       "coroutine ... is still running"; a helper's review found the same
+ *       and the hang of its mirror image, a count skipped). The generation
+ *       in the word makes the CAS name its own stop's counts all the same.
+ * Why each M is counted exactly once: by the seq_cst order of I1 and I2,
+ * the M's re-check sees gcwaiting or the stopper's CAS sees M_IDLE (or
+ * both). An M that sees gcwaiting leaves through I3: if its CAS from M_IDLE
+ * wins, it goes on to findrunnable's gcwaiting check and counts itself in
+ * gc_stopped_m; if the stopper's wins, the stopper counted it. The word
+ * leaves M_IDLE once per stop, to one of the two. A mark in the pause wakes
+ * every M (mark_once): a counted M joins it through I3, from the epoch the
+ * stopper saw before any mark began, so the mark's wait for every worker
+ * ends. A counted M woken late, after the restart, finds its word M_IDLE
+ * again (I4 came first) or wins the CAS and finds the stop over in
+ * gc_stop_wait (then I4's CAS fails and wakes it: harmless).
  */
-void gc_stopped_m(struct rt_m *m)
+/* Waits until the stop numbered gen ends, joining every mark it starts
+ * after m->gc_epoch_seen as a worker on m's P. m is counted in stopwait. */
+static void gc_stop_wait(struct rt_m *m, uint32_t gen)
 {
-	/* This stop's generation: the world may restart and stop again before this
-	 * M wakes, and the new stop counts only Ms that entered it (make test
-	 * found the hang: a late M kept waiting in the old stop, uncounted). */
-	uint32_t gen = __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST);
-	m->gc_epoch_seen = gc_mark_epoch();
-	__atomic_sub_fetch(&rt_sched.stopwait, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
 		if (!__atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_SEQ_CST) ||
 		    __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST) != gen)
@@ -1204,17 +1250,92 @@ void gc_stopped_m(struct rt_m *m)
 	}
 }
 
-/* The stopper (on g0, its G parked): every other M stops; returns when all have. */
-static void stop_others(struct rt_m *self)
+/*
+ * An M that found rt_sched.gcwaiting (findrunnable's loop top): it counts
+ * itself stopped, then waits until the world restarts, joining every mark
+ * the stopper starts (a new mark epoch) as a worker on its own P. It sleeps
+ * in rt_port_idle between marks; the stopper's wakes end the sleep.
+ */
+void gc_stopped_m(struct rt_m *m)
 {
-	wake_all();   /* idle Ms wake and see gcwaiting (S3 checks it too) */
+	/* This stop's generation: the world may restart and stop again before this
+	 * M wakes, and the new stop counts only Ms that entered it (make test
+	 * found the hang: a late M kept waiting in the old stop, uncounted). */
+	uint32_t gen = __atomic_load_n(&rt_sched.stopgen, __ATOMIC_SEQ_CST);
+	m->gc_epoch_seen = gc_mark_epoch();
+	__atomic_sub_fetch(&rt_sched.stopwait, 1, __ATOMIC_SEQ_CST);
+	gc_stop_wait(m, gen);
+}
+
+static uint64_t counted_word(uint32_t gen) { return (uint64_t)gen << 2 | M_IDLE_COUNTED; }
+
+/* I3: m leaves its idle state; if a stopper counted it meanwhile, m waits
+ * here for that stop to end. */
+static void idle_end(struct rt_m *m)
+{
+	for (;;) {
+		uint64_t s = M_IDLE;
+		if (__atomic_compare_exchange_n(&m->idle_state, &s, M_BUSY, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+		RT_ASSERT_MSG((s & 3) == M_IDLE_COUNTED, "M %d leaves an idle state it is not in (%lu)", m->id,
+			      (unsigned long)s);
+		if (__atomic_compare_exchange_n(&m->idle_state, &s, M_BUSY, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			m->gc_epoch_seen = m->counted_epoch;
+			gc_stop_wait(m, (uint32_t)(s >> 2));
+			return;
+		}
+		/* I4 made it M_IDLE again: the stop ended; leave as from any sleep. */
+	}
+}
+
+/* I2: counts every idle M stopped for stop gen without waking it. */
+static void count_idle_ms(struct rt_m *self, uint32_t gen)
+{
+	uint32_t epoch = gc_mark_epoch();
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_m *m = rt_allm[i];
+		if (m == self || __atomic_load_n(&m->idle_state, __ATOMIC_SEQ_CST) != M_IDLE)
+			continue;
+		m->counted_epoch = epoch;
+		uint64_t s = M_IDLE;
+		if (__atomic_compare_exchange_n(&m->idle_state, &s, counted_word(gen), false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			__atomic_sub_fetch(&rt_sched.stopwait, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* I4, under the sched lock with gcwaiting just cleared (so no next stop can
+ * count between): the Ms stop gen counted sleep on; returns the others,
+ * which wait in gc_stop_wait or run, to be woken once the lock is dropped. */
+static uint64_t uncount_idle_ms(struct rt_m *self, uint32_t gen)
+{
+	uint64_t wake = 0;
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_m *m = rt_allm[i];
+		if (m == self)
+			continue;
+		uint64_t s = counted_word(gen);
+		if (!__atomic_compare_exchange_n(&m->idle_state, &s, M_IDLE, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_SEQ_CST))
+			wake |= m_bit(m);
+	}
+	return wake;
+}
+
+/* The stopper (on g0, its G parked): every other M stops; returns when all have. */
+static void stop_others(struct rt_m *self, uint32_t gen)
+{
+	count_idle_ms(self, gen);   /* the rest see gcwaiting: running, spinning, or in S3 */
 	uint64_t last = 0;
+	unsigned rounds = 0;
 	while (__atomic_load_n(&rt_sched.stopwait, __ATOMIC_SEQ_CST) > 0) {
 		uint64_t now = rt_port_nanotime();
 		if (now - last >= STOP_REPOKE_NS) {
 			/* Again and again: an M may have picked a G after its last look at
 			 * gcwaiting, and a request consumed in runtime code is dropped. */
-			preempt_all(self);
+			preempt_all(self, rounds++ > 0);
 			last = now;
 		}
 		__builtin_ia32_pause();
@@ -1252,11 +1373,11 @@ static void gc_stw_m(struct rt_g *gp)
 		execute(m, gp);
 	}
 	__atomic_store_n(&rt_sched.stopwait, rt_sched.nprocs - 1, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&rt_sched.stopgen, 1, __ATOMIC_SEQ_CST);
+	uint32_t gen = __atomic_add_fetch(&rt_sched.stopgen, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&rt_sched.gcwaiting, 1, __ATOMIC_SEQ_CST);
 	rt_unlock(&rt_sched.lock);
 	uint64_t t_request = rt_port_nanotime();
-	stop_others(m);
+	stop_others(m, gen);
 
 	struct gc_cycle_trace trace;
 	bool completed = gc_run_stopped(m, m->gc_forced, rt_sched.nprocs, true, t_request, &trace);
@@ -1266,8 +1387,11 @@ static void gc_stw_m(struct rt_g *gp)
 	__atomic_store_n(&rt_sched.gcwaiting, 0, __ATOMIC_SEQ_CST);
 	struct rt_g *waiters = rt_sched.gc_waiters;
 	rt_sched.gc_waiters = NULL;
+	uint64_t wake = uncount_idle_ms(m, gen);
 	rt_unlock(&rt_sched.lock);
-	wake_all();
+	for (int i = 0; i < rt_sched.nprocs; i++)
+		if (wake & m_bit(rt_allm[i]))
+			sched_wake_m(rt_allm[i]);
 	while (waiters != NULL) {
 		struct rt_g *w = waiters;
 		waiters = w->schedlink;
@@ -1276,6 +1400,14 @@ static void gc_stw_m(struct rt_g *gp)
 	if (completed) {
 		sweeper_wake();
 		gc_print_trace(&trace);
+	} else {
+		/* A concurrent mark began: publish the heap profile of the sweep
+		 * sweep_finish just ended, outside the pause (it walks every bucket;
+		 * this M stops for the mark's termination only after it). */
+		mprof_post_sweep();
+		/* The idle Ms slept through the stop: wake one to mark the queued
+		 * roots beside the starter (Go's startTheWorld wakes one P too). */
+		(void)wakep();
 	}
 	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
 	execute(m, gp);
@@ -1293,6 +1425,12 @@ bool sched_stop_the_world_gc(enum gc_request req, bool forced, uint32_t seen_num
 	return !(rt_sched.ending &&
 		 (uint32_t)__atomic_load_n(&rt_mstats.num_gc, __ATOMIC_ACQUIRE) == seen_num_gc);
 }
+
+/* ---- holding the M, for user code (rt/sched.h) -------------------------------------- */
+
+/* In runtime text: never a preemption point, so the load of the M and the count are one step. */
+void rt_hold_m(void) { rt_acquirem(); }
+void rt_release_m(void) { rt_releasem(); }
 
 /* ---- systemstack ----------------------------------------------------------------- */
 
@@ -1320,6 +1458,7 @@ static void mstart_on_g0(struct rt_m *m) { schedule(m); }
 static void mstart(int id)
 {
 	struct rt_m *m = rt_allm[id];
+	RT_ASSERT_MSG(m->idle_state == M_BUSY, "M %d starts a world in idle state %lu", id, (unsigned long)m->idle_state);
 	rt_port_setm(m);
 	m->curg = NULL;
 	m->locks = 0;

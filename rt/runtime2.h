@@ -190,6 +190,12 @@ struct rt_m {
 	void *park_arg;
 	uintptr_t caller_hi;       /* M 0: top of the stack rt_mstart_asm ran on, [exit_sp, caller_hi) a GC root; others 0 */
 	uint32_t gc_epoch_seen;    /* the last mark this M joined (rt/mgc.c mark epochs; own M) */
+	volatile uint64_t idle_state; /* enum m_idle_state | the counting stop's stopgen << 2
+				       * (rt/proc.c "Stopping idle Ms"): CAS by this M, a
+				       * stopper and the restarting M */
+	uint32_t counted_epoch;    /* the counting stop's mark epoch: written by the stopper
+				    * before its CAS to M_IDLE_COUNTED, read by the M after
+				    * its CAS from it */
 	bool gc_forced;            /* the stop this M asks for is rt_gc's (own M) */
 	uint8_t gc_request;        /* enum gc_request: what it asks the stop for (own M) */
 	uint32_t gc_seen_num_gc;   /* NumGC when it decided to ask (own M) */
@@ -406,6 +412,8 @@ static inline uint32_t fastrandn(struct rt_m *m, uint32_t n)
 	return (uint32_t)(((uint64_t)fastrand(m) * n) >> 32);
 }
 
+/* Runtime text only (never preempted between the load and the count); user
+ * code holds its M with rt/sched.h's rt_hold_m. */
 static inline void rt_acquirem(void) { rt_getm()->locks++; }
 static inline void rt_releasem(void)
 {

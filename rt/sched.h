@@ -54,6 +54,13 @@ uint64_t rt_nanotime(void);
 /* Runs fn(arg) on the M's system stack (Go's systemstack): for code built
  * without the stack check, such as libc in the hosted port. */
 void rt_systemstack(void (*fn)(void *), void *arg);
+/* Holds the calling coroutine on its M (no switch, no preemption) until the
+ * matching rt_release_m; they nest. User code must use these, not
+ * runtime2.h's inline rt_acquirem: an asynchronous preemption between its
+ * load of the M and the increment would move the coroutine and count the
+ * hold on the M it left (test_rt_sched: "schedule: ... m->locks == 0"). */
+void rt_hold_m(void);
+void rt_release_m(void);
 
 /* ---- stacks ---- */
 

@@ -281,6 +281,62 @@ rt_async_preempt:
     ret
     .size rt_async_preempt, . - rt_async_preempt
 
+#if defined(HOSTED)
+/*
+ * The hosted port's signal handler made the coroutine "call" this past its
+ * 128-byte red zone (rt/port/hosted.c, asynchronous preemption): [rsp] is the
+ * interrupted %rip, the interrupted %rsp is rsp + 8 + 128. As rt_async_preempt,
+ * plus the SSE and x87 state (fxsave: user code here may use the xmm
+ * registers, and so may the next G this M runs); returns with `ret $128`.
+ */
+    .globl rt_async_preempt_hosted
+    .type rt_async_preempt_hosted, @function
+rt_async_preempt_hosted:
+    pushq %rbp
+    movq %rsp, %rbp
+    pushfq
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rbx
+    subq $512, %rsp
+    andq $-16, %rsp
+    fxsave64 (%rsp)
+    call rt_async_preempt_yield
+    fxrstor64 (%rsp)
+    movq %rbx, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    popfq
+    popq %rbp
+    ret $128
+    .size rt_async_preempt_hosted, . - rt_async_preempt_hosted
+#endif
+
 /*
  * void rt_gc(void): the collector's public entry. It pushes the caller's
  * callee-saved registers exactly as the caller left them, then calls

@@ -17,6 +17,7 @@
 #include "rt/port/hosted.h"
 #include "rt/sys.h"
 
+#include "rt/mbarrier.h"   /* rt_restart_pc */
 #include "rt/runtime2.h"
 
 #include <errno.h>
@@ -28,10 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #define SYS_STRICT (RT_DEBUG >= 1)
 
@@ -206,8 +209,13 @@ uint64_t rt_port_nanotime(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void m_thread_bind(struct rt_m *m);
+static void m_thread_unbind(void);
+
 void rt_port_setm(struct rt_m *m)
 {
+	if (m == NULL && rt_tls_m != NULL)
+		m_thread_unbind();
 	rt_tls_m = m;
 	if (m != NULL) {
 		rt_hosted_set_p(m->id);
@@ -215,6 +223,7 @@ void rt_port_setm(struct rt_m *m)
 		uintptr_t tcb;
 		__asm__ volatile("movq %%fs:0, %0" : "=r"(tcb));
 		m->guard_slot = (uintptr_t *)(tcb + RT_FS_STACK_GUARD);
+		m_thread_bind(m);
 	}
 }
 
@@ -274,10 +283,160 @@ bool rt_port_preemptible_pc(uintptr_t pc)
 }
 
 /*
+ * Asynchronous preemption (Go 1.14's, by signal). A G asked to yield
+ * (g->preempt) that keeps running without a checked call, a loop without
+ * calls, is stopped by a signal to its M's thread:
+ *   1. the sender (the monitor, for a time slice asked for at its last look
+ *      and still running; the stopper of the world, from its second request
+ *      on, rt_port_preempt_signal) takes m_threads_lock, so the thread it
+ *      names is still the M's, and sends ASYNC_SIGNAL (SIGURG, as Go: a
+ *      signal programs ignore);
+ *   2. the handler runs on the thread's alternate signal stack (the G's
+ *      stack has no room for a signal frame: an xsave area is kilobytes),
+ *      its own which m_thread_bind installs where the thread has none, or
+ *      ASan's. It is built without the split-stack check and zeroes the
+ *      stack guard while its callees run, as the kernel's trap entry does;
+ *   3. async_preempt_consider applies the kernel tick's rules: the G runs on
+ *      its own stack with its own (or the poisoned) guard, the M holds no
+ *      runtime lock and is not on its system stack, the interrupted pc is
+ *      the executable's own text outside the runtime's sections (libc and
+ *      the sanitizers' runtimes are shared objects: never stopped inside),
+ *      and the stack has ASYNC_PREEMPT_ROOM below the interrupted %rsp;
+ *   4. then it rewrites the signal context so that, when the handler
+ *      returns, the G "calls" rt_async_preempt_hosted (rt/port/amd64.S)
+ *      below its 128-byte red zone, which this port's user code may use:
+ *      the return address is the interrupted pc (a pointer store rewound to
+ *      its test, rt/mbarrier.h). That function saves the integer registers,
+ *      the flags and the SSE state (fxsave) on the G's stack, where the
+ *      collector scans them conservatively and the stack copier relocates
+ *      them, and yields; otherwise the guard stays poisoned for the next
+ *      checked call.
+ * The bound (rt.sched.stop_waits_briefly_for_a_loop): a stop's requests
+ * repeat every 100 us (rt/proc.c) and signal from the second, so a loop
+ * without calls delays a stop by ~100 us plus a signal's delivery.
+ */
+#define ASYNC_SIGNAL SIGURG
+#define ASYNC_PREEMPT_ROOM (128 + 768)   /* the red zone, then what rt_async_preempt_hosted pushes */
+#define ALTSTACK_SIZE (64 << 10)
+
+void rt_async_preempt_hosted(void);   /* rt/port/amd64.S */
+extern char __executable_start[], etext[];
+
+static pthread_mutex_t m_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t m_threads[RT_MAX_PROCS];     /* (m_threads_lock) */
+static bool m_thread_bound[RT_MAX_PROCS];     /* (m_threads_lock) */
+static void *altstacks[RT_MAX_PROCS];         /* each M's, made once, kept */
+static __thread bool altstack_ours;           /* this thread runs on altstacks[its M] */
+static struct sigaction async_old_action;
+static bool async_installed;
+
+static void m_thread_bind(struct rt_m *m)
+{
+	stack_t old;
+	if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+		if (altstacks[m->id] == NULL) {
+			void *a = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (a == MAP_FAILED)
+				rt_throw("rt_run: no signal stack for M %d: %s", m->id, strerror(errno));
+			altstacks[m->id] = a;
+		}
+		stack_t ss = {.ss_sp = altstacks[m->id], .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+		if (sigaltstack(&ss, NULL) != 0)
+			rt_throw("rt_run: sigaltstack for M %d: %s", m->id, strerror(errno));
+		altstack_ours = true;
+	}
+	pthread_mutex_lock(&m_threads_lock);
+	m_threads[m->id] = pthread_self();
+	m_thread_bound[m->id] = true;
+	pthread_mutex_unlock(&m_threads_lock);
+}
+
+static void m_thread_unbind(void)
+{
+	pthread_mutex_lock(&m_threads_lock);
+	m_thread_bound[rt_tls_m->id] = false;
+	pthread_mutex_unlock(&m_threads_lock);
+	if (altstack_ours) {
+		stack_t ss = {.ss_flags = SS_DISABLE};
+		(void)sigaltstack(&ss, NULL);
+		altstack_ours = false;
+	}
+}
+
+/* Step 1: m's running G was asked to yield; stop it if a checked call does not. */
+void rt_port_preempt_signal(struct rt_m *m)
+{
+	if (!__atomic_load_n(&async_installed, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&m_threads_lock);
+	if (m_thread_bound[m->id])
+		(void)pthread_kill(m_threads[m->id], ASYNC_SIGNAL);
+	pthread_mutex_unlock(&m_threads_lock);
+}
+
+/* Steps 3-4, the guard zeroed; returns the guard to restore. */
+static uintptr_t async_preempt_consider(struct rt_m *m, ucontext_t *uc, uintptr_t guard)
+{
+	struct rt_g *g = m->curg;
+	greg_t *r = uc->uc_mcontext.gregs;
+	uintptr_t rsp = (uintptr_t)r[REG_RSP], rip = (uintptr_t)r[REG_RIP];
+	if (g == NULL || m->on_systemstack || !__atomic_load_n(&g->preempt, __ATOMIC_RELAXED))
+		return guard;
+	if (rsp <= g->stack_lo || rsp > g->stack_hi || (guard != g->stackguard && guard != STACK_PREEMPT))
+		return guard;   /* in the middle of a switch: not this G's context */
+	if (m->locks == 0 && rip >= (uintptr_t)__executable_start && rip < (uintptr_t)etext &&
+	    rt_port_preemptible_pc(rip) && rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
+		uintptr_t at = rt_restart_pc(rip);
+		if (at != rip)
+			m->npreempt_restarted_store++;
+		uintptr_t sp = rsp - 128 - 8;
+		*(uintptr_t *)sp = at;   /* as if the code had called rt_async_preempt_hosted past its red zone */
+		r[REG_RSP] = (greg_t)sp;
+		r[REG_RIP] = (greg_t)rt_async_preempt_hosted;
+		return guard;
+	}
+	return STACK_PREEMPT;
+}
+
+/* Step 2. No split-stack check in the handler itself: %fs:0x70 is the G's guard. */
+__attribute__((no_split_stack)) static void async_signal(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig;
+	(void)info;
+	int saved_errno = errno;
+	struct rt_m *m = rt_tls_m;
+	if (m != NULL && m->guard_slot != NULL) {
+		uintptr_t guard = *m->guard_slot;
+		*m->guard_slot = 0;
+		*m->guard_slot = async_preempt_consider(m, ctx, guard);
+	}
+	errno = saved_errno;
+}
+
+static void async_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = async_signal;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(ASYNC_SIGNAL, &sa, &async_old_action) != 0)
+		rt_throw("rt_run: cannot install the preemption signal: %s", strerror(errno));
+	__atomic_store_n(&async_installed, true, __ATOMIC_RELEASE);
+}
+
+static void async_uninstall(void)
+{
+	__atomic_store_n(&async_installed, false, __ATOMIC_RELEASE);
+	(void)sigaction(ASYNC_SIGNAL, &async_old_action, NULL);
+}
+
+/*
  * Preemption monitor (Go's sysmon): every millisecond, a G that has run for a
- * time slice gets its request flag and a poisoned guard, and a runnext left
- * behind by a hand-off gets a thief (rt/proc.c R3). Only synchronous
- * preemption here: a loop without calls is not stopped (no signals).
+ * time slice gets its request flag and a poisoned guard (taken at its next
+ * checked call), and one still running at the next look, asked already,
+ * the signal (above); a runnext left behind by a hand-off gets a thief
+ * (rt/proc.c R3).
  */
 static pthread_t sysmon_thread;
 static volatile bool sysmon_stop;
@@ -297,6 +456,8 @@ static void *sysmon(void *arg)
 				   __atomic_load_n(&rt_sched.gcwaiting, __ATOMIC_RELAXED);
 			if (g != NULL && due && !g->preempt)
 				rt_request_preempt(m, g);
+			else if (g != NULL && due)
+				rt_port_preempt_signal(m);   /* asked at an earlier look and still running */
 			rt_handoff_check(m, now);
 		}
 	}
@@ -305,6 +466,7 @@ static void *sysmon(void *arg)
 
 void rt_port_preempt_start(void)
 {
+	async_install();
 	sysmon_stop = false;
 	if (pthread_create(&sysmon_thread, NULL, sysmon, NULL) != 0)
 		rt_throw("rt_run: cannot start the preemption monitor");
@@ -314,6 +476,7 @@ void rt_port_preempt_stop(void)
 {
 	__atomic_store_n(&sysmon_stop, true, __ATOMIC_RELEASE);
 	pthread_join(sysmon_thread, NULL);
+	async_uninstall();
 }
 
 /* ---- the collector's needs ---- */

@@ -222,6 +222,8 @@ static void preempt_tick(struct trap_frame *f)
     f->stack_guard = STACK_PREEMPT;
 }
 
+void rt_port_preempt_signal(struct rt_m *m) { (void)m; }   /* the tick looks at every CPU each ms */
+
 void rt_port_preempt_start(void)
 {
     time_set_tick_hook(preempt_tick);

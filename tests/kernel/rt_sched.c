@@ -1,8 +1,8 @@
 /*
  * rt_sched.c - the in-kernel tests of coroutines that only the kernel can
- * make: work spreads to every CPU with the free-frame count checked, a loop
- * without calls is preempted (the timer's asynchronous preemption), and a
- * freed stack faults in debug mode. The cases both harnesses run (growth,
+ * make: work spreads to every CPU with the free-frame count checked, a G
+ * stopped inside a pointer store resumes at its test, and a freed stack
+ * faults in debug mode. The cases both harnesses run (growth,
  * arguments across __morestack, sleep, the end of the world...) are
  * tests/rt/sched_cases.c.
  *
@@ -91,39 +91,6 @@ KTEST_KEEPS_FRAMES(rt_sched_spread, "rt.sched.spread")
     }
     KT_EQ(sum, NSPREAD);
     KT_EQ(used, cpu_count());   /* every CPU took part */
-    expect_nothing_held();
-}
-
-/* ---- a loop without calls is preempted ---- */
-
-static volatile int loop_flag;
-static volatile uint64_t loop_spins;
-
-static void loop_setter(void *arg)
-{
-    (void)arg;
-    loop_flag = 1;
-}
-
-static void loop_main(void *arg)
-{
-    (void)arg;
-    rt_go(loop_setter, NULL);
-    while (!loop_flag)   /* no call in the loop: only the timer can stop it */
-        loop_spins++;
-}
-
-KTEST(rt_sched_preempt_loop, "rt.sched.preempt_loop_without_calls")
-{
-    loop_flag = 0;
-    struct rt_sched_stats s0, s1;
-    rt_read_sched_stats(&s0);
-    rt_run(loop_main, NULL, 1);   /* one CPU: the setter runs only if the loop is preempted */
-    rt_read_sched_stats(&s1);
-    ktest_diag("spun %lu times; %lu async preemptions", (unsigned long)loop_spins,
-               (unsigned long)(s1.preempt_async - s0.preempt_async));
-    KT_EQ(loop_flag, 1);
-    KT_GT(s1.preempt_async - s0.preempt_async, 0);
     expect_nothing_held();
 }
 

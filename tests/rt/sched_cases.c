@@ -5,13 +5,14 @@
  * suite (every CPU). The scheduler runs every coroutine exactly once and
  * spreads them over the Ps, stacks grow by copying (pointers into outer
  * frames stay valid) and shrink at safe points, arguments survive
- * __morestack, a loop with calls is preempted at its next prologue, sleep
- * sleeps, and the end of the world destroys what is still blocked. After
- * each world, no stack is held.
+ * __morestack, a loop with calls is preempted at its next prologue and one
+ * without calls where it is (asynchronous preemption: the kernel's tick, the
+ * hosted port's signal), so a stop for a collection waits for it briefly,
+ * sleep sleeps, and the end of the world destroys what is still blocked.
+ * After each world, no stack is held.
  *
  * Kernel-only (tests/kernel/rt_sched.c): spreading to every CPU with the
- * free-frame count checked, preempting a loop without calls (the timer's
- * asynchronous preemption), the debug fault on a freed stack. Host-only
+ * free-frame count checked, the debug fault on a freed stack. Host-only
  * (tests/host/test_rt_sched.c): the panics, in forked children.
  *
  * Coroutines never assert or print: they write statics, asserted after
@@ -341,6 +342,103 @@ CASE(preempt_loop_with_calls)
     expect_nothing_held();
 }
 
+/* ---- a loop without calls is preempted where it is ---- */
+
+/* A loop without calls: only an asynchronous preemption stops it. It gives up
+ * after about 10 s of TSC ticks (an instruction: still no call), so a broken
+ * preemption fails the case instead of hanging the suite. */
+#define NOCALL_TSC_LIMIT (30ull * 1000 * 1000 * 1000)
+
+static volatile int nocall_flag;
+static volatile uint64_t nocall_spins, nocall_gave_up;
+
+static inline uint64_t tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void nocall_loop(void)
+{
+    uint64_t t0 = tsc();
+    while (!nocall_flag) {
+        nocall_spins++;
+        if (tsc() - t0 > NOCALL_TSC_LIMIT) {
+            nocall_gave_up = 1;
+            return;
+        }
+    }
+}
+
+static void nocall_setter(void *arg)
+{
+    (void)arg;
+    nocall_flag = 1;
+}
+
+static void nocall_main(void *arg)
+{
+    (void)arg;
+    rt_go(nocall_setter, NULL);
+    nocall_loop();
+}
+
+CASE(preempt_loop_without_calls)
+{
+    nocall_flag = 0;
+    nocall_gave_up = 0;
+    nocall_spins = 0;
+    struct rt_sched_stats s0, s1;
+    rt_read_sched_stats(&s0);
+    rt_run(nocall_main, NULL, 1);   /* one P: the setter runs only if the loop is stopped */
+    rt_read_sched_stats(&s1);
+    CASE_DIAG("spun %lu times; %lu async preemptions", (unsigned long)nocall_spins,
+              (unsigned long)(s1.preempt_async - s0.preempt_async));
+    EXPECT_EQ(nocall_gave_up, 0);
+    EXPECT_EQ(nocall_flag, 1);
+    EXPECT_GT(s1.preempt_async, s0.preempt_async);
+    expect_nothing_held();
+}
+
+/* A collection asked for while another P runs a loop without calls: the stop
+ * must not wait for the loop to end (the kernel's tick, 1 ms; hosted, the
+ * stopper's second request signals, after 100 us). */
+static volatile uint64_t nocall_gc_ns, nocall_started;
+
+static void nocall_spinner(void *arg)
+{
+    (void)arg;
+    nocall_started = 1;
+    nocall_loop();
+}
+
+static void nocall_gc_main(void *arg)
+{
+    (void)arg;
+    rt_go(nocall_spinner, NULL);
+    for (int i = 0; i < 10000 && !nocall_started; i++)
+        rt_sleep(100000);   /* (one P: the spinner runs once this sleeps) */
+    uint64_t t0 = rt_nanotime();
+    rt_gc();
+    nocall_gc_ns = rt_nanotime() - t0;
+    nocall_flag = 1;
+}
+
+CASE_KEEPS_FRAMES(stop_waits_briefly_for_a_loop)   /* rt_gc gives heap frames back */
+{
+    nocall_flag = 0;
+    nocall_gave_up = 0;
+    nocall_started = 0;
+    nocall_gc_ns = ~0ull;
+    rt_run(nocall_gc_main, NULL, CASE_ALL_PROCS);
+    CASE_DIAG("rt_gc took %lu us beside a loop without calls", (unsigned long)(nocall_gc_ns / 1000));
+    EXPECT_EQ(nocall_gave_up, 0);
+    EXPECT_EQ(nocall_started, 1);
+    EXPECT_LT(nocall_gc_ns, 1000000000ull);   /* a whole cycle on a loaded host; waiting for the loop: 10 s */
+    expect_nothing_held();
+}
+
 /* ---- sleep ---- */
 
 #define NSLEEPERS 8
@@ -408,7 +506,7 @@ CASE(end_of_world)
  * other Ms spin, stop spinning or sleep (hosted: a futex; kernel: hlt) is
  * always taken by one of them. Each round main waits a random 0-300 us (the
  * others are spinning, giving up, or asleep), then, holding its M
- * (rt_acquirem: its own P cannot run the G, and no preemption rescues a lost
+ * (rt_hold_m: its own P cannot run the G, and no preemption rescues a lost
  * wake-up), starts a worker and waits for it. A round where the worker does
  * not run within WAKE_STALL_NS is a lost wake-up; so is a world where no
  * sleeping M was ever woken (the rounds must exercise the sleep path).
@@ -424,11 +522,11 @@ CASE(end_of_world)
 static volatile uint64_t wake_ran, wake_stalls, wake_max_ns, wake_rounds_done, wake_seed;
 
 /*
- * The wake-up cases' round: holding its M (rt_acquirem: its own P cannot
+ * The wake-up cases' round: holding its M (rt_hold_m: its own P cannot
  * run the G, and no preemption rescues a lost wake-up), submit(arg) makes a
  * G runnable (submit NULL: one already is), then spins until *ran reaches
  * target or WAKE_STALL_NS passes; counts a stall or keeps the slowest wait.
- * (Nested in the caller's own rt_acquirem is fine.)
+ * (Nested in the caller's own rt_hold_m is fine.)
  */
 /* Waits 0 to max_us microseconds (from *seed) without switching. */
 static void busy_wait_random_us(uint64_t *seed, uint64_t max_us)
@@ -441,7 +539,7 @@ static void busy_wait_random_us(uint64_t *seed, uint64_t max_us)
 static void held_m_round(void (*submit)(void *), void *arg, volatile uint64_t *ran, uint64_t target,
                          volatile uint64_t *stalls, volatile uint64_t *max_ns)
 {
-    rt_acquirem();
+    rt_hold_m();
     uint64_t t0 = rt_nanotime();
     if (submit != NULL)
         submit(arg);
@@ -449,7 +547,7 @@ static void held_m_round(void (*submit)(void *), void *arg, volatile uint64_t *r
         __builtin_ia32_pause();
     uint64_t dt = rt_nanotime() - t0;
     bool stalled = __atomic_load_n(ran, __ATOMIC_ACQUIRE) < target;
-    rt_releasem();
+    rt_release_m();
     if (stalled)
         (*stalls)++;
     else if (dt > *max_ns)
@@ -644,7 +742,7 @@ CASE_KEEPS_FRAMES(pair_leaves_others_asleep)   /* channels stay on the heap (rt/
  * without switching (the other Ms stop spinning and sleep, or not yet),
  * bounces a token off an echo coroutine (two hand-offs on its own M: fresh
  * switches, so R1 takes its no-wake path), then readies a parked worker
- * while holding its M (rt_acquirem: it neither switches nor is preempted)
+ * while holding its M (rt_hold_m: it neither switches nor is preempted)
  * and waits for the worker to run on another M. Hosted, a round stalls
  * without R3; in the kernel, whose tick also wakes every idle M, without R3
  * and R2's m_stuck.
@@ -791,7 +889,7 @@ CASE(timers_not_due_take_no_lock)
 /*
  * A sleeper whose P's M stops switching still wakes: each round a worker
  * starts a holder (into its P's runnext) and sleeps 1 ms; the holder, run
- * next on that P, holds its M (rt_acquirem: no switch, no preemption) until
+ * next on that P, holds its M (rt_hold_m: no switch, no preemption) until
  * the worker has woken on another M, which must take it from the held P's
  * heap (steal_work's timer pass, or the monitor's wake for it). Without
  * either it stalls.
@@ -815,7 +913,7 @@ static volatile int heldm_stall_p = -1, heldm_stall_where, heldm_stall_status;
 static void heldm_holder(void *arg)
 {
     uint64_t r = (uintptr_t)arg;
-    rt_acquirem();   /* no switch between the look at the P and the hold */
+    rt_hold_m();   /* no switch between the look at the P and the hold */
     if (rt_port_current_p() == __atomic_load_n(&heldm_p, __ATOMIC_RELAXED)) {
         /* The worker ran here just before: it sleeps in this P's heap. */
         heldm_same_p++;
@@ -845,7 +943,7 @@ static void heldm_holder(void *arg)
             heldm_stall_p = rt_port_current_p();
         }
     }
-    rt_releasem();
+    rt_release_m();
     __atomic_store_n(&heldm_released, r, __ATOMIC_RELEASE);
 }
 
