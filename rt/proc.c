@@ -1036,16 +1036,27 @@ void rt_gstart(void)
 
 /* ---- yielding and parking -------------------------------------------------------- */
 
-static void gosched_m(struct rt_g *gp)
+static void gosched_common(struct rt_g *gp, bool may_shrink)
 {
 	struct rt_m *m = rt_getm();
 	m->curg = NULL;
 	__atomic_store_n(&gp->status, G_RUNNABLE, __ATOMIC_RELEASE);
-	stack_maybe_shrink(gp);
+	if (may_shrink)
+		stack_maybe_shrink(gp);
 	globrunqput(gp);
 	wakep();
 	schedule(m);
 }
+
+static void gosched_m(struct rt_g *gp) { gosched_common(gp, true); }
+
+/* An asynchronous stop never shrinks the stack (Go's shrinkstack refuses at
+ * an async safe point too): the interrupted function may have checked its
+ * prologue's room against the old stack and not yet allocated the frame, and
+ * the shrink measures only what is in use below the saved %rsp (a helper's
+ * review: a 200 KiB frame checked on a 256 KiB stack would run past a
+ * 128 KiB one). */
+static void gosched_async_m(struct rt_g *gp) { gosched_common(gp, false); }
 
 void rt_gosched(void)
 {
@@ -1065,7 +1076,7 @@ void rt_async_preempt_yield(void)
 {
 	struct rt_m *m = rt_getm();
 	m->npreempt_async++;
-	rt_mcall(gosched_m);
+	rt_mcall(gosched_async_m);
 }
 
 void rt_preempt_check(struct rt_m *m)

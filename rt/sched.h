@@ -52,7 +52,14 @@ int rt_current_proc(void);
 uint64_t rt_nanotime(void);
 
 /* Runs fn(arg) on the M's system stack (Go's systemstack): for code built
- * without the stack check, such as libc in the hosted port. */
+ * without the stack check, such as libc in the hosted port. A coroutine may
+ * be stopped and moved to another thread between any two of its own
+ * instructions (asynchronous preemption), so errno and thread-local
+ * variables are meaningful only inside fn. Hosted, coroutine code must not
+ * use AVX (only the SSE state is saved at an asynchronous stop), and SIGURG
+ * belongs to the runtime while a world runs (Go's choice); a system call
+ * made from coroutine code directly, not through rt_systemstack, may return
+ * EINTR when the signal comes. */
 void rt_systemstack(void (*fn)(void *), void *arg);
 /* Holds the calling coroutine on its M (no switch, no preemption) until the
  * matching rt_release_m; they nest. User code must use these, not

@@ -288,9 +288,10 @@ bool rt_port_preemptible_pc(uintptr_t pc)
  * calls, is stopped by a signal to its M's thread:
  *   1. the sender (the monitor, for a time slice asked for at its last look
  *      and still running; the stopper of the world, from its second request
- *      on, rt_port_preempt_signal) takes m_threads_lock, so the thread it
- *      names is still the M's, and sends ASYNC_SIGNAL (SIGURG, as Go: a
- *      signal programs ignore);
+ *      on, rt_port_preempt_signal) skips an M on its system stack or holding
+ *      a runtime lock (it would refuse; libc there would see EINTR), takes
+ *      m_threads_lock, so the thread it names is still the M's, and sends
+ *      ASYNC_SIGNAL (SIGURG, as Go: a signal programs ignore);
  *   2. the handler runs on the thread's alternate signal stack (the G's
  *      stack has no room for a signal frame: an xsave area is kilobytes),
  *      its own which m_thread_bind installs where the thread has none, or
@@ -301,7 +302,10 @@ bool rt_port_preemptible_pc(uintptr_t pc)
  *      runtime lock and is not on its system stack, the interrupted pc is
  *      the executable's own text outside the runtime's sections (libc and
  *      the sanitizers' runtimes are shared objects: never stopped inside),
- *      and the stack has ASYNC_PREEMPT_ROOM below the interrupted %rsp;
+ *      %rbp is a frame pointer on the G's stack (the pushed frame links to
+ *      it; libgcc's helpers in the executable are built without one), and
+ *      the stack has ASYNC_PREEMPT_ROOM below the interrupted %rsp. Such a
+ *      stop never shrinks the stack (rt/proc.c gosched_async_m);
  *   4. then it rewrites the signal context so that, when the handler
  *      returns, the G "calls" rt_async_preempt_hosted (rt/port/amd64.S)
  *      below its 128-byte red zone, which this port's user code may use:
@@ -309,8 +313,9 @@ bool rt_port_preemptible_pc(uintptr_t pc)
  *      its test, rt/mbarrier.h). That function saves the integer registers,
  *      the flags and the SSE state (fxsave) on the G's stack, where the
  *      collector scans them conservatively and the stack copier relocates
- *      them, and yields; otherwise the guard stays poisoned for the next
- *      checked call.
+ *      them, and yields; otherwise the guard is poisoned for the next
+ *      checked call (also when a request's CAS met the zeroed guard: it set
+ *      g->preempt first, which the handler reads after restoring the guard).
  * The bound (rt.sched.stop_waits_briefly_for_a_loop): a stop's requests
  * repeat every 100 us (rt/proc.c) and signal from the second, so a loop
  * without calls delays a stop by ~100 us plus a signal's delivery.
@@ -368,23 +373,36 @@ void rt_port_preempt_signal(struct rt_m *m)
 {
 	if (!__atomic_load_n(&async_installed, __ATOMIC_ACQUIRE))
 		return;
+	/* Not an M in runtime code or libc (rt_systemstack): the handler would
+	 * refuse anyway, and a signal ends a blocking system call with EINTR.
+	 * (A racy look: the handler checks again.) */
+	if (__atomic_load_n(&m->on_systemstack, __ATOMIC_RELAXED) != 0 ||
+	    __atomic_load_n(&m->locks, __ATOMIC_RELAXED) != 0)
+		return;
 	pthread_mutex_lock(&m_threads_lock);
 	if (m_thread_bound[m->id])
 		(void)pthread_kill(m_threads[m->id], ASYNC_SIGNAL);
 	pthread_mutex_unlock(&m_threads_lock);
 }
 
-/* Steps 3-4, the guard zeroed; returns the guard to restore. */
-static uintptr_t async_preempt_consider(struct rt_m *m, ucontext_t *uc, uintptr_t guard)
+/* Steps 3-4, the guard zeroed; returns the guard to restore. Not
+ * instrumented: the word pushed below the red zone may lie in stale ASan
+ * poison (a longjmp over a coroutine's frames leaves some). */
+__attribute__((no_sanitize_address)) static uintptr_t async_preempt_consider(struct rt_m *m, ucontext_t *uc,
+									      uintptr_t guard)
 {
 	struct rt_g *g = m->curg;
 	greg_t *r = uc->uc_mcontext.gregs;
-	uintptr_t rsp = (uintptr_t)r[REG_RSP], rip = (uintptr_t)r[REG_RIP];
-	if (g == NULL || m->on_systemstack || !__atomic_load_n(&g->preempt, __ATOMIC_RELAXED))
+	uintptr_t rsp = (uintptr_t)r[REG_RSP], rip = (uintptr_t)r[REG_RIP], rbp = (uintptr_t)r[REG_RBP];
+	if (g == NULL || m->on_systemstack || !__atomic_load_n(&g->preempt, __ATOMIC_SEQ_CST))
 		return guard;
 	if (rsp <= g->stack_lo || rsp > g->stack_hi || (guard != g->stackguard && guard != STACK_PREEMPT))
 		return guard;   /* in the middle of a switch: not this G's context */
-	if (m->locks == 0 && rip >= (uintptr_t)__executable_start && rip < (uintptr_t)etext &&
+	/* %rbp must be a frame pointer on this stack: the pushed frame links to it,
+	 * and the copier's chain check would panic on text built without one
+	 * (libgcc's helpers, crt objects). */
+	bool chain_ok = (rbp & 7) == 0 && rbp >= rsp && rbp < g->stack_hi;
+	if (m->locks == 0 && chain_ok && rip >= (uintptr_t)__executable_start && rip < (uintptr_t)etext &&
 	    rt_port_preemptible_pc(rip) && rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
 		uintptr_t at = rt_restart_pc(rip);
 		if (at != rip)
@@ -393,7 +411,7 @@ static uintptr_t async_preempt_consider(struct rt_m *m, ucontext_t *uc, uintptr_
 		*(uintptr_t *)sp = at;   /* as if the code had called rt_async_preempt_hosted past its red zone */
 		r[REG_RSP] = (greg_t)sp;
 		r[REG_RIP] = (greg_t)rt_async_preempt_hosted;
-		return guard;
+		return g->stackguard;   /* it yields at once: no __morestack trip on the way */
 	}
 	return STACK_PREEMPT;
 }
@@ -406,9 +424,19 @@ __attribute__((no_split_stack)) static void async_signal(int sig, siginfo_t *inf
 	int saved_errno = errno;
 	struct rt_m *m = rt_tls_m;
 	if (m != NULL && m->guard_slot != NULL) {
-		uintptr_t guard = *m->guard_slot;
-		*m->guard_slot = 0;
-		*m->guard_slot = async_preempt_consider(m, ctx, guard);
+		uintptr_t guard = __atomic_exchange_n(m->guard_slot, 0, __ATOMIC_SEQ_CST);
+		ucontext_t *uc = ctx;
+		uintptr_t restore = async_preempt_consider(m, uc, guard);
+		bool redirected = uc->uc_mcontext.gregs[REG_RIP] == (greg_t)rt_async_preempt_hosted;
+		__atomic_store_n(m->guard_slot, restore, __ATOMIC_SEQ_CST);
+		/* A request whose CAS met the zero set g->preempt first: poison for
+		 * it now, so it is not lost until the next round. */
+		struct rt_g *g = m->curg;
+		uintptr_t expect = restore;
+		if (!redirected && g != NULL && restore == g->stackguard &&
+		    __atomic_load_n(&g->preempt, __ATOMIC_SEQ_CST))
+			__atomic_compare_exchange_n(m->guard_slot, &expect, STACK_PREEMPT, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_RELAXED);
 	}
 	errno = saved_errno;
 }
