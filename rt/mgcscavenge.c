@@ -17,9 +17,12 @@
  * its heap goal; here the margin is taken over HeapInuse. The margin avoids
  * returning pages that the next burst of allocation would fault straight
  * back in. rt_free_os_memory releases everything free, as Go's
- * debug.FreeOSMemory does. The background sweeper calls rt_scavenge_to_goal
- * when a sweep is done; a scavenger paced to ~1% of a CPU, as Go's, is not
- * built (DESIGN.md 7.10).
+ * debug.FreeOSMemory does. The background sweeper scavenges to the goal
+ * when a sweep is done, SCAVENGE_CHUNK bytes per trip to the system stack
+ * with a yield between (scavenge_to_goal_bounded): one release of ~9 MiB
+ * under the heap lock took ~1 ms after nearly every cycle of binary-trees
+ * depth 18, and a stop waited for it (the 2-P pause tail). A scavenger
+ * paced to ~1% of a CPU, as Go's, is not built (DESIGN.md 7.10).
  *
  * Steps of mheap_scavenge(bytes):
  *   1. Walk the free-run buckets from the largest runs down: big runs are the
@@ -108,7 +111,9 @@ size_t rt_scavenge(size_t bytes)
 	return mheap_scavenge(bytes);
 }
 
-size_t rt_scavenge_to_goal(void)
+size_t rt_scavenge_to_goal(void) { return scavenge_to_goal_bounded(UINTPTR_MAX); }
+
+uintptr_t scavenge_to_goal_bounded(uintptr_t max)
 {
 	rt_lock(&mheap_.lock);
 	uint64_t retained = rt_mstats.heap_sys - rt_mstats.heap_released;
@@ -121,6 +126,8 @@ size_t rt_scavenge_to_goal(void)
 		if (ready > cap && ready - cap > release)
 			release = ready - cap;
 	}
+	if (release > max)
+		release = max;
 	uintptr_t done = release != 0 ? scavenge_locked(release) : 0;
 	rt_unlock(&mheap_.lock);
 	return done;

@@ -77,6 +77,7 @@
 #include "rt/runtime2.h"
 
 #define BGSWEEP_BATCH 16   /* spans per system-stack call of the background sweeper */
+#define SCAVENGE_CHUNK (256u << 10)   /* bytes it returns to the OS per system-stack call */
 
 uint64_t sweep_frees[RT_NUM_SIZE_CLASSES];
 uint64_t sweep_freed_bytes;
@@ -288,12 +289,17 @@ static void sweep_batch(void *arg)
  * a sweeper stopped after its look at a finished sweep and resumed in the
  * next cycle would publish the slots of a sweep not yet run (a helper's
  * review). */
-static void sweep_done_on_system_stack(void *arg)
+static void sweep_publish_if_done(void *arg)
 {
 	(void)arg;
-	rt_scavenge_to_goal();
-	if (sweep_done() && __atomic_load_n(&sweep.nactive, __ATOMIC_ACQUIRE) == 0)
+	if (__atomic_load_n(&sweep.nunswept, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&sweep.nactive, __ATOMIC_SEQ_CST) == 0)   /* (as sweep_finish reads them) */
 		mprof_post_sweep();   /* every span swept, none still in a taker's hands */
+}
+
+static void scavenge_chunk(void *arg)
+{
+	*(uintptr_t *)arg = scavenge_to_goal_bounded(SCAVENGE_CHUNK);
 }
 
 static bool sweeper_park_unlock(struct rt_g *gp, void *arg)
@@ -316,8 +322,16 @@ void bgsweep(void *arg)
 		}
 		/* The sweep is done: give the OS back what the heap holds beyond its
 		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
-		 * Go's background scavenger does, so a heap that shrank frees frames. */
-		rt_systemstack(sweep_done_on_system_stack, NULL);
+		 * Go's background scavenger does, so a heap that shrank frees frames;
+		 * a chunk per system-stack trip, yielding between, so a stop waits
+		 * for one chunk, not the whole release. */
+		uintptr_t got;
+		do {
+			rt_systemstack(scavenge_chunk, &got);
+			if (got >= SCAVENGE_CHUNK)
+				rt_gosched();
+		} while (got >= SCAVENGE_CHUNK);
+		rt_systemstack(sweep_publish_if_done, NULL);
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {
 			rt_unlock(&sweeper.lock);

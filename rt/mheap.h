@@ -155,6 +155,8 @@ void pagebits_set(uintptr_t base, uintptr_t npages, int which, bool value);
 /* ---- scavenger (mgcscavenge.c) ---- */
 /* Releases up to `bytes` of free, unreleased heap memory; returns bytes released. */
 uintptr_t mheap_scavenge(uintptr_t bytes);
+/* rt_scavenge_to_goal releasing at most max bytes (the background sweeper's chunks). */
+uintptr_t scavenge_to_goal_bounded(uintptr_t max);
 /* Under a memory limit: releases free pages (heap lock held) so that mapped memory plus
  * becoming_ready bytes about to be made ready stays under it. Returns the bytes released. */
 uintptr_t mheap_scavenge_for_limit_locked(uintptr_t becoming_ready);
