@@ -321,7 +321,7 @@ void bgsweep(void *arg)
 			continue;
 		}
 		/* The sweep is done: give the OS back what the heap holds beyond its
-		 * in-use bytes plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
+		 * heap goal plus 10% (the scavenger's goal, rt/mgcscavenge.c), as
 		 * Go's background scavenger does, so a heap that shrank frees frames;
 		 * a chunk per system-stack trip, yielding between, so a stop waits
 		 * for one chunk, not the whole release. */

@@ -164,7 +164,7 @@ void rt_free_os_memory(void);
 /* Returns up to `bytes` of free heap memory to the OS; the bytes released. */
 size_t rt_scavenge(size_t bytes);
 /*
- * Releases free memory beyond the retained goal: HeapInuse + 10% (see
+ * Releases free memory beyond the retained goal: the heap goal (NextGC, or HeapInuse if more) + 10% (see
  * mgcscavenge.c). The background sweeper calls this when a sweep is done; so does rt_gc.
  */
 size_t rt_scavenge_to_goal(void);
