@@ -17,13 +17,13 @@
  * alloc_pages_locked: Go 1.19's allocSpan does the same). The heap grows back
  * to its goal before the next collection, so pages under the goal would be
  * faulted straight back in: over HeapInuse + 10%, binary-trees depth 18
- * returned ~9 MiB after nearly every cycle and took it back before the next. rt_free_os_memory releases everything free, as Go's
+ * returned ~9 MiB after nearly every cycle and took it back before the
+ * next. rt_free_os_memory releases everything free, as Go's
  * debug.FreeOSMemory does. The background sweeper scavenges to the goal
  * when a sweep is done, SCAVENGE_CHUNK bytes per trip to the system stack
- * with a yield between (scavenge_to_goal_bounded): one release of ~9 MiB
- * under the heap lock took ~1 ms after nearly every cycle of binary-trees
- * depth 18, and a stop waited for it (the 2-P pause tail). A scavenger
- * paced to ~1% of a CPU, as Go's, is not built (DESIGN.md 7.10).
+ * with a yield between (scavenge_to_goal_bounded): one such release under
+ * the heap lock took ~1 ms, and a stop waited for it (the 2-P pause tail).
+ * A scavenger paced to ~1% of a CPU, as Go's, is not built (DESIGN.md 7.10).
  *
  * Steps of mheap_scavenge(bytes):
  *   1. Walk the free-run buckets from the largest runs down: big runs are the

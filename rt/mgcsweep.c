@@ -238,6 +238,14 @@ void sweep_reclaim(uintptr_t npages)
 		freed += got;
 }
 
+/* Every span swept, none still in a taker's hands (both SEQ_CST: a taker
+ * raises nactive before nunswept drops). */
+static bool sweep_all_swept(void)
+{
+	return __atomic_load_n(&sweep.nunswept, __ATOMIC_SEQ_CST) == 0 &&
+	       __atomic_load_n(&sweep.nactive, __ATOMIC_SEQ_CST) == 0;
+}
+
 void sweep_finish(void)
 {
 	uintptr_t got;
@@ -246,8 +254,7 @@ void sweep_finish(void)
 	/* Spans other Ms took are theirs to finish (world running: rt_gc's
 	 * caller; stopped, none is in flight and this returns at once). */
 	uint64_t t0 = 0;
-	while (__atomic_load_n(&sweep.nunswept, __ATOMIC_SEQ_CST) != 0 ||
-	       __atomic_load_n(&sweep.nactive, __ATOMIC_SEQ_CST) != 0) {
+	while (!sweep_all_swept()) {
 		uint64_t now = rt_port_nanotime();
 		if (t0 == 0)
 			t0 = now;
@@ -292,9 +299,8 @@ static void sweep_batch(void *arg)
 static void sweep_publish_if_done(void *arg)
 {
 	(void)arg;
-	if (__atomic_load_n(&sweep.nunswept, __ATOMIC_SEQ_CST) == 0 &&
-	    __atomic_load_n(&sweep.nactive, __ATOMIC_SEQ_CST) == 0)   /* (as sweep_finish reads them) */
-		mprof_post_sweep();   /* every span swept, none still in a taker's hands */
+	if (sweep_all_swept())
+		mprof_post_sweep();
 }
 
 static void scavenge_chunk(void *arg)
@@ -325,12 +331,13 @@ void bgsweep(void *arg)
 		 * Go's background scavenger does, so a heap that shrank frees frames;
 		 * a chunk per system-stack trip, yielding between, so a stop waits
 		 * for one chunk, not the whole release. */
-		uintptr_t got;
-		do {
+		for (;;) {
+			uintptr_t got;
 			rt_systemstack(scavenge_chunk, &got);
-			if (got >= SCAVENGE_CHUNK)
-				rt_gosched();
-		} while (got >= SCAVENGE_CHUNK);
+			if (got < SCAVENGE_CHUNK)
+				break;
+			rt_gosched();
+		}
 		rt_systemstack(sweep_publish_if_done, NULL);
 		rt_lock(&sweeper.lock);
 		if (!sweep_done()) {

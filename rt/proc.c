@@ -1071,6 +1071,24 @@ void rt_gosched_preempted(void)
 	gosched_m(m->curg);
 }
 
+/* An interrupt or signal found g on its own stack with its own guard, or the
+ * poisoned one: not in the middle of a switch, whose guard is the system
+ * stack's and must stay 0 (the kernel's tick and the hosted signal). */
+bool rt_async_own_context(const struct rt_g *g, uintptr_t rsp, uintptr_t guard)
+{
+	return rsp > g->stack_lo && rsp <= g->stack_hi && (guard == g->stackguard || guard == STACK_PREEMPT);
+}
+
+/* Where an injected call returns: a pointer store interrupted between its
+ * flag test and its store runs again from the test (rt/mbarrier.h). */
+uintptr_t rt_async_resume_pc(struct rt_m *m, uintptr_t pc)
+{
+	uintptr_t at = rt_restart_pc(pc);
+	if (at != pc)
+		m->npreempt_restarted_store++;
+	return at;
+}
+
 /* The timer made the G call rt_async_preempt; we are on its stack. */
 void rt_async_preempt_yield(void)
 {

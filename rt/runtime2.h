@@ -361,6 +361,9 @@ void rt_preempt_check(struct rt_m *m);    /* after locks drop to 0 */
 /* Asks g, running on m, to yield at its next checked call: g->preempt and
  * m's guard poisoned by CAS from g's own guard (the hosted monitor, the stopper). */
 void rt_request_preempt(struct rt_m *m, struct rt_g *g);
+/* What every port's asynchronous stop checks and does (rt/proc.c). */
+bool rt_async_own_context(const struct rt_g *g, uintptr_t rsp, uintptr_t guard);
+uintptr_t rt_async_resume_pc(struct rt_m *m, uintptr_t pc);
 /* Should the G running on m be asked to yield? (the preemption tick) */
 bool rt_preempt_due(struct rt_m *m, uint64_t now);
 /* Then: wake a thief for a runnext m has left waiting (rt/proc.c hand-off rule R3). */

@@ -233,13 +233,11 @@ rt_morestack_return:
     .size rt_morestack_return, . - rt_morestack_return
 
 /*
- * The timer handler made the interrupted coroutine "call" this: [rsp] is the
- * interrupted %rip. Saves every register and the flags on the coroutine's own
- * stack (so a stack copy relocates them), yields, restores, returns there.
+ * An asynchronous stop's frame: %rbp linked (the copier walks the chain
+ * through it), the flags and every general register, on the coroutine's own
+ * stack; and its undoing.
  */
-    .globl rt_async_preempt
-    .type rt_async_preempt, @function
-rt_async_preempt:
+.macro ASYNC_SAVE_GPRS
     pushq %rbp
     movq %rsp, %rbp
     pushfq
@@ -257,11 +255,9 @@ rt_async_preempt:
     pushq %r13
     pushq %r14
     pushq %r15
-    cld
-    movq %rsp, %rbx
-    andq $-16, %rsp
-    call rt_async_preempt_yield
-    movq %rbx, %rsp
+.endm
+
+.macro ASYNC_RESTORE_GPRS
     popq %r15
     popq %r14
     popq %r13
@@ -278,6 +274,23 @@ rt_async_preempt:
     popq %rax
     popfq
     popq %rbp
+.endm
+
+/*
+ * The timer handler made the interrupted coroutine "call" this: [rsp] is the
+ * interrupted %rip. Saves every register and the flags on the coroutine's own
+ * stack (so a stack copy relocates them), yields, restores, returns there.
+ */
+    .globl rt_async_preempt
+    .type rt_async_preempt, @function
+rt_async_preempt:
+    ASYNC_SAVE_GPRS
+    cld
+    movq %rsp, %rbx
+    andq $-16, %rsp
+    call rt_async_preempt_yield
+    movq %rbx, %rsp
+    ASYNC_RESTORE_GPRS
     ret
     .size rt_async_preempt, . - rt_async_preempt
 
@@ -292,23 +305,7 @@ rt_async_preempt:
     .globl rt_async_preempt_hosted
     .type rt_async_preempt_hosted, @function
 rt_async_preempt_hosted:
-    pushq %rbp
-    movq %rsp, %rbp
-    pushfq
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    ASYNC_SAVE_GPRS
     cld
     movq %rsp, %rbx
     subq $512, %rsp
@@ -317,22 +314,7 @@ rt_async_preempt_hosted:
     call rt_async_preempt_yield
     fxrstor64 (%rsp)
     movq %rbx, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    popfq
-    popq %rbp
+    ASYNC_RESTORE_GPRS
     ret $128
     .size rt_async_preempt_hosted, . - rt_async_preempt_hosted
 #endif

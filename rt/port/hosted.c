@@ -17,7 +17,6 @@
 #include "rt/port/hosted.h"
 #include "rt/sys.h"
 
-#include "rt/mbarrier.h"   /* rt_restart_pc */
 #include "rt/runtime2.h"
 
 #include <errno.h>
@@ -396,7 +395,7 @@ __attribute__((no_sanitize_address)) static uintptr_t async_preempt_consider(str
 	uintptr_t rsp = (uintptr_t)r[REG_RSP], rip = (uintptr_t)r[REG_RIP], rbp = (uintptr_t)r[REG_RBP];
 	if (g == NULL || m->on_systemstack || !__atomic_load_n(&g->preempt, __ATOMIC_SEQ_CST))
 		return guard;
-	if (rsp <= g->stack_lo || rsp > g->stack_hi || (guard != g->stackguard && guard != STACK_PREEMPT))
+	if (!rt_async_own_context(g, rsp, guard))
 		return guard;   /* in the middle of a switch: not this G's context */
 	/* %rbp must be a frame pointer on this stack: the pushed frame links to it,
 	 * and the copier's chain check would panic on text built without one
@@ -404,11 +403,8 @@ __attribute__((no_sanitize_address)) static uintptr_t async_preempt_consider(str
 	bool chain_ok = (rbp & 7) == 0 && rbp >= rsp && rbp < g->stack_hi;
 	if (m->locks == 0 && chain_ok && rip >= (uintptr_t)__executable_start && rip < (uintptr_t)etext &&
 	    rt_port_preemptible_pc(rip) && rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
-		uintptr_t at = rt_restart_pc(rip);
-		if (at != rip)
-			m->npreempt_restarted_store++;
 		uintptr_t sp = rsp - 128 - 8;
-		*(uintptr_t *)sp = at;   /* as if the code had called rt_async_preempt_hosted past its red zone */
+		*(uintptr_t *)sp = rt_async_resume_pc(m, rip);   /* as if the code had called rt_async_preempt_hosted past its red zone */
 		r[REG_RSP] = (greg_t)sp;
 		r[REG_RIP] = (greg_t)rt_async_preempt_hosted;
 		return g->stackguard;   /* it yields at once: no __morestack trip on the way */

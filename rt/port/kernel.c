@@ -184,16 +184,6 @@ bool rt_port_preemptible_pc(uintptr_t pc)
     return pc >= (uintptr_t)__user_text_start && pc < (uintptr_t)__user_text_end;
 }
 
-/* Where the injected call returns to: a pointer store interrupted between
- * its flag test and its store runs again from the test (rt/mbarrier.h). */
-static uintptr_t resume_pc(struct rt_m *m, uintptr_t pc)
-{
-    uintptr_t at = rt_restart_pc(pc);
-    if (at != pc)
-        m->npreempt_restarted_store++;
-    return at;
-}
-
 static void preempt_tick(struct trap_frame *f)
 {
     struct rt_m *m = rt_getm();
@@ -208,14 +198,13 @@ static void preempt_tick(struct trap_frame *f)
         return;
     /* Only a G interrupted on its own stack; in the middle of a switch the
      * frame's guard is the system stack's and must stay 0. */
-    if (f->rsp <= g->stack_lo || f->rsp > g->stack_hi ||
-        (f->stack_guard != g->stackguard && f->stack_guard != STACK_PREEMPT))
+    if (!rt_async_own_context(g, f->rsp, f->stack_guard))
         return;   /* (an earlier tick may have poisoned it already: a loop without calls never consumes it) */
     g->preempt = true;
     if (m->locks == 0 && spin_held_count() == 0 && rt_port_preemptible_pc(f->rip) &&
         f->rsp - ASYNC_PREEMPT_ROOM >= g->stack_lo) {
         f->rsp -= 8;
-        *(uint64_t *)f->rsp = resume_pc(m, f->rip);   /* as if the code had called rt_async_preempt */
+        *(uint64_t *)f->rsp = rt_async_resume_pc(m, f->rip);   /* as if the code had called rt_async_preempt */
         f->rip = (uint64_t)rt_async_preempt;
         return;
     }

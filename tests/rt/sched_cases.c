@@ -314,16 +314,13 @@ static volatile int call_loop_flag;
 
 NOINLINE static void opaque(void) { __asm__ volatile("" ::: "memory"); }
 
-static void call_loop_setter(void *arg)
-{
-    (void)arg;
-    call_loop_flag = 1;
-}
+/* Sets the static flag arg points to: the preemption cases' other G. */
+static void set_flag(void *arg) { *(volatile int *)arg = 1; }
 
 static void call_loop_main(void *arg)
 {
     (void)arg;
-    rt_go(call_loop_setter, NULL);
+    rt_go(set_flag, (void *)&call_loop_flag);
     while (!call_loop_flag)   /* never yields by itself: only preemption lets the setter run */
         opaque();
 }
@@ -371,16 +368,10 @@ static void nocall_loop(void)
     }
 }
 
-static void nocall_setter(void *arg)
-{
-    (void)arg;
-    nocall_flag = 1;
-}
-
 static void nocall_main(void *arg)
 {
     (void)arg;
-    rt_go(nocall_setter, NULL);
+    rt_go(set_flag, (void *)&nocall_flag);
     nocall_loop();
 }
 
